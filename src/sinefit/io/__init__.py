@@ -1,0 +1,1 @@
+"""Everything that touches disk or matplotlib: run directories, model files, figures."""

@@ -1,0 +1,111 @@
+"""model.json: a learned polynomial on disk. Data only, validated on the way in."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..api import FitResult, Polynomial
+from ..model import coefficient_names, powers
+
+FORMAT = "sinefit.model"
+FORMAT_VERSION = 1
+MAX_BYTES = 1 << 20  # a degree-1000 model is ~60 kB; anything near this is not ours
+KEYS = {"format", "format_version", "sinefit_version", "basis", "degree", "domain",
+        "coefficients", "loss_function", "final_loss", "status"}  # fmt: skip
+
+
+class ModelFileError(ValueError):
+    """A model file that sinefit will not load; the message names the file."""
+
+
+def document(result: FitResult) -> dict[str, Any]:
+    """The model.json content for a fit. Floats keep full precision (JSON uses repr)."""
+    m = result.model
+    if not np.all(np.isfinite(m.coefficients)):
+        raise ValueError("refusing to write a model with non-finite coefficients")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sinefit_version": __version__,
+        "basis": "power",
+        "degree": m.degree,
+        "domain": list(m.domain),
+        "coefficients": [
+            {"name": n, "power": k, "value": float(c)} for n, k, c in zip(m.names, m.powers, m.coefficients)
+        ],
+        "loss_function": "sse",
+        "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
+        "status": result.status,
+    }
+
+
+def load(path: str | Path) -> Polynomial:
+    """Read a model.json written by sinefit; refuse anything else with ModelFileError."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ModelFileError(f"{path}: {size} bytes is too large for a model file (limit {MAX_BYTES})")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as e:
+        raise ModelFileError(f"{path}: not a sinefit model (not valid JSON: {e})") from None
+    return from_document(doc, str(path))
+
+
+def from_document(doc: Any, where: str) -> Polynomial:
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(f"{where}: {what}")
+
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise bad(f"not a sinefit model (expected \"format\": \"{FORMAT}\")")
+    version = doc.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise bad(f"unknown format_version {version!r} (this sinefit reads {FORMAT_VERSION})")
+    extra = sorted(set(doc) - KEYS)
+    if extra:
+        raise bad(f"unknown key {extra[0]!r}")
+    if doc.get("basis") != "power":
+        raise bad(f"unknown basis {doc.get('basis')!r} (expected 'power')")
+    degree = doc.get("degree")
+    if isinstance(degree, bool) or not isinstance(degree, int) or not 0 <= degree <= 10_000:
+        raise bad(f"degree must be a whole number from 0 to 10000, got {degree!r}")
+    domain = doc.get("domain")
+    if (
+        not isinstance(domain, list)
+        or len(domain) != 2
+        or not all(_is_number(v) and math.isfinite(v) for v in domain)
+        or not domain[0] < domain[1]
+    ):
+        raise bad(f"domain must be two finite numbers [a, b] with a < b, got {domain!r}")
+    coefficients = doc.get("coefficients")
+    if not isinstance(coefficients, list) or len(coefficients) != degree + 1:
+        raise bad(f"a degree-{degree} model needs {degree + 1} coefficients")
+    values = []
+    for i, (entry, name, power) in enumerate(zip(coefficients, coefficient_names(degree), powers(degree))):
+        if not isinstance(entry, dict) or set(entry) != {"name", "power", "value"}:
+            raise bad(f"coefficient {i} must be an object with name, power and value")
+        if entry["name"] != name or entry["power"] != power:
+            raise bad(f"coefficient {i} must be {name!r} of power {power}, got {entry['name']!r}, {entry['power']!r}")
+        value = entry["value"]
+        if not _is_number(value) or not math.isfinite(value):
+            raise bad(f"coefficient {name!r} must be a finite number, got {value!r}")
+        values.append(float(value))
+    return Polynomial(np.array(values, dtype=np.float64), (float(domain[0]), float(domain[1])))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number sinefit accepts")
