@@ -137,7 +137,7 @@ def _divergence_warning() -> type[Warning]:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; return the exit code instead of raising SystemExit."""
-    from .config import ConfigError
+    from .errors import SinefitError
 
     command = typer.main.get_command(app)
     previous_showwarning = warnings.showwarning
@@ -148,9 +148,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except click.UsageError as e:
         _error(e.format_message().replace("\n", " "))
         return EXIT_BAD_INPUT
-    except ConfigError as e:
+    except SinefitError as e:
         _error(str(e))
-        return EXIT_BAD_INPUT
+        return e.exit_code
     except Failure as e:
         _error(str(e))
         return e.code

@@ -12,10 +12,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import InputError
+
 DTYPES = ("float32", "float64")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A setting is out of range. ``option`` names it as the CLI spells it."""
 
     def __init__(self, option: str, message: str):

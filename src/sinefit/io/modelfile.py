@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..errors import InputError
 from ..api import FitResult, Polynomial
 from ..model import coefficient_names, powers
 
@@ -20,7 +21,7 @@ KEYS = {"format", "format_version", "sinefit_version", "basis", "degree", "domai
         "coefficients", "loss_function", "final_loss", "status"}  # fmt: skip
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputError):
     """A model file that sinefit will not load; the message names the file."""
 
 
