@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import matplotlib.image
@@ -17,7 +18,7 @@ from sinefit import fit
 from sinefit.cli import main
 from sinefit.io import runs
 
-RUN_FILES = {"config.json", "history.csv", "model.json", "initial.png", "trained.png", "summary.json"}
+RUN_FILES = {"config.toml", "history.csv", "model.json", "report.txt", "initial.png", "trained.png", "summary.json"}
 
 
 def run_cli(args, tmp_path, capsys):
@@ -42,7 +43,7 @@ def test_default_fit_end_to_end(tmp_path, capsys):
     api = fit(seed=0)
     # The loss table: the seed's steps and losses, as printed.
     for t, loss in api.logged:
-        assert f"{t:>8}  {loss:>14.6f}" in out
+        assert f"{t:>8}  {loss:>14.6f}\n" in out
     assert "4.42704" in out  # the optimum
     assert "7.09e-06" in out  # the stable-lr bound
     assert "Hint:" in out and "Why:" in out
@@ -59,10 +60,11 @@ def test_default_fit_end_to_end(tmp_path, capsys):
     np.testing.assert_array_equal(loaded.predict(xs), api.predict(xs))
     doc = json.loads((run_dir / "model.json").read_text())
     assert [c["name"] for c in doc["coefficients"]] == ["a", "b", "c", "d"]
+    assert [c["degree"] for c in doc["coefficients"]] == [3, 2, 1, 0]
     assert doc["format_version"] == 1 and doc["sinefit_version"] == sinefit.__version__
     assert [c["value"] for c in doc["coefficients"]] == list(api.coefficients.values())
 
-    config = json.loads((run_dir / "config.json").read_text())
+    config = tomllib.loads((run_dir / "config.toml").read_text())
     assert config["lr"] == 1e-6 and config["steps"] == 2000 and config["seed"] == 0
 
     for name in ("initial.png", "trained.png"):

@@ -5,6 +5,9 @@ import pytest
 import torch
 
 from sinefit import analysis, losses, model, optim, train
+from sinefit.objective import PerSample
+
+SSE = losses.get("sse")
 
 
 @pytest.mark.parametrize("degree", range(9))
@@ -34,7 +37,7 @@ def test_evaluate_matches_numpy_polyval():
 def test_least_squares_optimum_matches_numpy_polynomial(degree):
     x = np.linspace(-np.pi, np.pi, 1000)
     y = np.sin(x)
-    q = analysis.solve(x, y, degree)
+    q = analysis.solve(analysis.design_matrix(x, degree), y)
     coef, (ssr, *_) = np.polynomial.polynomial.polyfit(x, y, degree, full=True)
     assert q.optimum_loss == pytest.approx(float(ssr[0]), rel=1e-9)
     np.testing.assert_allclose(q.optimum[::-1], coef, rtol=1e-7, atol=1e-12)
@@ -45,7 +48,7 @@ def test_hessian_eigenvalues_match_autograd_hessian():
     y = torch.sin(x)
     columns = model.power_columns(x, 3)
     H = torch.autograd.functional.hessian(lambda t: losses.sse(model.evaluate(t[None], columns) - y)[0], torch.zeros(4, dtype=torch.float64))
-    q = analysis.solve(x.numpy(), y.numpy(), 3)
+    q = analysis.solve(analysis.design_matrix(x.numpy(), 3), y.numpy())
     np.testing.assert_allclose(np.sort(q.eigenvalues), np.linalg.eigvalsh(H.numpy()), rtol=1e-9)
     assert q.stable_lr == pytest.approx(2 / np.linalg.eigvalsh(H.numpy()).max(), rel=1e-9)
 
@@ -53,17 +56,17 @@ def test_hessian_eigenvalues_match_autograd_hessian():
 def test_closed_form_gd_gap_matches_the_iteration_step_for_step():
     x = torch.linspace(-np.pi, np.pi, 1000, dtype=torch.float64)
     y = torch.sin(x)
-    q = analysis.solve(x.numpy(), y.numpy(), 3)
+    q = analysis.solve(analysis.design_matrix(x.numpy(), 3), y.numpy())
     theta0 = torch.tensor([[1.5, -0.3, -2.2, 0.6]], dtype=torch.float64)
     lr = 5e-6
-    run = train.train(theta0, model.power_columns(x, 3), y, optim.GradientDescent(lr), 300)
+    run = train.train(theta0, PerSample(model.power_columns(x, 3), y, SSE), optim.GradientDescent(lr), 300)
     predicted = q.optimum_loss + q.gd_gap(theta0[0].numpy(), lr, np.arange(301))
     np.testing.assert_allclose(run.losses[:, 0].numpy(), predicted, rtol=1e-9)
 
 
 def test_steps_to_reach_is_the_first_step_below_the_target():
     x = np.linspace(-np.pi, np.pi, 1000)
-    q = analysis.solve(x, np.sin(x), 3)
+    q = analysis.solve(analysis.design_matrix(x, 3), np.sin(x))
     theta0 = np.array([1.5, -0.3, -2.2, 0.6])
     target = 1e-3 * q.optimum_loss
     n = q.gd_steps_to(theta0, 1e-6, target)
@@ -89,11 +92,11 @@ def test_a_diverging_row_does_not_spoil_its_neighbours():
     columns = model.power_columns(x, 3)
     theta0 = torch.tensor([[1.5, -0.3, -2.2, 0.6]], dtype=torch.float64)
     lrs = torch.tensor([[1e-6], [1e-4], [5e-6]], dtype=torch.float64)
-    batch = train.train(theta0.repeat(3, 1), columns, y, optim.GradientDescent(lrs), 400)
+    batch = train.train(theta0.repeat(3, 1), PerSample(columns, y, SSE), optim.GradientDescent(lrs), 400)
     assert batch.diverged_at.tolist()[0] == -1 and batch.diverged_at.tolist()[2] == -1
     assert batch.diverged_at[1] > 0
     for row, lr in ((0, 1e-6), (2, 5e-6)):
-        alone = train.train(theta0, columns, y, optim.GradientDescent(lr), 400)
+        alone = train.train(theta0, PerSample(columns, y, SSE), optim.GradientDescent(lr), 400)
         torch.testing.assert_close(batch.theta[row], alone.theta[0], rtol=1e-12, atol=0)
         torch.testing.assert_close(batch.losses[:, row], alone.losses[:, 0], rtol=1e-12, atol=0)
     d = int(batch.diverged_at[1])

@@ -1,7 +1,8 @@
-"""The library: ``fit(**settings) -> FitResult``. No files, no figures, no printing."""
+"""The library: ``fit(**settings) -> FitResult``. No figures, no printing; files only as input."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -9,8 +10,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, data, model, optim, train
-from .config import FitConfig
+from . import analysis, basis, data, losses, model, optim, stats, train
+from .config import FitConfig, ConfigError
+from .objective import PerSample
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -23,10 +25,11 @@ class UnstableLRWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Polynomial:
-    """A learned polynomial in the power basis: coefficients highest power first."""
+    """A learned polynomial: coefficients (highest degree first) in a basis on a domain."""
 
     coefficients: np.ndarray
     domain: tuple[float, float]
+    basis: str = "power"
 
     @property
     def degree(self) -> int:
@@ -34,23 +37,29 @@ class Polynomial:
 
     @property
     def names(self) -> list[str]:
-        return model.coefficient_names(self.degree)
+        return basis.names(self.basis, self.degree)
 
     @property
     def powers(self) -> list[int]:
         return model.powers(self.degree)
 
+    @property
+    def power_coefficients(self) -> np.ndarray:
+        """The same polynomial as plain power-series coefficients of raw x, highest first."""
+        return basis.to_power(self.basis, self.coefficients, self.domain)
+
     def predict(self, x: Any) -> np.ndarray:
         """The polynomial at x (a number, a sequence, an array or a tensor), in float64."""
         if isinstance(x, torch.Tensor):
             x = x.detach().cpu().numpy()
-        return model.polyval(self.coefficients, np.asarray(x, dtype=np.float64))
+        return basis.evaluate_numpy(self.basis, self.coefficients, np.asarray(x, dtype=np.float64), self.domain)
 
     def formula(self, digits: int = 6) -> str:
-        return model.formula(self.coefficients, digits)
+        """The polynomial in powers of raw x, for people."""
+        return model.formula(self.power_coefficients, digits)
 
     def as_dict(self) -> dict[str, float]:
-        """{'a': ..., 'b': ..., ...} in the seed's naming."""
+        """{'a': ..., 'b': ..., ...}: coefficients by name, in the fitted basis."""
         return {n: float(c) for n, c in zip(self.names, self.coefficients)}
 
 
@@ -67,6 +76,11 @@ class FitResult:
     diverged_at: int | None
     quadratic: analysis.Quadratic
     advice: analysis.Advice
+    statistics: stats.Statistics
+    lr: float | None  # the learning rate used (resolved from "auto" or the default)
+    momentum: float | None
+    auto: analysis.AutoStep | None  # what --lr auto chose, and why
+    engine: str  # which computation ran the steps
 
     @property
     def status(self) -> str:
@@ -78,7 +92,7 @@ class FitResult:
 
     @property
     def optimum(self) -> Polynomial:
-        return Polynomial(self.quadratic.optimum, self.model.domain)
+        return Polynomial(self.quadratic.optimum, self.model.domain, self.model.basis)
 
     @property
     def optimum_loss(self) -> float:
@@ -107,9 +121,58 @@ class FitResult:
         )
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """Everything a fit needs before its first step."""
+
+    config: FitConfig
+    dataset: data.Dataset
+    columns: torch.Tensor
+    quadratic: analysis.Quadratic
+    theta0: torch.Tensor
+    lr: float | None
+    momentum: float | None
+    auto: analysis.AutoStep | None
+
+
+def _prepare(cfg: FitConfig, x: Any, y: Any) -> _Problem:
+    ds = _dataset(cfg, x, y)
+    columns = basis.columns(cfg.basis, ds.x, cfg.degree, ds.domain)
+    q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta)
+    # The seed's draw: manual_seed, then one randn(()) per coefficient, highest degree first.
+    torch.manual_seed(cfg.seed)
+    theta0 = torch.stack([torch.randn((), dtype=ds.x.dtype) for _ in range(cfg.degree + 1)])[None]
+    lr, momentum, auto = cfg.lr, cfg.momentum, None
+    if lr == "auto":
+        auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
+        lr, momentum = auto.lr, (auto.momentum if momentum is None else momentum)
+    return _Problem(cfg, ds, columns, q, theta0, lr, momentum, auto)
+
+
+def _assemble(p: _Problem, theta: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:
+    cfg, ds, q = p.config, p.dataset, p.quadratic
+    initial = Polynomial(p.theta0[0].double().numpy(), ds.domain, cfg.basis)
+    fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis)
+    last = diverged_at - 1 if diverged_at is not None else len(losses_) - 1
+    final_loss = float(losses_[max(last, 0)])
+    advice = analysis.advise(
+        q, initial.coefficients, fitted.coefficients, final_loss, p.lr or 0.0, diverged_at is not None,
+        gd=cfg.optimizer == "gd",
+    )  # fmt: skip
+    X = p.columns.double().T.numpy()
+    statistics = stats.statistics(ds.x.double().numpy(), X, ds.y.double().numpy(), fitted.coefficients)
+    engine = "closed form (least squares)" if cfg.optimizer == "exact" else f"per-sample, {cfg.grad} gradients"
+    return FitResult(
+        cfg, ds, initial, fitted, np.asarray(losses_, dtype=np.float64), final_loss, diverged_at, q, advice,
+        statistics, p.lr, p.momentum, p.auto, engine,
+    )  # fmt: skip
+
+
 def fit(
     config: FitConfig | None = None,
     *,
+    x: Any = None,
+    y: Any = None,
     on_log: Callable[[int, float], None] | None = None,
     **settings: Any,
 ) -> FitResult:
@@ -117,47 +180,92 @@ def fit(
 
     >>> r = fit(seed=0)               # the seed: cubic, sin(x), lr 1e-6, 2000 steps
     >>> r.final_loss, r.optimum_loss  # doctest: +SKIP
-    (95.9..., 4.4270...)
+    (95.79..., 4.4270...)
 
     Settings are those of :class:`FitConfig` (pass one, or keywords, or both:
-    keywords win). ``on_log(step, loss)`` is called at the steps the seed prints.
+    keywords win). Data is a target expression (``target="tanh(2*x)"``), a file
+    (``data="points.csv"``) or arrays (``x=..., y=...``). ``on_log(step, loss)``
+    is called at the steps the seed prints.
     """
     base = config if config is not None else FitConfig()
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
-    ds = data.sine_grid(cfg.samples, cfg.domain, cfg.dtype)
-    columns = model.power_columns(ds.x, cfg.degree)
-    quadratic = analysis.solve(ds.x.double().numpy(), ds.y.double().numpy(), cfg.degree)
-    if cfg.steps > 0 and cfg.lr > quadratic.stable_lr:
-        warnings.warn(
-            f"lr {cfg.lr:g} is above the stable bound {quadratic.stable_lr:.3g} "
-            "(2 / largest Hessian eigenvalue): gradient descent will diverge",
-            UnstableLRWarning,
-            stacklevel=2,
-        )
+    p = _prepare(cfg, x, y)
+    _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
 
-    # The seed's draw: manual_seed, then one randn(()) per coefficient, highest power first.
-    torch.manual_seed(cfg.seed)
-    theta0 = torch.stack([torch.randn((), dtype=ds.x.dtype) for _ in range(cfg.degree + 1)])[None]
-
+    objective = PerSample(p.columns, p.dataset.y, losses.get(cfg.loss, cfg.huber_delta), cfg.grad)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
-    run = train.train(
-        theta0, columns, ds.y, optim.GradientDescent(cfg.lr), cfg.steps, log_every=cfg.log_every, on_log=log
-    )
-    losses = run.losses[:, 0].numpy()
+    if cfg.optimizer == "exact":
+        theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype)[None]
+        history = torch.stack([objective(p.theta0, False)[0], objective(theta, False)[0]]).double()
+        run = train.Trajectory(history, theta, torch.tensor([-1]))
+    elif cfg.optimizer == "lbfgs":
+        run = train.train_lbfgs(p.theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log)
+    else:
+        rule = _rule(cfg.optimizer, p.lr, p.momentum)
+        run = train.train(p.theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log)
+
+    losses_ = run.losses[:, 0].numpy()
     diverged_at = int(run.diverged_at[0]) if int(run.diverged_at[0]) >= 0 else None
     if diverged_at is not None:
         warnings.warn(
-            f"loss became {losses[diverged_at]} at step {diverged_at} (lr {cfg.lr:g}); "
+            f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
             "the result holds the last finite coefficients",
             DivergenceWarning,
             stacklevel=2,
         )
+    return _assemble(p, run.theta[0].double().numpy(), losses_, diverged_at)
 
-    domain = (float(ds.x[0]), float(ds.x[-1]))
-    initial = Polynomial(theta0[0].double().numpy(), domain)
-    fitted = Polynomial(run.theta[0].double().numpy(), domain)
-    final_loss = float(run.final_loss[0])
-    advice = analysis.advise(
-        quadratic, initial.coefficients, fitted.coefficients, final_loss, cfg.lr, diverged_at is not None
-    )
-    return FitResult(cfg, ds, initial, fitted, losses, final_loss, diverged_at, quadratic, advice)
+
+def from_run(config: FitConfig, coefficients: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:
+    """Rebuild the result of a saved run from its config, coefficients and history, without training."""
+    return _assemble(_prepare(config.validated(), None, None), coefficients, losses_, diverged_at)
+
+
+def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
+    if x is not None or y is not None:
+        if x is None or y is None or cfg.data is not None:
+            raise ConfigError("x, y", "give both x and y, and no data file")
+        xs, ys = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+        if xs.shape != ys.shape:
+            raise ConfigError("x, y", f"x has {xs.size} values but y has {ys.size}")
+        if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+            raise ConfigError("x, y", "values must be finite")
+        source = "arrays"
+    elif cfg.data is not None:
+        from .io import datafiles
+
+        xs, ys = datafiles.read_points(cfg.data, datafiles.parse_columns(cfg.columns))
+        source = cfg.data
+    else:
+        return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed)
+    distinct = np.unique(xs).size
+    if distinct < cfg.degree + 1:
+        raise ConfigError(
+            "--data" if source != "arrays" else "x",
+            f"{source}: {distinct} distinct x values, but a degree-{cfg.degree} polynomial needs at least "
+            f"{cfg.degree + 1}",
+        )
+    return data.from_arrays(xs, ys, cfg.dtype, source, cfg.domain)
+
+
+def _rule(name: str, lr: float, momentum: float | None):
+    if name == "gd":
+        return optim.GradientDescent(lr)
+    if name in ("momentum", "nesterov"):
+        return optim.RULES[name](lr, momentum=momentum)
+    return optim.RULES[name](lr)
+
+
+def _warn_if_unstable(cfg: FitConfig, q: analysis.Quadratic, lr: float | None, momentum: float | None) -> None:
+    """Warn before training when plain gd (or heavy ball) cannot be stable at this lr."""
+    if cfg.steps == 0 or lr is None or cfg.optimizer not in ("gd", "momentum"):
+        return
+    mu = momentum or 0.0 if cfg.optimizer == "momentum" else 0.0
+    bound = 2.0 * (1.0 + mu) / q.eigenvalues[0]  # heavy ball is stable for lr < 2 (1 + mu) / lambda_max
+    if lr > bound and math.isfinite(bound):
+        warnings.warn(
+            f"lr {lr:g} is above the stable bound {bound:.3g} (2{' (1 + momentum)' if mu else ''} / largest "
+            f"Hessian eigenvalue): {cfg.optimizer} will diverge",
+            UnstableLRWarning,
+            stacklevel=3,
+        )

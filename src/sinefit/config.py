@@ -1,20 +1,32 @@
 """Settings of a fit: plain data, validated once at the boundary.
 
-Every entry point (the library's ``fit``, the CLI, a saved config) builds a
-:class:`FitConfig` and calls :meth:`FitConfig.validated`; nothing downstream
-checks settings again. Learned values never live here (see ``api.FitResult``).
+Every entry point (the library's ``fit``, the CLI, a config file) builds a
+:class:`FitConfig` and calls :meth:`FitConfig.validated`, which checks every
+setting and fills in the defaults that depend on others (an optimizer's
+learning rate); nothing downstream checks settings again. Learned values never
+live here (see ``api.FitResult``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
 
 DTYPES = ("float32", "float64")
+BASES = ("power", "legendre", "chebyshev")
+LOSSES = ("sse", "mse", "huber")
+OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact")
+GRADS = ("manual", "autograd")
+# The learning rate an optimizer gets when none is given: the seed's for the
+# gradient-descent family, torch.optim's defaults for the others.
+DEFAULT_LR = {"gd": 1e-6, "momentum": 1e-6, "nesterov": 1e-6, "adam": 1e-2, "rmsprop": 1e-2, "lbfgs": 1.0}
+AUTO_LR = ("gd", "momentum", "nesterov")  # optimizers with a textbook step for quadratics
+MAX_DEGREE = 1000
+MAX_SAMPLES_IN_MEMORY = 200_000_000
 
 
 class ConfigError(InputError):
@@ -30,52 +42,93 @@ class ConfigError(InputError):
 class FitConfig:
     """What to fit and how. The defaults are the seed experiment's."""
 
-    seed: int = 0
-    lr: float = 1e-6
-    steps: int = 2000
+    target: str = "sin"
+    data: str | None = None
+    columns: str | None = None
+    domain: tuple[float, float] | None = None  # None: [-pi, pi], or the data's range
     samples: int = 1000
+    noise: float = 0.0
     degree: int = 3
-    log_every: int = 100
+    basis: str = "power"
+    loss: str = "sse"
+    huber_delta: float = 1.0
+    optimizer: str = "gd"
+    lr: float | str | None = None  # None: the optimizer's default; "auto": from the Hessian
+    momentum: float | None = None  # None: 0.9, or the textbook value with lr "auto"
+    grad: str = "manual"
+    steps: int = 2000
+    seed: int = 0
     dtype: str = "float32"
-    domain: tuple[float, float] = field(default=(-math.pi, math.pi))
+    log_every: int = 100
 
     def validated(self) -> "FitConfig":
-        """Return self if every setting is in range, else raise ConfigError."""
-        _require_int("--seed", self.seed)
-        if not 0 <= self.seed < 2**63:
-            raise ConfigError("--seed", f"must be between 0 and 2**63 - 1, got {self.seed}")
-        _require_int("--steps", self.steps)
-        if self.steps < 0:
-            raise ConfigError("--steps", f"must be 0 or more, got {self.steps}")
-        _require_int("--degree", self.degree)
-        if self.degree < 0:
-            raise ConfigError("--degree", f"must be 0 or more, got {self.degree}")
-        _require_int("--samples", self.samples)
-        if self.samples < 2:
-            raise ConfigError("--samples", f"must be at least 2, got {self.samples}")
-        if self.samples < self.degree + 1:
+        """Check every setting; return a copy with dependent defaults filled in."""
+        _int("--seed", self.seed, 0, 2**63 - 1)
+        _int("--steps", self.steps, 0, 10**9)
+        _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
+        _int("--samples", self.samples, 2, MAX_SAMPLES_IN_MEMORY, hint="stream a file with --data instead")
+        _int("--log-every", self.log_every, 1, 10**9)
+        if self.data is None and self.samples < self.degree + 1:
             raise ConfigError(
                 "--samples",
-                f"a degree-{self.degree} polynomial needs at least {self.degree + 1} "
-                f"samples, got {self.samples}",
+                f"a degree-{self.degree} polynomial needs at least {self.degree + 1} samples, got {self.samples}",
             )
-        _require_int("--log-every", self.log_every)
-        if self.log_every < 1:
-            raise ConfigError("--log-every", f"must be 1 or more, got {self.log_every}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
-            raise ConfigError("--lr", f"must be a number, got {self.lr!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError("--lr", f"must be a positive finite number, got {self.lr!r}")
-        if self.dtype not in DTYPES:
-            raise ConfigError("--dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        lo, hi = self.domain
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise ConfigError("--domain", f"must be two finite numbers a < b, got {lo!r},{hi!r}")
-        return self
+        for option, value, choices in (
+            ("--dtype", self.dtype, DTYPES),
+            ("--basis", self.basis, BASES),
+            ("--loss", self.loss, LOSSES),
+            ("--optimizer", self.optimizer, OPTIMIZERS),
+            ("--grad", self.grad, GRADS),
+        ):
+            if value not in choices:
+                raise ConfigError(option, f"must be one of {', '.join(choices)}, got {value!r}")
+        _positive("--huber-delta", self.huber_delta)
+        _number("--noise", self.noise)
+        if self.noise < 0:
+            raise ConfigError("--noise", f"must be 0 or more, got {self.noise!r}")
+        if self.domain is not None:
+            if not (isinstance(self.domain, (tuple, list)) and len(self.domain) == 2):
+                raise ConfigError("--domain", f"must be two numbers a,b, got {self.domain!r}")
+            lo, hi = self.domain
+            _number("--domain", lo)
+            _number("--domain", hi)
+            if not lo < hi:
+                raise ConfigError("--domain", f"must be a < b, got {lo!r},{hi!r}")
+        for option, value in (("--target", self.target), ("--data", self.data), ("--columns", self.columns)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(option, f"must be text, got {value!r}")
+        if self.data is not None and self.noise:
+            raise ConfigError("--noise", "applies to generated targets, not to --data")
+        if self.data is None:
+            from . import expr  # validates syntax only: nothing is evaluated here
+
+            expr.resolve(self.target)
+
+        if self.optimizer == "exact" and self.loss not in ("sse", "mse"):
+            raise ConfigError("--optimizer", f"exact solves least squares; for --loss {self.loss} use lbfgs")
+        lr = self.lr
+        if lr == "auto":
+            if self.optimizer not in AUTO_LR:
+                raise ConfigError("--lr", f"auto is for {', '.join(AUTO_LR)}; give {self.optimizer} a number")
+            if self.loss == "huber":
+                raise ConfigError("--lr", "auto needs a quadratic loss (sse or mse)")
+        elif lr is None:
+            lr = DEFAULT_LR.get(self.optimizer)
+        else:
+            _positive("--lr", lr)
+        if self.momentum is not None:
+            _number("--momentum", self.momentum)
+            if not 0 <= self.momentum < 1:
+                raise ConfigError("--momentum", f"must be in [0, 1), got {self.momentum!r}")
+        momentum = self.momentum
+        if momentum is None and self.optimizer in ("momentum", "nesterov") and lr != "auto":
+            momentum = 0.9
+        domain = tuple(float(v) for v in self.domain) if self.domain is not None else None
+        return dataclasses.replace(self, lr=lr, momentum=momentum, domain=domain)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["domain"] = list(self.domain)
+        d["domain"] = list(self.domain) if self.domain is not None else None
         return d
 
     @classmethod
@@ -84,12 +137,24 @@ class FitConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(unknown[0], f"unknown setting (known: {', '.join(sorted(known))})")
-        data = dict(data)
-        if "domain" in data:
-            data["domain"] = tuple(data["domain"])
         return cls(**data).validated()
 
 
-def _require_int(option: str, value: Any) -> None:
+def _int(option: str, value: Any, lo: int, hi: int, hint: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(option, f"must be a whole number, got {value!r}")
+    if value < lo:
+        raise ConfigError(option, f"must be {lo} or more, got {value}")
+    if value > hi:
+        raise ConfigError(option, f"must be at most {hi}, got {value}" + (f" ({hint})" if hint else ""))
+
+
+def _number(option: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(option, f"must be a finite number, got {value!r}")
+
+
+def _positive(option: str, value: Any) -> None:
+    _number(option, value)
+    if value <= 0:
+        raise ConfigError(option, f"must be a positive finite number, got {value!r}")

@@ -1,34 +1,65 @@
-"""Text for people: the run header, the loss table, and "how good is this fit?".
+"""Text for people: the run header, the loss table and the fit report.
 
-Pure string functions of a FitResult; the CLI decides where they go.
+The fit report has fixed sections, in the spirit of lmfit's fit_report:
+Setup, Statistics, Optimum, Conditioning, Coefficients, Power form,
+Correlations. Pure string functions of a FitResult; the CLI decides where
+they go.
 """
 
 from __future__ import annotations
 
 import math
 
-from . import analysis, model
+from . import analysis, basis, model
 from .api import FitResult
 from .config import FitConfig
 
+LOSS_NAMES = {"sse": "sum of squared errors", "mse": "mean squared error", "huber": "mean Huber loss"}
+OPTIMIZER_NAMES = {
+    "gd": "plain gradient descent", "momentum": "heavy-ball momentum", "nesterov": "Nesterov momentum",
+    "adam": "Adam", "rmsprop": "RMSprop", "lbfgs": "L-BFGS", "exact": "exact least squares",
+}  # fmt: skip
 
-def _named_model(degree: int) -> str:
-    """'a x^3 + b x^2 + c x + d' for the seed's naming."""
-    if degree >= 8:
-        return f"a degree-{degree} polynomial ({model.coefficient_names(degree)[0]} x^{degree} + ...)"
+
+def model_text(cfg: FitConfig) -> str:
+    """'a x^3 + b x^2 + c x + d' in the seed's naming, or the basis functions."""
+    names = basis.names(cfg.basis, cfg.degree)
+    if cfg.degree >= 8:
+        return f"a degree-{cfg.degree} polynomial ({cfg.basis} basis)"
     terms = []
-    for name, k in zip(model.coefficient_names(degree), model.powers(degree)):
-        terms.append(name if k == 0 else f"{name} x" if k == 1 else f"{name} x^{k}")
+    for name, k in zip(names, model.powers(cfg.degree)):
+        if cfg.basis == "power":
+            terms.append(name if k == 0 else f"{name} x" if k == 1 else f"{name} x^{k}")
+        else:
+            terms.append(f"c{k} {name}(t)")
     return " + ".join(terms)
 
 
+def _loss_text(cfg: FitConfig) -> str:
+    text = LOSS_NAMES[cfg.loss]
+    return text + (f" (delta {cfg.huber_delta:g})" if cfg.loss == "huber" else "")
+
+
+def _optimizer_text(cfg: FitConfig, lr: float | str | None, momentum: float | None) -> str:
+    text = OPTIMIZER_NAMES[cfg.optimizer]
+    if cfg.optimizer == "exact":
+        return text
+    text += ", lr auto" if lr == "auto" else f", lr {lr:.4g}" + (" (auto)" if cfg.lr == "auto" else "")
+    if momentum is not None and cfg.optimizer in ("momentum", "nesterov"):
+        text += f", momentum {momentum:.4g}"
+    return text + f", {cfg.steps} steps"
+
+
 def header(cfg: FitConfig, target: str) -> str:
-    lo, hi = cfg.domain
+    """Two lines saying what is about to be fitted, and how."""
+    if cfg.data is None:
+        lo, hi = cfg.domain if cfg.domain is not None else (-math.pi, math.pi)
+        what = f"{target} on [{lo:.6g}, {hi:.6g}], {cfg.samples} points"
+    else:
+        what = f"the points in {cfg.data}"
     return (
-        f"sinefit: fitting {_named_model(cfg.degree)} to {target} on [{lo:.6g}, {hi:.6g}], "
-        f"{cfg.samples} points, {cfg.dtype}\n"
-        f"seed {cfg.seed}, plain gradient descent, lr {cfg.lr:g}, {cfg.steps} steps, "
-        f"loss = sum of squared errors"
+        f"sinefit: fitting {model_text(cfg)} to {what}, {cfg.dtype}\n"
+        f"seed {cfg.seed}, {_optimizer_text(cfg, cfg.lr, cfg.momentum)}, loss = {_loss_text(cfg)}"
     )
 
 
@@ -36,14 +67,28 @@ LOSS_TABLE_HEADER = f"{'step':>8}  {'loss':>14}"
 
 
 def loss_row(step: int, loss: float, note: str = "") -> str:
-    return f"{step:>8}  {loss:>14.6f}" + (f"  {note}" if note else "")
+    value = f"{loss:>14.6f}" if abs(loss) >= 0.01 or loss == 0 or not math.isfinite(loss) else f"{loss:>14.6e}"
+    return f"{step:>8}  {value}" + (f"  {note}" if note else "")
 
 
 def final_row(result: FitResult) -> str:
     """The loss of the returned coefficients, after the last update (the seed never prints it)."""
     if result.diverged_at is not None:
         return loss_row(result.diverged_at, float(result.losses[result.diverged_at]), "diverged")
+    if result.config.optimizer == "exact":
+        return loss_row(1, result.final_loss, "final: the least-squares solution")
     return loss_row(len(result.losses) - 1, result.final_loss, "final: after the last update")
+
+
+def auto_lr_text(result: FitResult) -> str:
+    """What --lr auto chose, from the condition number, and what it costs."""
+    a, q = result.auto, result.quadratic
+    mom = f" and momentum {a.momentum:.4g}" if a.momentum is not None else ""
+    steps = "never" if not math.isfinite(a.steps_to_1e6) else f"about {int(a.steps_to_1e6)}"
+    return (
+        f"lr auto: condition number {q.condition_number:.4g}, so lr {a.lr:.4g}{mom}; "
+        f"{steps} steps reach 1e-6 of the optimum"
+    )
 
 
 def hint(result: FitResult) -> str:
@@ -52,22 +97,30 @@ def hint(result: FitResult) -> str:
     if a.diverged:
         return (
             f"use an lr below the stable bound {q.stable_lr:.3g}, e.g. --lr {_lr(a.fastest_lr)} "
-            f"(the fastest stable step), with --steps {_steps(a.steps_at_fastest_lr)}"
+            f"(the fastest stable step)" + (f", with --steps {_steps(a.steps_at_fastest_lr)}" if q.quadratic else "")
         )
     if a.converged:
         return (
             f"this is the best a degree-{cfg.degree} polynomial can do on these points; "
             f"raise --degree for a closer fit"
         )
+    if cfg.optimizer != "gd" or not q.quadratic:
+        exact = "--optimizer exact solves it directly" if q.quadratic else "--optimizer lbfgs gets there fastest"
+        auto = " (or --lr auto)" if cfg.optimizer in ("momentum", "nesterov") and q.quadratic else ""
+        basis_hint = (
+            f"; --basis legendre would condition it far better than x^k (condition number {q.condition_number:.3g})"
+            if cfg.basis == "power" and q.condition_number > 1e4 else ""
+        )  # fmt: skip
+        return f"more --steps, a tuned --lr{auto}; {exact}{basis_hint}"
     here = (
         f"--steps {_steps(cfg.steps + a.more_steps)} at this lr"
         if math.isfinite(a.more_steps)
         else "no number of steps at this lr"
     )
     return (
-        f"{here} would get within {analysis.CONVERGED:.1%} of the optimum; "
-        f"--lr {_lr(a.fastest_lr)} (2 / (smallest + largest eigenvalue)) needs only "
-        f"{_steps(a.steps_at_fastest_lr)} steps"
+        f"{here} would get within {analysis.CONVERGED:.1%} of the optimum; --lr auto "
+        f"({a.fastest_lr:.3g} = 2 / (smallest + largest eigenvalue)) needs only "
+        f"{_steps(a.steps_at_fastest_lr)} steps; --optimizer exact solves it outright"
     )
 
 
@@ -76,63 +129,127 @@ def why(result: FitResult) -> str:
     a, q, cfg = result.advice, result.quadratic, result.config
     ev = q.eigenvalues
     if a.diverged:
-        growth = abs(1.0 - cfg.lr * ev[0])
+        growth = abs(1.0 - (result.lr or 0.0) * ev[0])
         return (
-            f"lr {cfg.lr:g} is above the stable bound {q.stable_lr:.3g} = 2 / {ev[0]:.4g} (the largest "
+            f"lr {result.lr:g} is above the stable bound {q.stable_lr:.3g} = 2 / {ev[0]:.4g} (the largest "
             f"Hessian eigenvalue): the error along that direction grows {growth:.3g}x per step"
         )
     if a.converged:
-        return "gradient descent has reached the least-squares optimum; what is left is the model's limit"
+        return "the fit has reached the optimum; what is left is the model's limit"
+    if cfg.optimizer != "gd" or not q.quadratic:
+        return f"{cfg.steps} steps of {OPTIMIZER_NAMES[cfg.optimizer]} were not enough on a surface with condition number {q.condition_number:.3g}"
     return (
         f"the loss surface is {q.condition_number:.3g} times steeper one way than another, and lr "
-        f"must suit the steepest; at lr {cfg.lr:g} the direction that holds {a.bottleneck_share:.0%} of "
+        f"must suit the steepest; at lr {result.lr:g} the direction that holds {a.bottleneck_share:.0%} of "
         f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) loses only {1.0 - a.bottleneck_rate:.3%} "
         f"of it per step"
     )
 
 
-def how_good(result: FitResult) -> str:
-    q, a = result.quadratic, result.advice
+def _row(label: str, value: str, note: str = "") -> str:
+    return f"    {label:<30}{value}" + (f"   {note}" if note else "")
+
+
+def _g(v: float, digits: int = 6) -> str:
+    return f"{v:.{digits}g}"
+
+
+def fit_report(result: FitResult) -> str:
+    """The full report, in fixed sections."""
+    cfg, q, a, s = result.config, result.quadratic, result.advice, result.statistics
     ev = q.eigenvalues
     names = result.model.names
+    lines = ["[[Setup]]"]
+    lines.append(_row("target", result.dataset.target if cfg.data is None else f"points from {cfg.data}"))
+    lo, hi = result.dataset.domain
+    lines.append(_row("data", f"{s.n} points, x in [{lo:.6g}, {hi:.6g}]" + (f", noise {cfg.noise:g}" if cfg.noise else "")))
+    mapped = "raw x" if cfg.basis == "power" else f"t = x mapped from [{lo:.6g}, {hi:.6g}] to [-1, 1]"
+    lines.append(_row("model", f"degree {cfg.degree}, {cfg.basis} basis on {mapped}"))
+    lines.append(_row("loss", _loss_text(cfg)))
+    lines.append(_row("optimizer", _optimizer_text(cfg, result.lr, result.momentum)))
+    lines.append(_row("engine", f"{result.engine}, {cfg.dtype}, seed {cfg.seed}"))
+    lines.append(_row("status", result.status + (f" at step {result.diverged_at}" if result.diverged_at is not None else "")))
+
+    lines.append("[[Statistics]]")
+    lines.append(_row("loss", _g(result.final_loss), f"({LOSS_NAMES[cfg.loss]})"))
+    lines.append(_row("SSE", _g(s.sse)))
+    lines.append(_row("MSE", _g(s.mse)))
+    lines.append(_row("RMSE", _g(s.rmse)))
+    lines.append(_row("R^2", _g(s.r2, 8)))
+    lines.append(_row("max |error|", _g(s.max_error), f"at x = {s.max_error_at:.6g}"))
+    lines.append(_row("AIC", _g(s.aic)))
+    lines.append(_row("BIC", _g(s.bic)))
+
+    lines.append("[[Optimum]]")
+    how = "least squares" if q.quadratic else "Huber, by reweighted least squares"
+    lines.append(_row("best possible loss", _g(q.optimum_loss), f"{how}: same model, same points, float64"))
+    lines.append(_row("loss / best possible", _ratio(a.ratio)))
+    lines.append(f"    Why:  {why(result)}.")
+    lines.append(f"    Hint: {hint(result)}.")
+
+    lines.append("[[Conditioning]]")
+    shown = ", ".join(f"{v:.4g}" for v in ev) if len(ev) <= 8 else f"{ev[-1]:.4g} ... {ev[0]:.4g}"
+    lines.append(_row("Hessian eigenvalues", shown, "" if q.quadratic else "(curvature bound)"))
+    lines.append(_row("condition number", _g(q.condition_number, 4)))
+    lines.append(_row("largest stable lr", f"{q.stable_lr:.3g}", f"2 / largest Hessian eigenvalue {ev[0]:.4g}"))
+    if result.auto is not None:
+        lines.append(f"    {auto_lr_text(result)}")
+
     scale = float(abs(q.optimum).max()) if len(q.optimum) else 0.0
-    rows = [
-        "",
-        f"Fitted:  y = {result.formula()}",
-        "",
-        f"  {'coefficient':<14}{'trained':>16}{'least squares':>16}{'initial':>16}",
-    ]
-    for name, k, c, o, i in zip(
-        names, result.model.powers, result.model.coefficients, q.optimum, result.initial.coefficients
-    ):
-        term = "1" if k == 0 else "x" if k == 1 else f"x^{k}"
+    lines.append(f"[[Coefficients]] ({cfg.basis} basis)")
+    lines.append(f"    {'':<14}{'value':>16}{'stderr':>14}{'optimum':>16}{'initial':>16}")
+    for i, (name, c, o, i0) in enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)):
         o = 0.0 if abs(o) < 1e-12 * scale else o  # float64 round-off, not a finding
-        rows.append(f"  {name + '  (' + term + ')':<14}{c:>16.6g}{o:>16.6g}{i:>16.6g}")
-    gap = f"{a.ratio:.4g}x the optimum" if math.isfinite(a.ratio) else "the optimum is an exact fit"
-    rows += [
-        "",
-        "How good is this fit?",
-        f"  {'loss (sum of squared errors)':<32}{result.final_loss:.6g}",
-        f"  {'best possible (least squares)':<32}{q.optimum_loss:.6g}   same model, same points, float64",
-        f"  {'loss / best possible':<32}{gap}",
-        f"  {'largest stable lr':<32}{q.stable_lr:.3g}   2 / largest Hessian eigenvalue {ev[0]:.4g}",
-        f"  {'condition number':<32}{q.condition_number:.4g}   eigenvalues {ev[-1]:.4g} ... {ev[0]:.4g}",
-        f"Why:  {why(result)}.",
-        f"Hint: {hint(result)}.",
-    ]
-    return "\n".join(rows)
+        label = name + (f"  ({_term(model.powers(cfg.degree)[i])})" if cfg.basis == "power" else "")
+        lines.append(f"    {label:<14}{c:>16.6g}{s.stderr[i]:>14.3g}{o:>16.6g}{i0:>16.6g}")
+    if cfg.basis != "power":
+        M = basis.to_power_matrix(cfg.basis, cfg.degree, result.dataset.domain)
+        power = M @ result.model.coefficients
+        power_se = _sqrt_diag(M @ s.covariance @ M.T)
+        lines.append("[[Power form]] (coefficients of raw x)")
+        for name, k, c, se in zip(model.coefficient_names(cfg.degree), model.powers(cfg.degree), power, power_se):
+            lines.append(f"    {name + '  (' + _term(k) + ')':<14}{c:>16.6g}{se:>14.3g}")
+    pairs = s.correlations(0.1)
+    lines.append("[[Correlations]] (|r| >= 0.1)")
+    if not pairs:
+        lines.append("    none")
+    for i, j, r in pairs[:12]:
+        lines.append(f"    C({names[i]}, {names[j]}){'':<4}{r:>+8.4f}")
+    lines.append(f"Fitted:  y = {result.formula()}")
+    return "\n".join(lines)
 
 
 def divergence_message(result: FitResult) -> str:
     step = result.diverged_at
     return (
-        f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.config.lr:g}; "
+        f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; "
         f"the largest stable lr is {result.quadratic.stable_lr:.3g}"
     )
 
 
+def _ratio(ratio: float) -> str:
+    if not math.isfinite(ratio):
+        return "the optimum is an exact fit"
+    if abs(ratio - 1) < 0.01:
+        return f"1 {'+' if ratio >= 1 else '-'} {abs(ratio - 1):.2g}: at the optimum"
+    return f"{ratio:.4g}x the optimum"
+
+
+def _term(k: int) -> str:
+    return "1" if k == 0 else "x" if k == 1 else f"x^{k}"
+
+
+def _sqrt_diag(m):
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.diag(m))
+
+
 def _lr(lr: float) -> str:
-    return f"{math.floor(lr / 10 ** math.floor(math.log10(lr)) * 100) / 100:g}e{math.floor(math.log10(lr))}"
+    """lr rounded down to 3 significant digits, so it stays below a bound it came from."""
+    e = math.floor(math.log10(lr))
+    return f"{math.floor(lr / 10**e * 100) / 100:g}e{e}"
 
 
 def _steps(n: float) -> str:

@@ -12,7 +12,9 @@ from typing import Callable, Protocol
 
 import torch
 
-from . import losses, model
+
+class Objective(Protocol):
+    def __call__(self, theta: torch.Tensor, with_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
 
 class UpdateRule(Protocol):
@@ -46,15 +48,14 @@ class Trajectory:
 
 def train(
     theta: torch.Tensor,
-    columns: torch.Tensor,
-    y: torch.Tensor,
+    objective: Objective,
     rule: UpdateRule,
     steps: int,
     *,
     log_every: int = 100,
     on_log: Callable[[int, torch.Tensor], None] | None = None,
 ) -> Trajectory:
-    """Run ``steps`` updates of ``rule`` on the sum of squared errors.
+    """Run ``steps`` updates of ``rule`` on ``objective``, for every row of theta.
 
     ``on_log(t, loss)`` is called for t % log_every == log_every - 1 (the seed's
     ``if t % 100 == 99: print(t, loss)``) with the loss before that step's update.
@@ -67,8 +68,7 @@ def train(
     state = rule.init(theta)
     previous = theta
     for t in range(steps + 1):
-        residual = model.evaluate(theta, columns) - y
-        loss = losses.sse(residual)
+        loss, grad = objective(theta, t < steps)
         history[t] = loss if all_alive else torch.where(alive, loss, torch.nan)
         finite = torch.isfinite(loss)
         if not bool((finite | ~alive).all()):
@@ -84,9 +84,58 @@ def train(
             on_log(t, loss)
         if t == steps:
             break
-        grad = model.gradient(columns, losses.sse_grad(residual))
         previous = theta
         theta, state = rule.update(theta, grad, state)
         if not all_alive:
             theta = torch.where(alive[:, None], theta, previous)
     return Trajectory(history, theta, diverged_at)
+
+
+def train_lbfgs(
+    theta: torch.Tensor,
+    objective: Objective,
+    lr: float,
+    steps: int,
+    *,
+    log_every: int = 100,
+    on_log: Callable[[int, torch.Tensor], None] | None = None,
+) -> Trajectory:
+    """L-BFGS with a strong-Wolfe line search (torch.optim.LBFGS), one iteration per step.
+
+    L-BFGS couples all coordinates of its parameter, so each row of the batch
+    runs as its own problem; ``losses`` has the same meaning as in ``train``.
+    """
+    rows = []
+    for b in range(theta.shape[0]):
+        param = theta[b].detach().clone()
+        opt = torch.optim.LBFGS(
+            # max_eval bounds the line search too (its default, 5/4 of max_iter, would stop it cold).
+            [param], lr=lr, max_iter=1, max_eval=26, history_size=20, line_search_fn="strong_wolfe",
+            tolerance_grad=1e-300, tolerance_change=1e-300,
+        )  # fmt: skip
+
+        def closure() -> torch.Tensor:
+            loss, grad = objective(param[None])
+            param.grad = grad[0]
+            return loss[0]
+
+        history = torch.full((steps + 1,), torch.nan, dtype=torch.float64)
+        last_finite, diverged = param.clone(), -1
+        for t in range(steps + 1):
+            loss = objective(param[None], False)[0]
+            history[t] = loss[0]
+            if not bool(torch.isfinite(loss).all()):
+                diverged = t
+                break
+            last_finite = param.clone()
+            if on_log is not None and b == 0 and t % log_every == log_every - 1:
+                on_log(t, loss)
+            if t < steps:
+                opt.step(closure)
+        rows.append((history, last_finite, diverged))
+    length = max(int(d) + 1 if d >= 0 else steps + 1 for _, _, d in rows)
+    return Trajectory(
+        torch.stack([h[:length] for h, _, _ in rows], dim=1),
+        torch.stack([p for _, p, _ in rows]),
+        torch.tensor([d for _, _, d in rows], dtype=torch.long),
+    )

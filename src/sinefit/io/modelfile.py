@@ -12,35 +12,44 @@ import numpy as np
 from .._version import __version__
 from ..errors import InputError
 from ..api import FitResult, Polynomial
-from ..model import coefficient_names, powers
+from ..basis import BASES, names
+from ..model import powers
 
 FORMAT = "sinefit.model"
 FORMAT_VERSION = 1
 MAX_BYTES = 1 << 20  # a degree-1000 model is ~60 kB; anything near this is not ours
-KEYS = {"format", "format_version", "sinefit_version", "basis", "degree", "domain",
-        "coefficients", "loss_function", "final_loss", "status"}  # fmt: skip
+KEYS = {"format", "format_version", "sinefit_version", "basis", "degree", "domain", "window",
+        "coefficients", "power_coefficients", "loss_function", "final_loss", "status"}  # fmt: skip
 
 
 class ModelFileError(InputError):
     """A model file that sinefit will not load; the message names the file."""
 
 
+def writable(result: FitResult) -> bool:
+    """A model is never written with non-finite coefficients (a diverged fit may have them)."""
+    m = result.model
+    return bool(np.all(np.isfinite(m.coefficients)) and np.all(np.isfinite(m.power_coefficients)))
+
+
 def document(result: FitResult) -> dict[str, Any]:
     """The model.json content for a fit. Floats keep full precision (JSON uses repr)."""
     m = result.model
-    if not np.all(np.isfinite(m.coefficients)):
+    if not writable(result):
         raise ValueError("refusing to write a model with non-finite coefficients")
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "sinefit_version": __version__,
-        "basis": "power",
+        "basis": m.basis,
         "degree": m.degree,
         "domain": list(m.domain),
+        "window": [-1.0, 1.0] if m.basis != "power" else None,
         "coefficients": [
-            {"name": n, "power": k, "value": float(c)} for n, k, c in zip(m.names, m.powers, m.coefficients)
+            {"name": n, "degree": k, "value": float(c)} for n, k, c in zip(m.names, m.powers, m.coefficients)
         ],
-        "loss_function": "sse",
+        "power_coefficients": [float(c) for c in m.power_coefficients],
+        "loss_function": result.config.loss,
         "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
         "status": result.status,
     }
@@ -75,8 +84,9 @@ def from_document(doc: Any, where: str) -> Polynomial:
     extra = sorted(set(doc) - KEYS)
     if extra:
         raise bad(f"unknown key {extra[0]!r}")
-    if doc.get("basis") != "power":
-        raise bad(f"unknown basis {doc.get('basis')!r} (expected 'power')")
+    kind = doc.get("basis")
+    if kind not in BASES:
+        raise bad(f"unknown basis {kind!r} (expected one of {', '.join(BASES)})")
     degree = doc.get("degree")
     if isinstance(degree, bool) or not isinstance(degree, int) or not 0 <= degree <= 10_000:
         raise bad(f"degree must be a whole number from 0 to 10000, got {degree!r}")
@@ -92,16 +102,16 @@ def from_document(doc: Any, where: str) -> Polynomial:
     if not isinstance(coefficients, list) or len(coefficients) != degree + 1:
         raise bad(f"a degree-{degree} model needs {degree + 1} coefficients")
     values = []
-    for i, (entry, name, power) in enumerate(zip(coefficients, coefficient_names(degree), powers(degree))):
-        if not isinstance(entry, dict) or set(entry) != {"name", "power", "value"}:
-            raise bad(f"coefficient {i} must be an object with name, power and value")
-        if entry["name"] != name or entry["power"] != power:
-            raise bad(f"coefficient {i} must be {name!r} of power {power}, got {entry['name']!r}, {entry['power']!r}")
+    for i, (entry, name, k) in enumerate(zip(coefficients, names(kind, degree), powers(degree))):
+        if not isinstance(entry, dict) or set(entry) != {"name", "degree", "value"}:
+            raise bad(f"coefficient {i} must be an object with name, degree and value")
+        if entry["name"] != name or entry["degree"] != k:
+            raise bad(f"coefficient {i} must be {name!r} of degree {k}, got {entry['name']!r}, {entry['degree']!r}")
         value = entry["value"]
         if not _is_number(value) or not math.isfinite(value):
             raise bad(f"coefficient {name!r} must be a finite number, got {value!r}")
         values.append(float(value))
-    return Polynomial(np.array(values, dtype=np.float64), (float(domain[0]), float(domain[1])))
+    return Polynomial(np.array(values, dtype=np.float64), (float(domain[0]), float(domain[1])), kind)
 
 
 def _is_number(v: Any) -> bool:

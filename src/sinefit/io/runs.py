@@ -3,16 +3,18 @@
 Layout of a fit's run directory (every file written atomically: a temporary
 file beside it, flushed, then renamed into place):
 
-    config.json    the resolved settings, enough to run the fit again
+    config.toml    the resolved settings: `sinefit fit --config` on it refits the same numbers
     history.csv    step,loss: the loss after every number of updates, 0 ... steps
     model.json     the learned polynomial (see ``modelfile``)
-    initial.png    the seed's 'y true' / 'y pred' figure for the random initial cubic
-    trained.png    the same for the trained cubic
+    report.txt     the fit report, as printed
+    initial.png    the seed's 'y true' / 'y pred' figure for the random initial polynomial
+    trained.png    the same for the trained polynomial
     summary.json   what ``--json`` prints; written last, so its presence marks the run complete
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -23,10 +25,16 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..api import FitResult
-from . import figures, modelfile
+from ..api import FitResult, from_run
+from ..config import FitConfig
+from ..errors import InputError
+from . import configfile, figures, modelfile
 
 RUN_NAME = re.compile(r"^(?P<kind>[a-z]+)-(?P<n>\d+)$")
+
+
+class RunError(InputError):
+    """A run directory that cannot be read; the message names it."""
 
 
 def create_run_dir(root: Path, kind: str = "fit") -> Path:
@@ -63,33 +71,53 @@ def history_csv(losses: np.ndarray) -> str:
     return "\n".join(lines) + "\n"
 
 
-def finite_or_none(v: float) -> float | None:
-    return float(v) if math.isfinite(v) else None
+def finite_or_none(v: float | None) -> float | None:
+    return float(v) if v is not None and math.isfinite(v) else None
 
 
 def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any]:
     """The machine-readable account of a fit: what ``--json`` prints."""
-    q = result.quadratic
+    q, s = result.quadratic, result.statistics
     return {
         "sinefit_version": __version__,
         "status": result.status,
         "config": result.config.to_dict(),
         "target": result.dataset.target,
+        "engine": result.engine,
+        "lr": result.lr,
+        "momentum": result.momentum,
         "logged": [[t, finite_or_none(v)] for t, v in result.logged],
         "coefficients": result.coefficients,
+        "power_coefficients": dict(zip(_power_names(result), map(float, result.model.power_coefficients))),
+        "stderr": dict(zip(result.model.names, map(finite_or_none, s.stderr))),
         "initial_coefficients": result.initial.as_dict(),
         "formula": result.formula(17),
         "final_loss": finite_or_none(result.final_loss),
         "diverged_at": result.diverged_at,
         "optimum": {"coefficients": result.optimum.as_dict(), "loss": q.optimum_loss},
         "loss_ratio": finite_or_none(result.advice.ratio),
+        "statistics": {
+            "n": s.n, "sse": finite_or_none(s.sse), "mse": finite_or_none(s.mse), "rmse": finite_or_none(s.rmse),
+            "r2": finite_or_none(s.r2), "max_error": finite_or_none(s.max_error), "max_error_at": s.max_error_at,
+            "aic": finite_or_none(s.aic), "bic": finite_or_none(s.bic),
+        },  # fmt: skip
         "stable_lr": q.stable_lr,
         "fastest_lr": q.fastest_lr,
         "condition_number": finite_or_none(q.condition_number),
         "hessian_eigenvalues": [float(v) for v in q.eigenvalues],
+        "auto_lr": None if result.auto is None else {
+            "lr": result.auto.lr, "momentum": result.auto.momentum,
+            "steps_to_1e-6": finite_or_none(result.auto.steps_to_1e6),
+        },  # fmt: skip
         "hint": hint,
         "run_dir": str(run_dir) if run_dir is not None else None,
     }
+
+
+def _power_names(result: FitResult) -> list[str]:
+    from ..model import coefficient_names
+
+    return coefficient_names(result.model.degree)
 
 
 def seed_figures(result: FitResult) -> dict[str, Any]:
@@ -99,9 +127,9 @@ def seed_figures(result: FitResult) -> dict[str, Any]:
     y = result.dataset.y.double().numpy()
     what = "cubic" if cfg.degree == 3 else f"degree-{cfg.degree} polynomial"
     trained_title = (
-        f"trained {what}: {len(result.losses) - 1} steps, lr {cfg.lr:g}, loss {result.final_loss:.4g}"
+        f"trained {what}: {cfg.optimizer}, {len(result.losses) - 1} steps, loss {result.final_loss:.4g}"
         if result.diverged_at is None
-        else f"{what} at divergence (step {result.diverged_at}, lr {cfg.lr:g})"
+        else f"{what} at divergence (step {result.diverged_at}, lr {result.lr:g})"
     )
     return {
         "initial": lambda fig=None: figures.seed_figure(
@@ -111,14 +139,45 @@ def seed_figures(result: FitResult) -> dict[str, Any]:
     }
 
 
-def save_run(result: FitResult, root: Path, hint: str) -> Path:
+def save_run(result: FitResult, root: Path, report_text: str, hint: str) -> Path:
     """Write a fit's run directory under ``root`` and return its path."""
     run_dir = create_run_dir(root)
-    write_json(run_dir / "config.json", {"sinefit_version": __version__, **result.config.to_dict()})
+    settings = {"sinefit_version": __version__, **result.config.to_dict()}
+    write_text(run_dir / "config.toml", configfile.to_toml(settings))
     write_text(run_dir / "history.csv", history_csv(result.losses))
-    if np.all(np.isfinite(result.model.coefficients)):
+    if modelfile.writable(result):
         write_json(run_dir / "model.json", modelfile.document(result))
+    write_text(run_dir / "report.txt", report_text + "\n")
     for stem, draw in seed_figures(result).items():
         figures.save(draw(), run_dir / f"{stem}.png")
     write_json(run_dir / "summary.json", summary(result, run_dir, hint))
     return run_dir
+
+
+def read_history(path: Path) -> np.ndarray:
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise RunError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not rows or rows[0] != ["step", "loss"]:
+        raise RunError(f"{path}: not a sinefit history (expected the header step,loss)")
+    try:
+        return np.array([float(r[1]) for r in rows[1:]], dtype=np.float64)
+    except (IndexError, ValueError):
+        raise RunError(f"{path}: malformed row") from None
+
+
+def load_result(run_dir: str | Path) -> FitResult:
+    """Rebuild a saved fit's result from its files (config, model, history), without training."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run directory")
+    config_path = run_dir / "config.toml"
+    if not config_path.exists():
+        raise RunError(f"{run_dir}: not a sinefit run (no config.toml)")
+    cfg = FitConfig.from_dict(configfile.read(config_path))
+    model = modelfile.load(run_dir / "model.json")
+    losses = read_history(run_dir / "history.csv")
+    bad = np.flatnonzero(~np.isfinite(losses))
+    return from_run(cfg, model.coefficients, losses, int(bad[0]) if bad.size else None)

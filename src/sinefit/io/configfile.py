@@ -1,0 +1,93 @@
+"""Config files: TOML (or JSON) holding FitConfig's settings, data only.
+
+Keys are FitConfig's field names, with dashes or underscores
+(``log-every`` or ``log_every``); a saved run's ``config.toml`` is one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ..config import FitConfig
+from ..errors import InputError
+
+MAX_BYTES = 1 << 20
+META_KEYS = {"sinefit_version"}  # written into saved configs for people; not a setting
+
+
+class ConfigFileError(InputError):
+    """A config file sinefit will not read; the message names the file."""
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """The settings in a .toml or .json file, as a dict of FitConfig field names."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigFileError(f"{path}: {size} bytes is too large for a config file (limit {MAX_BYTES})")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+        if path.suffix.lower() == ".json":
+            doc = json.loads(text, parse_constant=_no_constants)
+        else:
+            doc = tomllib.loads(text)
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise ConfigFileError(f"{path}: not valid {kind}: {e}") from None
+    if not isinstance(doc, dict):
+        raise ConfigFileError(f"{path}: expected a table of settings")
+    known = FitConfig.__dataclass_fields__
+    settings = {}
+    for key, value in doc.items():
+        name = key.replace("-", "_")
+        if name in META_KEYS:
+            continue
+        if name not in known:
+            raise ConfigFileError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+        if isinstance(value, (dict, list)) and name != "domain":
+            raise ConfigFileError(f"{path}: {key} must be a single value, got {type(value).__name__}")
+        settings[name] = value
+    if isinstance(settings.get("domain"), list):
+        settings["domain"] = tuple(settings["domain"])
+    return settings
+
+
+def to_toml(settings: dict[str, Any]) -> str:
+    """Flat settings as TOML; None values are left out (they mean 'the default')."""
+    lines = []
+    for key, value in settings.items():
+        if value is None:
+            continue
+        lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)  # repr round-trips exactly and is valid TOML (1e-06, 0.5, 3.0)
+    if isinstance(value, str):
+        # A TOML basic string: JSON's escapes are TOML's; DEL must be escaped in TOML, not in JSON.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")

@@ -1,0 +1,78 @@
+"""Inputs and outputs of ``sinefit predict``: x values in, x,y CSV out."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .runs import write_text
+
+MAX_BYTES = 1 << 30
+
+
+def parse_x_values(texts: list[str]) -> np.ndarray:
+    """Numbers from the command line, comma-separated or not; constants like pi/2 allowed."""
+    from .. import expr
+
+    values = []
+    for text in texts:
+        for part in text.split(","):
+            if part.strip():
+                values.append(expr.constant(part, option="--x"))
+    return np.array(values, dtype=np.float64)
+
+
+def read_x_csv(path: Path) -> np.ndarray:
+    """x values from a CSV file: its only column, or the column named x (a header is optional)."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise InputError(f"{path}: larger than {MAX_BYTES} bytes; predict in chunks")
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: not a CSV text file ({e})") from None
+    column, start = 0, 0
+    if rows and rows[0] and not _is_number(rows[0][0]):
+        header = [h.strip() for h in rows[0]]
+        if "x" in header:
+            column = header.index("x")
+        elif len(header) != 1:
+            raise InputError(f"{path}: line 1: no column named x (columns: {', '.join(header)})")
+        start = 1
+    values = []
+    for i, row in enumerate(rows[start:], start=start + 1):
+        if not row:
+            continue
+        if column >= len(row):
+            raise InputError(f"{path}: line {i}: expected a value in column {column + 1}")
+        cell = row[column].strip()
+        try:
+            v = float(cell)
+        except ValueError:
+            raise InputError(f"{path}: line {i}: {cell!r} is not a number") from None
+        if not math.isfinite(v):
+            raise InputError(f"{path}: line {i}: x is not finite ({cell})")
+        values.append(v)
+    if not values:
+        raise InputError(f"{path}: no x values")
+    return np.array(values, dtype=np.float64)
+
+
+def write_csv(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """x,y rows, floats in repr so they read back exactly; written atomically."""
+    lines = ["x,y"] + [f"{float(a)!r},{float(b)!r}" for a, b in zip(x, y)]
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

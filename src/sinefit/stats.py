@@ -1,0 +1,76 @@
+"""Goodness-of-fit statistics and coefficient uncertainties, in float64.
+
+For n samples, p coefficients and residuals r = X theta - y:
+SSE = sum r^2, MSE = SSE / n, RMSE = sqrt(MSE), R^2 = 1 - SSE / sum (y - mean y)^2,
+AIC = n ln(SSE / n) + 2 p, BIC = n ln(SSE / n) + p ln n (Gaussian errors, as lmfit),
+and the covariance of the coefficients s^2 (X^T X)^-1 with s^2 = SSE / (n - p).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Statistics:
+    n: int
+    p: int
+    sse: float
+    mse: float
+    rmse: float
+    r2: float
+    max_error: float
+    max_error_at: float  # the x where |error| is largest
+    aic: float
+    bic: float
+    covariance: np.ndarray  # (p, p) in the fitted basis; NaN when n <= p or SSE is not finite
+
+    @property
+    def stderr(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.covariance))
+
+    def correlations(self, threshold: float = 0.1) -> list[tuple[int, int, float]]:
+        """Pairs (i, j, r) with |r| >= threshold, strongest first (lmfit's 'Correlations')."""
+        se = self.stderr
+        pairs = []
+        for i in range(self.p):
+            for j in range(i + 1, self.p):
+                if se[i] > 0 and se[j] > 0:
+                    r = float(self.covariance[i, j] / (se[i] * se[j]))
+                    if abs(r) >= threshold:
+                        pairs.append((i, j, r))
+        return sorted(pairs, key=lambda t: -abs(t[2]))
+
+
+def statistics(x: np.ndarray, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> Statistics:
+    x, X, y, theta = (np.asarray(a, dtype=np.float64) for a in (x, X, y, theta))
+    n, p = X.shape
+    with np.errstate(all="ignore"):
+        r = X @ theta - y
+        sse = float(r @ r)
+        sst = float(np.sum((y - y.mean()) ** 2))
+        worst = int(np.nanargmax(np.abs(r))) if np.any(np.isfinite(r)) else 0
+        log_term = n * math.log(sse / n) if 0 < sse < math.inf else (-math.inf if sse == 0 else math.inf)
+    if n > p and math.isfinite(sse):
+        _, s, Vt = np.linalg.svd(X, full_matrices=False)
+        keep = s > s[0] * max(n, p) * np.finfo(np.float64).eps
+        inv2 = np.where(keep, 1.0 / np.where(keep, s, 1.0) ** 2, np.inf)
+        covariance = (sse / (n - p)) * (Vt.T * inv2) @ Vt
+    else:
+        covariance = np.full((p, p), np.nan)
+    return Statistics(
+        n=n,
+        p=p,
+        sse=sse,
+        mse=sse / n,
+        rmse=math.sqrt(sse / n) if math.isfinite(sse) else math.inf,
+        r2=1.0 - sse / sst if sst > 0 else math.nan,
+        max_error=float(abs(r[worst])),
+        max_error_at=float(x[worst]),
+        aic=log_term + 2 * p,
+        bic=log_term + p * math.log(n),
+        covariance=covariance,
+    )
