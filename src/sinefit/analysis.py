@@ -248,3 +248,22 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray) -> AutoStep:
         raise ValueError(f"no textbook step for {optimizer!r}")
     steps = 0.0 if gap0 <= target else q.momentum_steps_to(theta0, lr, mu, optimizer == "nesterov", target)
     return AutoStep(lr, mu, steps)
+
+
+def solve_moments(G: np.ndarray, h: np.ndarray, yy: float, n: int, loss: str = "sse") -> Quadratic:
+    """The same as :func:`solve` from the sufficient statistics G = X^T X, h = X^T y, y^T y.
+
+    Through the eigendecomposition of G: its condition number is that of X
+    squared, so prefer ``solve`` when the samples fit in memory; the optimum's
+    loss c (y^T y - h^T theta*) is accurate to about eps * y^T y.
+    """
+    if loss not in ("sse", "mse"):
+        raise ValueError("sufficient statistics serve the quadratic losses only")
+    lam, V = np.linalg.eigh(np.asarray(G, dtype=np.float64))
+    lam, V = np.clip(lam[::-1], 0.0, None), V[:, ::-1]  # descending, like the SVD
+    cutoff = lam[0] * len(lam) * np.finfo(np.float64).eps
+    inv = np.where(lam > cutoff, 1.0 / np.where(lam > cutoff, lam, 1.0), 0.0)
+    theta = V @ (inv * (V.T @ h))
+    scale = 1.0 if loss == "sse" else 1.0 / n
+    optimum_loss = max(scale * float(yy - h @ theta), 0.0)
+    return Quadratic(theta, optimum_loss, np.sqrt(lam), V, scale * float(yy), scale)

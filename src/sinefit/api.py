@@ -10,8 +10,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, losses, model, optim, stats, train
-from .config import FitConfig, ConfigError
+from . import analysis, basis, data, engine, losses, model, moments, optim, stats, train
+from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
+from .moments import Moments
 from .objective import PerSample
 
 
@@ -126,32 +127,114 @@ class _Problem:
     """Everything a fit needs before its first step."""
 
     config: FitConfig
+    engine: str  # "per-sample" or "stats"
+    device: str
     dataset: data.Dataset
-    columns: torch.Tensor
+    columns: torch.Tensor  # (p, m) basis functions at dataset.x (all points, or the sample)
     quadratic: analysis.Quadratic
-    theta0: torch.Tensor
+    moments: Moments | None  # set when the points were streamed (more than the sample holds)
+    theta0: torch.Tensor  # (1, p) in the working dtype
     lr: float | None
     momentum: float | None
     auto: analysis.AutoStep | None
 
 
-def _prepare(cfg: FitConfig, x: Any, y: Any) -> _Problem:
-    ds = _dataset(cfg, x, y)
-    columns = basis.columns(cfg.basis, ds.x, cfg.degree, ds.domain)
-    q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta)
+CHUNK = 1 << 20  # points per chunk of a streaming pass
+SAMPLE = 1 << 20  # points kept for figures and the largest error; up to this many, analysis is exact (SVD)
+
+
+def _device(cfg: FitConfig) -> str:
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device", "cuda is not available here (no GPU visible to torch); use --device cpu")
+    return cfg.device
+
+
+def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None], None] | None = None) -> _Problem:
+    engine, device = cfg.resolved_engine(), _device(cfg)
+    moments_ = None
+    if engine == "per-sample":
+        ds = _dataset(cfg, x, y)
+        columns = basis.columns(cfg.basis, ds.x, cfg.degree, ds.domain)
+        q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta)
+        ds = data.Dataset(ds.x.to(device), ds.y.to(device), ds.target, ds.domain)
+        columns = columns.to(device)
+    else:
+        ds, columns, q, moments_ = _stream(cfg, x, y, device, progress)
     # The seed's draw: manual_seed, then one randn(()) per coefficient, highest degree first.
     torch.manual_seed(cfg.seed)
-    theta0 = torch.stack([torch.randn((), dtype=ds.x.dtype) for _ in range(cfg.degree + 1)])[None]
+    theta0 = torch.stack([torch.randn((), dtype=data.DTYPES[cfg.dtype]) for _ in range(cfg.degree + 1)])[None]
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
         lr, momentum = auto.lr, (auto.momentum if momentum is None else momentum)
-    return _Problem(cfg, ds, columns, q, theta0, lr, momentum, auto)
+    return _Problem(cfg, engine, device, ds, columns, q, moments_, theta0.to(device), lr, momentum, auto)
+
+
+def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress) -> tuple:
+    """One pass over the points for the sufficient statistics (two when a mapped basis needs the range)."""
+    total: int | None
+    if x is not None or y is not None:
+        arrays = _dataset(cfg, x, y)
+        xs, ys = arrays.x.double().numpy(), arrays.y.double().numpy()
+        source, total, domain = "arrays", len(xs), arrays.domain
+
+        def chunks():
+            return ((xs[i : i + CHUNK], ys[i : i + CHUNK]) for i in range(0, len(xs), CHUNK))
+
+    elif cfg.data is not None:
+        from .io import datafiles
+
+        columns_ = datafiles.parse_columns(cfg.columns)
+        source, total, domain = cfg.data, datafiles.count_rows(cfg.data), cfg.domain
+
+        def chunks():
+            return datafiles.iter_chunks(cfg.data, columns_, chunk_rows=CHUNK)
+
+        if domain is None and cfg.basis != "power":  # the window map needs the range first
+            lo, hi = math.inf, -math.inf
+            for cx, _ in chunks():
+                lo, hi = min(lo, float(cx.min())), max(hi, float(cx.max()))
+            domain = (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
+    else:
+        source, total = data.generated(cfg.target, 2, cfg.domain, "float64").target, cfg.samples
+        domain = cfg.domain if cfg.domain is not None else data.SEED_DOMAIN
+        if cfg.samples <= SAMPLE:  # small enough: exactly the in-memory points (and noise)
+            full = data.generated(cfg.target, cfg.samples, cfg.domain, "float64", cfg.noise, cfg.seed)
+            xs, ys = full.x.numpy(), full.y.numpy()
+
+            def chunks():
+                return iter([(xs, ys)])
+
+        else:
+
+            def chunks():
+                return data.generated_chunks(cfg.target, cfg.samples, cfg.domain, CHUNK, cfg.noise, cfg.seed)
+
+    report = None if progress is None else (lambda n: progress(n, total))
+    m = moments.accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), device, report, SAMPLE)
+    if m.n == 0:
+        raise ConfigError("--data", f"{source}: no points")
+    if domain is None:  # power basis on data: the domain is only for people (and saved models)
+        domain = (m.x_min, m.x_max) if m.x_min < m.x_max else (m.x_min - 1.0, m.x_max + 1.0)
+    if m.n <= m.sample_x.size and np.unique(m.sample_x).size < cfg.degree + 1:
+        raise ConfigError(
+            "--data" if source != "arrays" else "x",
+            f"{source}: {np.unique(m.sample_x).size} distinct x values, but a degree-{cfg.degree} polynomial "
+            f"needs at least {cfg.degree + 1}",
+        )
+    ds = data.Dataset(torch.as_tensor(m.sample_x), torch.as_tensor(m.sample_y), source, domain, n=m.n)
+    columns = basis.columns(cfg.basis, ds.x, cfg.degree, domain)
+    if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
+        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss)
+        return ds, columns, q, None
+    return ds, columns, analysis.solve_moments(m.G, m.h, m.yy, m.n, cfg.loss), m
 
 
 def _assemble(p: _Problem, theta: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:
     cfg, ds, q = p.config, p.dataset, p.quadratic
-    initial = Polynomial(p.theta0[0].double().numpy(), ds.domain, cfg.basis)
+    initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis)
     fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis)
     last = diverged_at - 1 if diverged_at is not None else len(losses_) - 1
     final_loss = float(losses_[max(last, 0)])
@@ -159,13 +242,71 @@ def _assemble(p: _Problem, theta: np.ndarray, losses_: np.ndarray, diverged_at: 
         q, initial.coefficients, fitted.coefficients, final_loss, p.lr or 0.0, diverged_at is not None,
         gd=cfg.optimizer == "gd",
     )  # fmt: skip
-    X = p.columns.double().T.numpy()
-    statistics = stats.statistics(ds.x.double().numpy(), X, ds.y.double().numpy(), fitted.coefficients)
-    engine = "closed form (least squares)" if cfg.optimizer == "exact" else f"per-sample, {cfg.grad} gradients"
+    X = p.columns.double().T.cpu().numpy()
+    x64, y64 = ds.x.double().cpu().numpy(), ds.y.double().cpu().numpy()
+    if p.moments is None:
+        statistics = stats.statistics(x64, X, y64, fitted.coefficients)
+    else:
+        sse = q.loss(fitted.coefficients) / q.scale
+        errors = X @ fitted.coefficients - y64
+        statistics = stats.statistics_from_moments(p.moments.G, sse, p.moments.n, p.moments.sst, x64, errors)
     return FitResult(
         cfg, ds, initial, fitted, np.asarray(losses_, dtype=np.float64), final_loss, diverged_at, q, advice,
-        statistics, p.lr, p.momentum, p.auto, engine,
+        statistics, p.lr, p.momentum, p.auto, _engine_text(p),
     )  # fmt: skip
+
+
+def _engine_text(p: _Problem) -> str:
+    cfg = p.config
+    if cfg.optimizer == "exact":
+        return "closed form (least squares)"
+    if p.engine == "per-sample":
+        return f"per-sample (the seed's way), {cfg.grad} gradients"
+    how = {"gd": "closed form", "momentum": "modal recurrence", "nesterov": "modal recurrence"}
+    return f"sufficient statistics, {how.get(cfg.optimizer, 'O(p^2) per step')}" + (
+        f", {p.moments.n} points streamed" if p.moments is not None else ""
+    )
+
+
+def _run(p: _Problem, log) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Take the steps; return (final theta, loss history, divergence step)."""
+    cfg = p.config
+    if cfg.optimizer == "exact":
+        objective = _objective(p)
+        theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype, device=p.device)[None]
+        history = torch.stack([objective(p.theta0, False)[0], objective(theta, False)[0]]).double().cpu()
+        return theta[0].double().cpu().numpy(), history[:, 0].numpy(), None
+    if p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov"):
+        theta0 = p.theta0.double().cpu().numpy()
+        if cfg.optimizer == "gd":
+            run = engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), cfg.steps, history=True)
+        else:
+            run = engine.momentum_modes(
+                p.quadratic, theta0, np.array([p.lr]), np.array([p.momentum]), cfg.optimizer == "nesterov",
+                cfg.steps, history=True,
+            )  # fmt: skip
+        losses_ = run.losses[:, 0]
+        if log is not None:
+            for t in range(cfg.log_every - 1, len(losses_), cfg.log_every):
+                log(t, torch.tensor([losses_[t]]))
+        d = int(run.diverged_at[0])
+        return run.theta[0], losses_, (d if d >= 0 else None)
+    objective = _objective(p)
+    theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
+    if cfg.optimizer == "lbfgs":
+        trajectory = train.train_lbfgs(theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log)
+    else:
+        rule = _rule(cfg.optimizer, p.lr, p.momentum)
+        trajectory = train.train(theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log)
+    d = int(trajectory.diverged_at[0])
+    return trajectory.theta[0].double().cpu().numpy(), trajectory.losses[:, 0].numpy(), (d if d >= 0 else None)
+
+
+def _objective(p: _Problem):
+    if p.engine == "stats":
+        return engine.StatsObjective.of(p.quadratic, p.device)
+    loss = losses.get(p.config.loss, p.config.huber_delta)
+    return PerSample(p.columns, p.dataset.y, loss, p.config.grad)
 
 
 def fit(
@@ -174,6 +315,7 @@ def fit(
     x: Any = None,
     y: Any = None,
     on_log: Callable[[int, float], None] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
     **settings: Any,
 ) -> FitResult:
     """Fit a polynomial by gradient descent; with no arguments, the seed experiment.
@@ -185,27 +327,15 @@ def fit(
     Settings are those of :class:`FitConfig` (pass one, or keywords, or both:
     keywords win). Data is a target expression (``target="tanh(2*x)"``), a file
     (``data="points.csv"``) or arrays (``x=..., y=...``). ``on_log(step, loss)``
-    is called at the steps the seed prints.
+    is called at the steps the seed prints; ``on_progress(points, total)``
+    during a streaming pass over the data.
     """
     base = config if config is not None else FitConfig()
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
-    p = _prepare(cfg, x, y)
+    p = _prepare(cfg, x, y, on_progress)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
-
-    objective = PerSample(p.columns, p.dataset.y, losses.get(cfg.loss, cfg.huber_delta), cfg.grad)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
-    if cfg.optimizer == "exact":
-        theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype)[None]
-        history = torch.stack([objective(p.theta0, False)[0], objective(theta, False)[0]]).double()
-        run = train.Trajectory(history, theta, torch.tensor([-1]))
-    elif cfg.optimizer == "lbfgs":
-        run = train.train_lbfgs(p.theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log)
-    else:
-        rule = _rule(cfg.optimizer, p.lr, p.momentum)
-        run = train.train(p.theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log)
-
-    losses_ = run.losses[:, 0].numpy()
-    diverged_at = int(run.diverged_at[0]) if int(run.diverged_at[0]) >= 0 else None
+    theta, losses_, diverged_at = _run(p, log)
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
@@ -213,7 +343,7 @@ def fit(
             DivergenceWarning,
             stacklevel=2,
         )
-    return _assemble(p, run.theta[0].double().numpy(), losses_, diverged_at)
+    return _assemble(p, theta, losses_, diverged_at)
 
 
 def from_run(config: FitConfig, coefficients: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:
@@ -234,6 +364,12 @@ def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
     elif cfg.data is not None:
         from .io import datafiles
 
+        rows = datafiles.count_rows(cfg.data)
+        if rows is not None and rows > MAX_SAMPLES_IN_MEMORY:
+            raise ConfigError(
+                "--data", f"{cfg.data}: {rows} points do not fit the per-sample engine (at most "
+                f"{MAX_SAMPLES_IN_MEMORY}); --dtype float64 streams them through the stats engine",
+            )  # fmt: skip
         xs, ys = datafiles.read_points(cfg.data, datafiles.parse_columns(cfg.columns))
         source = cfg.data
     else:

@@ -21,12 +21,15 @@ BASES = ("power", "legendre", "chebyshev")
 LOSSES = ("sse", "mse", "huber")
 OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact")
 GRADS = ("manual", "autograd")
+ENGINES = ("auto", "per-sample", "stats")
+DEVICES = ("cpu", "cuda", "auto")
 # The learning rate an optimizer gets when none is given: the seed's for the
 # gradient-descent family, torch.optim's defaults for the others.
 DEFAULT_LR = {"gd": 1e-6, "momentum": 1e-6, "nesterov": 1e-6, "adam": 1e-2, "rmsprop": 1e-2, "lbfgs": 1.0}
 AUTO_LR = ("gd", "momentum", "nesterov")  # optimizers with a textbook step for quadratics
 MAX_DEGREE = 1000
-MAX_SAMPLES_IN_MEMORY = 200_000_000
+MAX_SAMPLES_IN_MEMORY = 20_000_000  # the per-sample engine holds every point (and p columns) in memory
+MAX_SAMPLES = 10**12  # the stats engine streams: only time bounds it
 
 
 class ConfigError(InputError):
@@ -60,13 +63,15 @@ class FitConfig:
     seed: int = 0
     dtype: str = "float32"
     log_every: int = 100
+    engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
+    device: str = "cpu"
 
     def validated(self) -> "FitConfig":
         """Check every setting; return a copy with dependent defaults filled in."""
         _int("--seed", self.seed, 0, 2**63 - 1)
         _int("--steps", self.steps, 0, 10**9)
         _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
-        _int("--samples", self.samples, 2, MAX_SAMPLES_IN_MEMORY, hint="stream a file with --data instead")
+        _int("--samples", self.samples, 2, MAX_SAMPLES)
         _int("--log-every", self.log_every, 1, 10**9)
         if self.data is None and self.samples < self.degree + 1:
             raise ConfigError(
@@ -79,6 +84,8 @@ class FitConfig:
             ("--loss", self.loss, LOSSES),
             ("--optimizer", self.optimizer, OPTIMIZERS),
             ("--grad", self.grad, GRADS),
+            ("--engine", self.engine, ENGINES),
+            ("--device", self.device, DEVICES),
         ):
             if value not in choices:
                 raise ConfigError(option, f"must be one of {', '.join(choices)}, got {value!r}")
@@ -104,6 +111,16 @@ class FitConfig:
 
             expr.resolve(self.target)
 
+        if self.engine == "stats" and self.loss == "huber":
+            raise ConfigError("--engine", "stats serves the quadratic losses (sse, mse); huber runs per-sample")
+        if self.engine == "stats" and self.grad == "autograd":
+            raise ConfigError("--engine", "autograd runs on the per-sample engine; use --grad manual with stats")
+        if self.resolved_engine() == "per-sample" and self.data is None and self.samples > MAX_SAMPLES_IN_MEMORY:
+            raise ConfigError(
+                "--samples",
+                f"{self.samples} points do not fit the per-sample engine (at most {MAX_SAMPLES_IN_MEMORY}); "
+                "--dtype float64 streams them through the stats engine",
+            )
         if self.optimizer == "exact" and self.loss not in ("sse", "mse"):
             raise ConfigError("--optimizer", f"exact solves least squares; for --loss {self.loss} use lbfgs")
         lr = self.lr
@@ -125,6 +142,14 @@ class FitConfig:
             momentum = 0.9
         domain = tuple(float(v) for v in self.domain) if self.domain is not None else None
         return dataclasses.replace(self, lr=lr, momentum=momentum, domain=domain)
+
+    def resolved_engine(self) -> str:
+        """Which engine runs: the stats engine wherever it gives the per-sample numbers (to 1e-9 in
+        float64); the seed's float32 arithmetic, Huber and autograd run per sample."""
+        if self.engine != "auto":
+            return self.engine
+        quadratic = self.loss in ("sse", "mse") and self.grad == "manual"
+        return "stats" if quadratic and self.dtype == "float64" else "per-sample"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

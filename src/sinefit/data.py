@@ -16,10 +16,20 @@ SEED_DOMAIN = (-math.pi, math.pi)
 
 @dataclass(frozen=True)
 class Dataset:
-    x: torch.Tensor  # (n,)
-    y: torch.Tensor  # (n,)
+    x: torch.Tensor  # (m,) the points, or (for streamed data) an evenly strided sample of them
+    y: torch.Tensor  # (m,)
     target: str  # what y is, for people: "sin(x)", or the data file
     domain: tuple[float, float]  # the interval the basis maps to its window [-1, 1]
+    n: int = -1  # how many points the fit saw; -1: len(x)
+
+    @property
+    def size(self) -> int:
+        return self.n if self.n >= 0 else len(self.x)
+
+    @property
+    def complete(self) -> bool:
+        """True when x and y hold every point (not a sample of a streamed set)."""
+        return self.size == len(self.x)
 
 
 def generated(
@@ -50,3 +60,25 @@ def from_arrays(x: np.ndarray, y: np.ndarray, dtype: str, source: str, domain: t
         lo, hi = float(np.min(x)), float(np.max(x))
         domain = (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
     return Dataset(x=xt, y=yt, target=source, domain=domain)
+
+
+def generated_chunks(
+    target: str, samples: int, domain: tuple[float, float] | None, chunk: int, noise: float = 0.0, seed: int = 0
+):
+    """The same points as :func:`generated` (in float64), produced ``chunk`` at a time.
+
+    x_i = a + (b - a) i / (n - 1), within an ulp of torch.linspace's. Noise, if
+    any, comes from a generator seeded per chunk (``seed + 1``, chunk index), so
+    it is reproducible but not the in-memory sequence.
+    """
+    lo, hi = domain if domain is not None else SEED_DOMAIN
+    expression = expr.resolve(target)
+    step = (hi - lo) / (samples - 1)
+    for k, start in enumerate(range(0, samples, chunk)):
+        i = torch.arange(start, min(start + chunk, samples), dtype=torch.float64)
+        x = torch.where(i == samples - 1, torch.tensor(hi, dtype=torch.float64), lo + step * i)
+        y = expr.evaluate_target(expression, x)
+        if noise:
+            gen = torch.Generator().manual_seed(((seed + 1) * 1_000_003 + k) % 2**63)
+            y = y + noise * torch.randn(len(x), generator=gen, dtype=torch.float64)
+        yield x.numpy(), y.numpy()

@@ -74,3 +74,33 @@ def statistics(x: np.ndarray, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -
         bic=log_term + p * math.log(n),
         covariance=covariance,
     )
+
+
+def statistics_from_moments(
+    G: np.ndarray, sse: float, n: int, sst: float, sample_x: np.ndarray, sample_errors: np.ndarray
+) -> Statistics:
+    """The same statistics for streamed data: SSE from the quadratic form, the covariance
+    from G = X^T X, and the largest error over the kept sample of the points."""
+    p = G.shape[0]
+    log_term = n * math.log(sse / n) if 0 < sse < math.inf else (-math.inf if sse == 0 else math.inf)
+    if n > p and math.isfinite(sse):
+        lam, V = np.linalg.eigh(G)
+        keep = lam > lam.max() * p * np.finfo(np.float64).eps
+        inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), np.inf)
+        covariance = (sse / (n - p)) * (V * inv) @ V.T
+    else:
+        covariance = np.full((p, p), np.nan)
+    worst = int(np.argmax(np.abs(sample_errors))) if sample_errors.size else 0
+    return Statistics(
+        n=n,
+        p=p,
+        sse=sse,
+        mse=sse / n,
+        rmse=math.sqrt(sse / n) if math.isfinite(sse) else math.inf,
+        r2=1.0 - sse / sst if sst > 0 else math.nan,
+        max_error=float(abs(sample_errors[worst])) if sample_errors.size else math.nan,
+        max_error_at=float(sample_x[worst]) if sample_errors.size else math.nan,
+        aic=log_term + 2 * p,
+        bic=log_term + p * math.log(n),
+        covariance=covariance,
+    )

@@ -1,0 +1,178 @@
+"""The sufficient-statistics engine: steps that never touch the samples again.
+
+Once the loss surface is solved (``analysis.Quadratic``: the optimum theta*,
+L* and the Hessian's eigenpairs lambda_i, v_i), a quadratic loss is
+L(theta) = L* + c (theta - theta*)^T G (theta - theta*) with G = X^T X, so
+
+* ``gd`` has a closed form: in the eigenbasis, e_t = (1 - lr lambda_i)^t e_0,
+  so the loss at every step and the final coefficients cost O(p^3 + steps p)
+  for any number of samples and no Python loop over the steps;
+* ``momentum`` and ``nesterov`` are linear too: each mode is a 2x2 recurrence,
+  iterated for all rows and modes at once in O(steps p);
+* every other optimizer gets loss and gradient from ``StatsObjective`` in O(p^2).
+
+All of it works on a batch of rows (B, p), each row with its own lr (and
+momentum), and isolates rows that diverge. Divergence is where the loss would
+stop being a finite float64, as in the per-sample loop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .analysis import Quadratic
+
+LOG_MAX = math.log(np.finfo(np.float64).max)
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """Results for B rows: loss history (or only the end), parameters, divergence."""
+
+    losses: np.ndarray | None  # (steps + 1, B) when the history was asked for
+    final_loss: np.ndarray  # (B,) loss of ``theta``: the last finite loss
+    theta: np.ndarray  # (B, p) final (or last finite) parameters
+    diverged_at: np.ndarray  # (B,) int, -1 where the row never diverged
+
+
+def _modes(q: Quadratic, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Initial error e_0 = V^T (theta0 - theta*) per row, and each mode's loss weight c s_i^2."""
+    e0 = (np.asarray(theta0, dtype=np.float64) - q.optimum) @ q.directions
+    return e0, q.scale * q.singular_values**2
+
+
+def _log_loss(q: Quadratic, log_w: np.ndarray, log_rho: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """log L(theta_t) per row at step t (rows, t broadcast), from log weights and log |rho|."""
+    terms = log_w + 2.0 * t[..., None] * log_rho
+    with np.errstate(divide="ignore"):
+        terms = np.concatenate([terms, np.broadcast_to(math.log(q.optimum_loss) if q.optimum_loss > 0 else -np.inf,
+                                                       terms.shape[:-1] + (1,))], axis=-1)  # fmt: skip
+    top = np.max(terms, axis=-1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    return safe + np.log(np.sum(np.exp(terms - safe[..., None]), axis=-1)) if terms.size else top
+
+
+def gd_closed_form(q: Quadratic, theta0: np.ndarray, lr: np.ndarray, steps: int, history: bool) -> BatchRun:
+    """``steps`` of plain gradient descent for every row, without iterating.
+
+    theta_t = theta* + V diag(rho^t) V^T (theta_0 - theta*), rho_i = 1 - lr lambda_i,
+    L(theta_t) = L* + sum_i c s_i^2 e_i^2 rho_i^(2t).
+    """
+    theta0 = np.atleast_2d(np.asarray(theta0, dtype=np.float64))
+    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64).reshape(-1), (theta0.shape[0],))
+    e0, weight = _modes(q, theta0)
+    rho = 1.0 - lr[:, None] * q.eigenvalues[None, :]  # (B, p)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_w = np.log(weight * e0**2)
+        log_rho = np.log(np.abs(rho))
+    # First step whose loss overflows: {t : log L(t) >= LOG_MAX} is [t_d, inf) because
+    # log L is convex in t (a log-sum-exp of affine functions), so bisect for t_d.
+    grows = np.any((np.abs(rho) > 1.0) & (weight * e0**2 > 0), axis=1)
+    diverged = np.full(theta0.shape[0], -1, dtype=np.int64)
+    if np.any(grows):
+        rows = np.flatnonzero(grows)
+        lo = np.zeros(rows.size)
+        hi = np.full(rows.size, float(steps))
+        over = _log_loss(q, log_w[rows], log_rho[rows], hi) >= LOG_MAX
+        lo_over = _log_loss(q, log_w[rows], log_rho[rows], lo) >= LOG_MAX
+        for _ in range(64):  # hi - lo halves each round; 64 rounds cover any step count
+            mid = np.floor((lo + hi) / 2)
+            mid_over = _log_loss(q, log_w[rows], log_rho[rows], mid) >= LOG_MAX
+            hi = np.where(mid_over, mid, hi)
+            lo = np.where(mid_over, lo, mid)
+            if np.all(hi - lo <= 1):
+                break
+        first = np.where(lo_over, 0, hi).astype(np.int64)
+        diverged[rows] = np.where(over, first, -1)
+    end = np.where(diverged >= 0, np.maximum(diverged - 1, 0), steps).astype(np.float64)  # last finite step
+    with np.errstate(over="ignore", invalid="ignore"):
+        theta = q.optimum + (np.power(rho, end[:, None]) * e0) @ q.directions.T
+        final = q.optimum_loss + np.sum(weight * e0**2 * np.power(rho, 2 * end[:, None]), axis=1)
+        losses = None
+        if history:
+            t = np.arange(steps + 1, dtype=np.float64)[:, None, None]  # (T, 1, 1)
+            losses = q.optimum_loss + np.sum(weight * e0**2 * np.power(rho[None], 2 * t), axis=2)  # (T, B)
+            for b in np.flatnonzero(diverged >= 0):
+                losses[diverged[b], b] = np.inf
+                losses[diverged[b] + 1 :, b] = np.nan
+            losses = losses[: _history_length(diverged, steps)]
+    return BatchRun(losses, final, theta, diverged)
+
+
+def momentum_modes(
+    q: Quadratic, theta0: np.ndarray, lr: np.ndarray, mu: np.ndarray, nesterov: bool, steps: int, history: bool
+) -> BatchRun:
+    """Heavy-ball (or Nesterov) momentum as torch.optim.SGD runs it, mode by mode.
+
+    With g_t = lambda_i e_t in the eigenbasis: b_t = mu b_{t-1} + g_t (b_0 = 0),
+    e_{t+1} = e_t - lr b_t, or e_t - lr (g_t + mu b_t) for Nesterov; O(p) per step.
+    """
+    theta0 = np.atleast_2d(np.asarray(theta0, dtype=np.float64))
+    B = theta0.shape[0]
+    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64).reshape(-1), (B,))[:, None]
+    mu = np.broadcast_to(np.asarray(mu, dtype=np.float64).reshape(-1), (B,))[:, None]
+    e, weight = _modes(q, theta0)
+    lam = q.eigenvalues[None, :]
+    b = np.zeros_like(e)
+    losses = np.empty((steps + 1, B)) if history else None
+    diverged = np.full(B, -1, dtype=np.int64)
+    alive = np.ones(B, dtype=bool)
+    last_e, last_loss = e.copy(), np.full(B, np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps + 1):
+            loss = q.optimum_loss + np.sum(weight * e * e, axis=1)
+            bad = alive & ~np.isfinite(loss)
+            if np.any(bad):
+                diverged[bad] = t
+                alive &= ~bad
+            if losses is not None:
+                losses[t] = np.where(alive | bad, loss, np.nan)
+            last_e = np.where(alive[:, None], e, last_e)
+            last_loss = np.where(alive, loss, last_loss)
+            if t == steps or not np.any(alive):
+                break
+            g = lam * e
+            b = mu * b + g
+            e = e - lr * (g + mu * b if nesterov else b)
+    theta = q.optimum + last_e @ q.directions.T
+    if losses is not None:
+        losses = losses[: _history_length(diverged, steps)]
+    return BatchRun(losses, last_loss, theta, diverged)
+
+
+def _history_length(diverged: np.ndarray, steps: int) -> int:
+    """Rows are cut where the last row to stop stopped (as the per-sample loop does)."""
+    return int(steps + 1 if np.any(diverged < 0) else diverged.max() + 1)
+
+
+@dataclass(frozen=True)
+class StatsObjective:
+    """Loss and gradient of a quadratic loss from the solved surface, in O(p^2) per row.
+
+    L = L* + c e^T G e and dL/dtheta = 2 c G e with e = theta - theta*, G = V diag(s^2) V^T:
+    the same numbers as the per-sample sum, without its cancellation near the optimum.
+    """
+
+    optimum: torch.Tensor  # (p,)
+    optimum_loss: float
+    cG: torch.Tensor  # (p, p) c G
+
+    @classmethod
+    def of(cls, q: Quadratic, device: str = "cpu") -> "StatsObjective":
+        V = q.directions
+        cG = q.scale * (V * q.singular_values**2) @ V.T
+        return cls(
+            torch.as_tensor(q.optimum, dtype=torch.float64, device=device),
+            q.optimum_loss,
+            torch.as_tensor(cG, dtype=torch.float64, device=device),
+        )
+
+    def __call__(self, theta: torch.Tensor, with_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        e = theta - self.optimum
+        Ge = e @ self.cG
+        loss = self.optimum_loss + (e * Ge).sum(-1)
+        return loss, (2.0 * Ge if with_grad else None)
