@@ -90,51 +90,102 @@ def _root(
 
 Opt = typer.Option
 
+# Options shared by `fit` and `sweep`: defined once, so their help and parsing never drift apart.
+ConfigOpt = Annotated[Optional[Path], Opt(help="TOML (or JSON) file of settings; options given here override it.")]
+TargetOpt = Annotated[Optional[str], Opt(help="Function of x to fit: a name (sin, cos, exp, tanh, abs, sinc, gaussian, step) or an expression like 'sin(x) + 0.1*x**2'. [default: sin]")]
+DataOpt = Annotated[Optional[str], Opt(help="Fit the points in a file instead: .csv (x,y), .npy (n,2), .npz (x, y) or .parquet; streamed, so any size.")]
+ColumnsOpt = Annotated[Optional[str], Opt(help="Columns of --data to use as x,y: names or 0-based indexes, e.g. 'time,volts' or '0,2'.")]
+DomainOpt = Annotated[Optional[str], Opt(help="Interval a,b of the generated x (pi allowed: -pi,pi); with --data, the basis's domain. [default: -pi,pi]")]
+SamplesOpt = Annotated[Optional[int], Opt(help="Number of evenly spaced points. [default: 1000]")]
+NoiseOpt = Annotated[Optional[float], Opt(help="Add seeded Gaussian noise of this standard deviation to y. [default: 0]")]
+LossOpt = Annotated[Optional[str], Opt(help="sse (the seed's), mse or huber. [default: sse]")]
+HuberOpt = Annotated[Optional[float], Opt(help="Where the Huber loss turns from quadratic to linear. [default: 1]")]
+GradOpt = Annotated[Optional[str], Opt(help="manual (the gradient written by hand, the seed's) or autograd. [default: manual]")]
+StepsOpt = Annotated[Optional[int], Opt(help="Number of optimizer steps. [default: 2000]")]
+DtypeOpt = Annotated[Optional[str], Opt(help="Working precision: float32 (the seed's) or float64. [default: float32]")]
+EngineOpt = Annotated[Optional[str], Opt(help="per-sample (the seed's way: every step touches every point), stats (sufficient statistics: one pass, then O(p^2) steps; gd in closed form) or auto (stats for sse/mse in float64). [default: auto]")]
+DeviceOpt = Annotated[Optional[str], Opt(help="cpu, cuda or auto (cuda where a GPU exists). [default: cpu]")]
+OutOpt = Annotated[Path, Opt(help="Directory under which each run gets a new numbered directory.")]
+QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")]
+JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
+
+
+def _settings(config: Optional[Path], **given: Any) -> dict[str, Any]:
+    """The settings of a config file, overridden by the options given on the command line."""
+    from .io import configfile
+
+    settings: dict[str, Any] = configfile.read(config) if config is not None else {}
+    if given.get("lr") is not None and isinstance(given["lr"], str):
+        given["lr"] = _parse_lr(given["lr"])
+    if given.get("domain") is not None:
+        given["domain"] = _parse_domain(given["domain"])
+    settings.update({k: v for k, v in given.items() if v is not None})
+    return settings
+
+
+class _Progress:
+    """A one-line progress display on stderr, only where stderr is a terminal."""
+
+    def __init__(self, what: str, enabled: bool):
+        import time
+
+        self.what, self.enabled, self.clock, self.last = what, enabled and sys.stderr.isatty(), time.monotonic, 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = self.clock()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last, self.shown = now, True
+        share = f" / {total:,} ({done / total:.0%})" if total else ""
+        print(f"\r{self.what}: {done:,}{share}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
 
 @app.command()
 def fit(
-    config: Annotated[Optional[Path], Opt(help="TOML (or JSON) file of settings; options given here override it.")] = None,
-    target: Annotated[Optional[str], Opt(help="Function of x to fit: a name (sin, cos, exp, tanh, abs, sinc, gaussian, step) or an expression like 'sin(x) + 0.1*x**2'. [default: sin]")] = None,
-    data: Annotated[Optional[str], Opt(help="Fit the points in a file instead: .csv (x,y), .npy (n,2), .npz (x, y) or .parquet.")] = None,
-    columns: Annotated[Optional[str], Opt(help="Columns of --data to use as x,y: names or 0-based indexes, e.g. 'time,volts' or '0,2'.")] = None,
-    domain: Annotated[Optional[str], Opt(help="Interval a,b of the generated x (pi allowed: -pi,pi); with --data, the basis's domain. [default: -pi,pi]")] = None,
-    samples: Annotated[Optional[int], Opt(help="Number of evenly spaced points. [default: 1000]")] = None,
-    noise: Annotated[Optional[float], Opt(help="Add seeded Gaussian noise of this standard deviation to y. [default: 0]")] = None,
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    data: DataOpt = None,
+    columns: ColumnsOpt = None,
+    domain: DomainOpt = None,
+    samples: SamplesOpt = None,
+    noise: NoiseOpt = None,
     degree: Annotated[Optional[int], Opt(help="Polynomial degree; coefficients are drawn highest degree first. [default: 3]")] = None,
     basis: Annotated[Optional[str], Opt(help="power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]")] = None,
-    loss: Annotated[Optional[str], Opt(help="sse (the seed's), mse or huber. [default: sse]")] = None,
-    huber_delta: Annotated[Optional[float], Opt(help="Where the Huber loss turns from quadratic to linear. [default: 1]")] = None,
+    loss: LossOpt = None,
+    huber_delta: HuberOpt = None,
     optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact. [default: gd]")] = None,
     lr: Annotated[Optional[str], Opt(help="Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]")] = None,
     momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
-    grad: Annotated[Optional[str], Opt(help="manual (the gradient written by hand, the seed's) or autograd. [default: manual]")] = None,
-    steps: Annotated[Optional[int], Opt(help="Number of optimizer steps. [default: 2000]")] = None,
+    grad: GradOpt = None,
+    steps: StepsOpt = None,
     seed: Annotated[Optional[int], Opt(help="torch.manual_seed before the initial coefficients are drawn. [default: 0]")] = None,
-    dtype: Annotated[Optional[str], Opt(help="Working precision: float32 (the seed's) or float64. [default: float32]")] = None,
+    dtype: DtypeOpt = None,
+    engine: EngineOpt = None,
+    device: DeviceOpt = None,
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
-    out: Annotated[Path, Opt(help="Directory under which each run gets a new fit-NNNN directory.")] = Path("runs"),
+    out: OutOpt = Path("runs"),
     show: Annotated[bool, Opt("--show", help="Also open the figures in a window, where a display exists.")] = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")] = False,
-    as_json: Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fit a polynomial by gradient descent and say how good the fit is."""
     from . import report
     from .api import DivergenceWarning
     from .api import fit as run_fit
     from .config import FitConfig
-    from .io import configfile, figures, runs
+    from .io import figures, runs
 
-    settings: dict[str, Any] = configfile.read(config) if config is not None else {}
-    given = {
-        "target": target, "data": data, "columns": columns, "samples": samples, "noise": noise,
-        "degree": degree, "basis": basis, "loss": loss, "huber_delta": huber_delta, "optimizer": optimizer,
-        "momentum": momentum, "grad": grad, "steps": steps, "seed": seed, "dtype": dtype, "log_every": log_every,
-        "lr": _parse_lr(lr) if lr is not None else None,
-        "domain": _parse_domain(domain) if domain is not None else None,
-    }  # fmt: skip
-    settings.update({k: v for k, v in given.items() if v is not None})
-    cfg = FitConfig.from_dict(settings)
-
+    cfg = FitConfig.from_dict(_settings(
+        config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
+        degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
+        momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
+        log_every=log_every,
+    ))  # fmt: skip
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))
@@ -144,9 +195,13 @@ def fit(
     def on_log(t: int, value: float) -> None:
         print(report.loss_row(t, value), flush=True)
 
+    progress = _Progress("reading points", talk)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
-        result = run_fit(cfg, on_log=on_log if talk else None)
+        try:
+            result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress)
+        finally:
+            progress.close()
     hint = report.hint(result)
     text = report.fit_report(result)
     if talk:
@@ -166,6 +221,84 @@ def fit(
         print(f"sinefit: note: --show: no display here; the figures are in {run_dir}", file=sys.stderr)
     if result.diverged_at is not None:
         raise Failure(report.divergence_message(result))
+
+
+@app.command()
+def sweep(
+    lr: Annotated[Optional[str], Opt(help="Learning rates: 1e-7:1e-5:50 (log-spaced), a list 1e-6,2e-6, or one; 'auto' for the textbook step.")] = None,
+    seed: Annotated[Optional[str], Opt(help="Seeds: 0:99 (every integer), or a list 0,5,7.")] = None,
+    degree: Annotated[Optional[str], Opt(help="Degrees: 3:9 or 3,5,7.")] = None,
+    optimizer: Annotated[Optional[str], Opt(help="Optimizers: a list, e.g. gd,momentum,adam.")] = None,
+    basis: Annotated[Optional[str], Opt(help="Bases: a list, e.g. power,legendre.")] = None,
+    momentum: Annotated[Optional[str], Opt(help="Momenta: 0.5:0.99:10 (evenly spaced), or a list.")] = None,
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    data: DataOpt = None,
+    columns: ColumnsOpt = None,
+    domain: DomainOpt = None,
+    samples: SamplesOpt = None,
+    noise: NoiseOpt = None,
+    loss: LossOpt = None,
+    huber_delta: HuberOpt = None,
+    grad: GradOpt = None,
+    steps: StepsOpt = None,
+    dtype: Annotated[Optional[str], Opt(help="Working precision: float64 (the default for sweeps: the stats engine) or float32 (per-sample, slower).")] = None,
+    engine: EngineOpt = None,
+    device: DeviceOpt = None,
+    top: Annotated[int, Opt(help="How many of the best configurations to print.")] = 10,
+    out: OutOpt = Path("runs"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run many configurations as one batched computation; print the best, write sweep.csv and a heatmap."""
+    from .config import FitConfig
+    from .io import sweeps
+    from .sweep import parse_axis
+    from .sweep import sweep as run_sweep
+
+    axes = {name: parse_axis(f"--{name}", text) for name, text in
+            (("lr", lr), ("seed", seed), ("degree", degree), ("optimizer", optimizer), ("basis", basis),
+             ("momentum", momentum)) if text is not None}  # fmt: skip
+    if "lr" in axes:
+        axes["lr"] = ["auto" if str(v) == "auto" else v for v in axes["lr"]]
+    settings = _settings(
+        config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
+        loss=loss, huber_delta=huber_delta, grad=grad, steps=steps, dtype=dtype or "float64", engine=engine,
+        device=device,
+    )  # fmt: skip
+    base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
+    talk = not (quiet or as_json)
+    progress = _Progress("configurations", talk)
+    try:
+        result = run_sweep(base, on_progress=progress, **axes)
+    finally:
+        progress.close()
+    try:
+        run_dir = sweeps.save_sweep(result, out, top)
+    except OSError as e:
+        raise Failure(f"cannot write the sweep directory under {out}: {e.strerror or e}") from None
+    if as_json:
+        print(json.dumps(sweeps.summary(result, run_dir, top), indent=2))
+        return
+    if talk:
+        print(_sweep_table(result, top))
+        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, summary.json")
+
+
+def _sweep_table(result, top: int) -> str:
+    names = list(result.axes)
+    diverged = sum(r["diverged"] for r in result.rows)
+    lines = [
+        f"sinefit sweep: {len(result.rows)} configurations in {result.seconds:.3g} s, {diverged} diverged",
+        f"best {min(top, len(result.rows))} by final loss:",
+        "  " + "".join(f"{n:>12}" for n in names) + f"{'final loss':>16}{'gap':>12}{'diverged':>10}",
+    ]
+    for r in result.best(top):
+        cells = "".join(f"{r[n]:>12.4g}" if isinstance(r[n], float) else f"{r[n]!s:>12}" for n in names)
+        state = f"at {r['diverged_at']}" if r["diverged"] else "no"
+        lines.append(f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}")
+    lines.append("  (gap: final loss / optimum - 1)")
+    return "\n".join(lines)
 
 
 def _target_text(cfg) -> str:

@@ -152,7 +152,7 @@ class FitConfig:
         return "stats" if quadratic and self.dtype == "float64" else "per-sample"
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # flat: no deep copy needed
         d["domain"] = list(self.domain) if self.domain is not None else None
         return d
 

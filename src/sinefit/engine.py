@@ -110,38 +110,66 @@ def momentum_modes(
 
     With g_t = lambda_i e_t in the eigenbasis: b_t = mu b_{t-1} + g_t (b_0 = 0),
     e_{t+1} = e_t - lr b_t, or e_t - lr (g_t + mu b_t) for Nesterov; O(p) per step.
+    Without a history the loss is only checked every ``BLOCK`` steps; a block in
+    which a row overflowed is replayed step by step for that row to find the step.
     """
     theta0 = np.atleast_2d(np.asarray(theta0, dtype=np.float64))
     B = theta0.shape[0]
-    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64).reshape(-1), (B,))[:, None]
-    mu = np.broadcast_to(np.asarray(mu, dtype=np.float64).reshape(-1), (B,))[:, None]
+    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64).reshape(-1), (B,))[:, None].copy()
+    mu = np.broadcast_to(np.asarray(mu, dtype=np.float64).reshape(-1), (B,))[:, None].copy()
     e, weight = _modes(q, theta0)
     lam = q.eigenvalues[None, :]
     b = np.zeros_like(e)
-    losses = np.empty((steps + 1, B)) if history else None
     diverged = np.full(B, -1, dtype=np.int64)
-    alive = np.ones(B, dtype=bool)
-    last_e, last_loss = e.copy(), np.full(B, np.nan)
+    last_e = e.copy()
+    loss_of = lambda e_: q.optimum_loss + np.sum(weight * e_ * e_, axis=-1)  # noqa: E731
+
+    def advance(e_, b_, lr_, mu_, lam_):
+        g = lam_ * e_
+        b_ = mu_ * b_ + g
+        return e_ - lr_ * (g + mu_ * b_ if nesterov else b_), b_
+
     with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(steps + 1):
-            loss = q.optimum_loss + np.sum(weight * e * e, axis=1)
-            bad = alive & ~np.isfinite(loss)
-            if np.any(bad):
+        if history:
+            losses = np.empty((steps + 1, B))
+            alive = np.ones(B, dtype=bool)
+            for t in range(steps + 1):
+                loss = loss_of(e)
+                bad = alive & ~np.isfinite(loss)
                 diverged[bad] = t
+                losses[t] = np.where(alive, loss, np.nan)
                 alive &= ~bad
-            if losses is not None:
-                losses[t] = np.where(alive | bad, loss, np.nan)
-            last_e = np.where(alive[:, None], e, last_e)
-            last_loss = np.where(alive, loss, last_loss)
-            if t == steps or not np.any(alive):
-                break
-            g = lam * e
-            b = mu * b + g
-            e = e - lr * (g + mu * b if nesterov else b)
-    theta = q.optimum + last_e @ q.directions.T
-    if losses is not None:
-        losses = losses[: _history_length(diverged, steps)]
-    return BatchRun(losses, last_loss, theta, diverged)
+                last_e = np.where(alive[:, None], e, last_e)
+                if t == steps or not np.any(alive):
+                    break
+                e, b = advance(e, b, lr, mu, lam)
+            losses = losses[: _history_length(diverged, steps)]
+            return BatchRun(losses, loss_of(last_e), q.optimum + last_e @ q.directions.T, diverged)
+        t = 0
+        start_loss = loss_of(e)
+        diverged[~np.isfinite(start_loss)] = 0
+        while t < steps:
+            n = min(BLOCK, steps - t)
+            e_start, b_start = e, b
+            for _ in range(n):
+                e, b = advance(e, b, lr, mu, lam)
+            bad = np.flatnonzero((diverged < 0) & ~np.isfinite(loss_of(e)))
+            if bad.size:  # replay the block for those rows, one step at a time, all of them at once
+                er, br, open_ = e_start[bad], b_start[bad], np.ones(bad.size, dtype=bool)
+                for k in range(1, n + 1):
+                    prev = er
+                    er, br = advance(er, br, lr[bad], mu[bad], lam)
+                    now = open_ & ~np.isfinite(loss_of(er))
+                    diverged[bad[now]] = t + k
+                    last_e[bad[now]] = prev[now]
+                    open_ &= ~now
+            ok = diverged < 0
+            last_e[ok] = e[ok]
+            t += n
+    return BatchRun(None, loss_of(last_e), q.optimum + last_e @ q.directions.T, diverged)
+
+
+BLOCK = 32
 
 
 def _history_length(diverged: np.ndarray, steps: int) -> int:

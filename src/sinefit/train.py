@@ -54,14 +54,19 @@ def train(
     *,
     log_every: int = 100,
     on_log: Callable[[int, torch.Tensor], None] | None = None,
+    history: bool = True,
 ) -> Trajectory:
     """Run ``steps`` updates of ``rule`` on ``objective``, for every row of theta.
+
+    With ``history=False`` (sweeps of many rows) only two rows of losses are kept:
+    ``losses[0]`` the current ones and ``losses[1]`` each row's last finite loss.
 
     ``on_log(t, loss)`` is called for t % log_every == log_every - 1 (the seed's
     ``if t % 100 == 99: print(t, loss)``) with the loss before that step's update.
     """
     batch = theta.shape[0]
-    history = torch.empty(steps + 1, batch, dtype=torch.float64)
+    keep = history
+    history = torch.empty(steps + 1 if keep else 2, batch, dtype=torch.float64)
     diverged_at = torch.full((batch,), -1, dtype=torch.long)
     alive = torch.ones(batch, dtype=torch.bool)
     all_alive = True  # the common case, kept free of masking work
@@ -69,7 +74,11 @@ def train(
     previous = theta
     for t in range(steps + 1):
         loss, grad = objective(theta, t < steps)
-        history[t] = loss if all_alive else torch.where(alive, loss, torch.nan)
+        if keep:
+            history[t] = loss if all_alive else torch.where(alive, loss, torch.nan)
+        else:
+            history[0] = loss
+            history[1] = loss if all_alive else torch.where(alive & torch.isfinite(loss), loss, history[1])
         finite = torch.isfinite(loss)
         if not bool((finite | ~alive).all()):
             newly = alive & ~finite
@@ -79,7 +88,7 @@ def train(
             alive &= finite
             all_alive = False
             if not bool(alive.any()):
-                return Trajectory(history[: t + 1], theta, diverged_at)
+                return Trajectory(history[: t + 1] if keep else history, theta, diverged_at)
         if on_log is not None and t % log_every == log_every - 1:
             on_log(t, loss)
         if t == steps:

@@ -1,0 +1,191 @@
+"""A sweep on disk: ``runs/sweep-0001/`` with its settings, one CSV row per configuration and a heatmap.
+
+    config.toml    the fixed settings, and the swept axes as lists
+    sweep.csv      one row per configuration: settings, final loss, gap to the optimum,
+                   diverged or not, step of divergence
+    sweep.png      a heatmap of the gap to the optimum over lr and the second swept setting
+                   (a line chart of the final loss when one setting is swept)
+    summary.json   the best configurations and the timing; written last: marks the sweep complete
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from .._version import __version__
+from ..sweep import SweepResult
+from . import figures
+from .configfile import to_toml
+from .runs import create_run_dir, finite_or_none, write_json, write_text
+
+OUTCOME = ["final_loss", "optimum_loss", "gap", "diverged", "diverged_at", "lr_used", "stable_lr"]
+
+
+def sweep_csv(result: SweepResult) -> str:
+    buf = io.StringIO()
+    names = list(result.axes) + OUTCOME
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    for row in result.rows:
+        writer.writerow(["" if row.get(n) is None else repr(row[n]) if isinstance(row[n], float) else row[n]
+                         for n in names])  # fmt: skip
+    return buf.getvalue()
+
+
+def heatmap(result: SweepResult) -> Figure:
+    """log10(loss / optimum) over lr (x) and the second swept setting (y); diverged cells marked.
+
+    Where more than two settings are swept, each cell shows the best over the others.
+    """
+    swept = result.swept
+    if len(swept) <= 1:
+        return _line_chart(result, swept[0] if swept else None)
+    x_name = "lr" if "lr" in swept else swept[0]
+    others = [n for n in swept if n != x_name]
+    y_name = others[0] if others else None
+    xs = result.axes.get(x_name, [getattr(result.base, x_name)])
+    ys = result.axes.get(y_name, [None]) if y_name else [None]
+    value = np.full((len(ys), len(xs)), np.nan)
+    diverged = np.zeros((len(ys), len(xs)), dtype=bool)
+    x_index = {v: i for i, v in enumerate(xs)}
+    y_index = {v: i for i, v in enumerate(ys)}
+    for row in result.rows:
+        i, j = y_index[row.get(y_name) if y_name else None], x_index[row.get(x_name, xs[0])]
+        if row["diverged"]:
+            diverged[i, j] = np.isnan(value[i, j])
+            continue
+        gap = math.log10(max(row["final_loss"] / row["optimum_loss"], 1.0)) if row["optimum_loss"] > 0 else 0.0
+        value[i, j] = gap if np.isnan(value[i, j]) else min(value[i, j], gap)
+        diverged[i, j] = False
+
+    fig = Figure(figsize=(7.5, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    numeric_x = x_name in ("lr", "momentum", "seed", "degree")
+    x_edges = _edges(xs, log=x_name == "lr") if numeric_x else np.arange(len(xs) + 1) - 0.5
+    y_edges = _edges(ys, log=False) if y_name in ("lr", "momentum", "seed", "degree") else np.arange(len(ys) + 1) - 0.5
+    # Scale the colours to the configurations that settle; growing ones (an lr above the
+    # stable bound that has not overflowed yet) would flatten everything else, so they get
+    # the 'over' colour.
+    settled = [math.log10(max(r["final_loss"] / r["optimum_loss"], 1.0)) for r in result.rows
+               if not r["diverged"] and r["optimum_loss"] > 0 and (r.get("lr_used") or 0) <= r["stable_lr"]]  # fmt: skip
+    finite = value[np.isfinite(value)]
+    vmax = max(settled) if settled else (float(finite.max()) if finite.size else 1.0)
+    cmap = plt_colormap("viridis").with_extremes(over="#ff7f0e")
+    mesh = ax.pcolormesh(x_edges, y_edges, value, cmap=cmap, shading="flat", vmin=0.0, vmax=max(vmax, 1e-12))
+    over = bool(finite.size and finite.max() > vmax)
+    fig.colorbar(mesh, ax=ax, label="log10(final loss / optimum)   (0 = at the optimum)", extend="max" if over else "neither")
+    if diverged.any():
+        ax.pcolormesh(x_edges, y_edges, np.where(diverged, 1.0, np.nan), cmap=ListedColormap(["#d62728"]),
+                      shading="flat", hatch="xx", alpha=0.85)  # fmt: skip
+    if x_name == "lr":
+        ax.set_xscale("log")
+        bounds = sorted({row["stable_lr"] for row in result.rows})
+        for k, b in enumerate(bounds):
+            ax.axvline(b, color="black", ls="--", lw=1.5, label="stable lr bound (gd): 2 / lambda_max" if k == 0 else None)
+    if not numeric_x:
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    if y_name is None:
+        ax.set_yticks([])
+    elif y_name not in ("lr", "momentum", "seed", "degree"):
+        ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name or "")
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    if over:
+        handles.append(Patch(facecolor="#ff7f0e", label="growing (lr above the stable bound)"))
+    if diverged.any():
+        handles.append(Patch(facecolor="#d62728", hatch="xx", label="diverged (loss overflowed)"))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize="small")
+    n = len(result.rows)
+    ax.set_title(f"sweep of {n} configurations: gap to the optimum ({result.base.steps} steps)")
+    return fig
+
+
+def _line_chart(result: SweepResult, x_name: str | None) -> Figure:
+    """One swept setting: the final loss against it, beside the optimum, divergence marked."""
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    rows = result.rows
+    labels = [r.get(x_name) if x_name else "" for r in rows]
+    numeric = x_name in ("lr", "momentum", "seed", "degree")
+    xs = np.array(labels, dtype=np.float64) if numeric else np.arange(len(rows), dtype=np.float64)
+    final = np.array([np.nan if r["diverged"] else r["final_loss"] for r in rows])
+    bad = np.array([r["diverged"] for r in rows])
+    # Growing configurations (lr above the stable bound, not yet overflowed) would stretch the
+    # axis over hundreds of decades: they are drawn at its top instead.
+    growing = ~bad & np.array([(r.get("lr_used") or 0) > r["stable_lr"] for r in rows])
+    settled = final[~bad & ~growing]
+    top = float(np.nanmax(settled)) * 10 if settled.size and np.isfinite(settled).any() else 10.0
+    ax.plot(xs[~growing], final[~growing], "o-", color="C0", label="final loss")
+    ax.plot(xs, [r["optimum_loss"] for r in rows], "--", color="C2", label="optimum (least squares)")
+    if growing.any():
+        ax.plot(xs[growing], np.full(growing.sum(), top), "^", color="#ff7f0e", ms=8,
+                label="growing (lr above the stable bound)")  # fmt: skip
+    if bad.any():
+        ax.plot(xs[bad], np.full(bad.sum(), top), "x", color="#d62728", ms=9, mew=2, label="diverged")
+    if x_name == "lr":
+        ax.set_xscale("log")
+        ax.axvline(rows[0]["stable_lr"], color="black", ls=":", label="stable lr bound (gd)")
+    if not numeric:
+        ax.set_xticks(xs, [str(v) for v in labels])
+    ax.set_yscale("log")
+    ax.set_xlabel(x_name or "configuration")
+    ax.set_ylabel(f"{LOSS_LABEL.get(result.base.loss, 'loss')} after {result.base.steps} steps")
+    ax.set_title(f"sweep of {len(rows)} configurations: final loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
+
+
+LOSS_LABEL = {"sse": "sum of squared errors", "mse": "mean squared error", "huber": "Huber loss"}
+
+
+def plt_colormap(name: str):
+    return colormaps[name]
+
+
+def _edges(values: list[Any], log: bool) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 1:
+        return np.array([v[0] / 1.5, v[0] * 1.5]) if log and v[0] > 0 else np.array([v[0] - 0.5, v[0] + 0.5])
+    w = np.log(v) if log else v
+    mid = (w[1:] + w[:-1]) / 2
+    edges = np.concatenate([[w[0] - (mid[0] - w[0])], mid, [w[-1] + (w[-1] - mid[-1])]])
+    return np.exp(edges) if log else edges
+
+
+def save_sweep(result: SweepResult, root: Path, top: int) -> Path:
+    run_dir = create_run_dir(root, kind="sweep")
+    settings = {"sinefit_version": __version__, **result.base.to_dict(), **{k: list(v) for k, v in result.axes.items()}}
+    write_text(run_dir / "config.toml", to_toml(settings))
+    write_text(run_dir / "sweep.csv", sweep_csv(result))
+    figures.save(heatmap(result), run_dir / "sweep.png")
+    write_json(run_dir / "summary.json", summary(result, run_dir, top))
+    return run_dir
+
+
+def summary(result: SweepResult, run_dir: Path | None, top: int) -> dict[str, Any]:
+    def clean(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: finite_or_none(v) if isinstance(v, float) else v for k, v in row.items()}
+
+    return {
+        "sinefit_version": __version__,
+        "configurations": len(result.rows),
+        "diverged": sum(r["diverged"] for r in result.rows),
+        "seconds": result.seconds,
+        "axes": result.axes,
+        "best": [clean(r) for r in result.best(top)],
+        "run_dir": str(run_dir) if run_dir is not None else None,
+    }

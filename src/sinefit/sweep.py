@@ -1,0 +1,245 @@
+"""Sweeps: many configurations of one fit, run as one batched computation.
+
+The grid is the product of the swept axes (lr, seed, degree, basis, optimizer,
+momentum). Configurations that share a loss surface (same degree and basis,
+and the same data) are solved once; within it every optimizer runs all its
+rows at once as a batch (B, p), each row with its own lr, momentum and seed.
+A row that diverges is frozen and flagged; its neighbours are untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import analysis, engine, optim, train
+from .api import _objective, _prepare
+from .config import DEFAULT_LR, ConfigError, FitConfig
+
+AXES = ("lr", "seed", "degree", "basis", "optimizer", "momentum")
+MAX_CONFIGS = 1_000_000
+
+
+def parse_axis(option: str, text: str) -> list[Any]:
+    """An axis from the command line.
+
+    lr:        1e-7:1e-5:50 (50 log-spaced values), or a list 1e-6,2e-6, or one value
+    momentum:  0.5:0.99:10 (10 evenly spaced values), or a list
+    seed:      0:99 (every integer from 0 to 99), or a list
+    degree:    3:9 or 3,5,7
+    basis, optimizer: lists, e.g. gd,momentum
+    """
+    name = option.lstrip("-").replace("-", "_")
+    text = text.strip()
+    if name in ("basis", "optimizer"):
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        if not values:
+            raise ConfigError(option, f"give one or more values separated by commas, got {text!r}")
+        return values
+    if ":" in text:
+        parts = text.split(":")
+        try:
+            if name in ("seed", "degree"):
+                if len(parts) != 2:
+                    raise ValueError
+                a, b = int(parts[0]), int(parts[1])
+                if b < a:
+                    raise ConfigError(option, f"a range a:b needs a <= b, got {text!r}")
+                return list(range(a, b + 1))
+            if len(parts) != 3:
+                raise ValueError
+            a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            form = "a:b (whole numbers)" if name in ("seed", "degree") else "a:b:n"
+            raise ConfigError(option, f"expected {form} or a list a,b,c, got {text!r}") from None
+        if n < 1 or n > MAX_CONFIGS:
+            raise ConfigError(option, f"the number of values must be 1 to {MAX_CONFIGS}, got {n}")
+        if name == "lr":
+            if not (a > 0 and b > 0):
+                raise ConfigError(option, f"log-spaced values need a, b > 0, got {text!r}")
+            return [float(v) for v in np.geomspace(a, b, n)]
+        return [float(v) for v in np.linspace(a, b, n)]
+    values = []
+    for part in text.split(","):
+        part = part.strip()
+        if name == "lr" and part.lower() == "auto":
+            values.append("auto")
+            continue
+        try:
+            values.append(int(part) if name in ("seed", "degree") else float(part))
+        except ValueError:
+            raise ConfigError(option, f"{part!r} is not a {'whole ' if name in ('seed', 'degree') else ''}number") from None
+    return values
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    base: FitConfig
+    axes: dict[str, list[Any]]  # the swept settings and their values, in grid order
+    rows: list[dict[str, Any]]  # one per configuration: its settings and outcome
+    seconds: float
+
+    @property
+    def swept(self) -> list[str]:
+        return [k for k, v in self.axes.items() if len(v) > 1]
+
+    def best(self, n: int = 10) -> list[dict[str, Any]]:
+        """The n configurations with the lowest final loss (diverged ones last)."""
+        return sorted(self.rows, key=lambda r: (r["diverged"], r["final_loss"]))[:n]
+
+
+def sweep(
+    base: FitConfig | None = None,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    **axes_and_settings: Any,
+) -> SweepResult:
+    """Run every combination of the swept settings.
+
+    >>> r = sweep(lr=np.geomspace(1e-7, 1e-5, 100), seed=range(100), dtype="float64")  # doctest: +SKIP
+
+    Each swept setting takes a list of values (lr, seed, degree, basis, optimizer,
+    momentum); any other keyword is a fixed FitConfig setting.
+    """
+    fixed = {k: v for k, v in axes_and_settings.items() if k not in AXES}
+    base_cfg = FitConfig.from_dict({**(base or FitConfig()).to_dict(), **fixed})
+    axes: dict[str, list[Any]] = {}
+    for name in AXES:
+        value = axes_and_settings.get(name)
+        if value is None:
+            continue
+        values = list(value) if isinstance(value, (list, tuple, range, np.ndarray)) else [value]
+        if not values:
+            raise ConfigError(f"--{name}", "give at least one value")
+        axes[name] = [v.item() if isinstance(v, np.generic) else v for v in values]
+    total = math.prod(len(v) for v in axes.values())
+    if total > MAX_CONFIGS:
+        raise ConfigError("sweep", f"{total} configurations is more than {MAX_CONFIGS}; sweep fewer values")
+    names = list(axes)
+    configs = [dict(zip(names, combo)) for combo in itertools.product(*axes.values())]
+    _validate(base_cfg, axes)
+
+    start = time.perf_counter()
+    rows: list[dict[str, Any] | None] = [None] * len(configs)
+    done = 0
+    for key, members in _groups(base_cfg, configs).items():
+        lr_given = "lr" in axes_and_settings or (base is not None and base.lr is not None)
+        for i, row in _run_group(base_cfg, dict(key), [(i, configs[i]) for i in members], lr_given):
+            rows[i] = row
+        done += len(members)
+        if on_progress is not None:
+            on_progress(done, len(configs))
+    return SweepResult(base_cfg, axes, [r for r in rows if r is not None], time.perf_counter() - start)
+
+
+def _validate(base: FitConfig, axes: dict[str, list[Any]]) -> None:
+    """Check every combination before any work, without building each one: numbers one by one,
+    and the categorical settings (and lr auto) together, where they constrain each other."""
+    settings = base.to_dict()
+    for name in ("lr", "seed", "momentum"):
+        for v in axes.get(name, []):
+            if v != "auto":
+                FitConfig.from_dict({**settings, name: v, **({"optimizer": "momentum"} if name == "momentum" else {})})
+    kinds = sorted({"auto" if v == "auto" else "number" for v in axes.get("lr", [])}) or [None]
+    cats = [n for n in ("degree", "basis", "optimizer") if n in axes]
+    for combo in itertools.product(*(axes[n] for n in cats)):
+        for kind in kinds:
+            lr = {} if kind is None else {"lr": "auto" if kind == "auto" else 1e-6}
+            FitConfig.from_dict({**settings, **dict(zip(cats, combo)), **lr})
+
+
+def _groups(base: FitConfig, configs: list[dict[str, Any]]) -> dict[tuple, list[int]]:
+    """Configurations sharing one loss surface: same degree and basis (and seed, when noise makes
+    the data depend on it)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        key = [("degree", c.get("degree", base.degree)), ("basis", c.get("basis", base.basis))]
+        if base.noise:
+            key.append(("seed", c.get("seed", base.seed)))
+        groups.setdefault(tuple(key), []).append(i)
+    return groups
+
+
+def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int, dict[str, Any]]], lr_given: bool):
+    """Run one loss surface's configurations; yields (index, row). Without a given lr each
+    optimizer takes its own default."""
+    settings = base.to_dict()
+    # One problem per group: its data, loss surface and the seed's draw for each seed.
+    problem = _prepare(FitConfig.from_dict({**settings, **shared, "lr": None, "momentum": None,
+                                            "optimizer": "gd"}), None, None)  # fmt: skip
+    q, dtype, p = problem.quadratic, problem.theta0.dtype, problem.theta0.shape[1]
+    draws: dict[int, torch.Tensor] = {}
+    by_optimizer: dict[str, list[int]] = {}
+    for k, (_, c) in enumerate(members):
+        seed = c.get("seed", base.seed)
+        if seed not in draws:
+            torch.manual_seed(seed)
+            draws[seed] = torch.stack([torch.randn((), dtype=dtype) for _ in range(p)])
+        by_optimizer.setdefault(c.get("optimizer", base.optimizer), []).append(k)
+    for opt, ks in by_optimizer.items():
+        seeds = [members[k][1].get("seed", base.seed) for k in ks]
+        theta0 = torch.stack([draws[s] for s in seeds]).to(problem.device)
+        lrs, mus = [], []
+        for k, seed in zip(ks, seeds):
+            c = members[k][1]
+            lr = c.get("lr", base.lr if lr_given else DEFAULT_LR.get(opt))
+            mu = c.get("momentum", base.momentum)
+            mu = 0.9 if mu is None and opt in ("momentum", "nesterov") and lr != "auto" else mu
+            if lr == "auto":
+                auto = analysis.auto_step(q, opt, draws[seed].double().numpy())
+                lr, mu = auto.lr, (auto.momentum if mu is None else mu)
+            lrs.append(lr if lr is not None else 0.0)
+            mus.append(mu if mu is not None else 0.0)
+        steps = base.steps
+        final, diverged = _run_batch(problem, steps, opt, theta0, np.array(lrs), np.array(mus))
+        for j, k in enumerate(ks):
+            i, c = members[k]
+            d = int(diverged[j])
+            loss = float(final[j])
+            yield i, {
+                **c,
+                "lr_used": lrs[j] if opt != "exact" else None,
+                "final_loss": loss,
+                "optimum_loss": q.optimum_loss,
+                "gap": loss / q.optimum_loss - 1.0 if q.optimum_loss > 0 else math.inf,
+                "diverged": d >= 0,
+                "diverged_at": d if d >= 0 else None,
+                "stable_lr": q.stable_lr,
+            }
+
+
+def _run_batch(problem, steps: int, opt: str, theta0: torch.Tensor, lrs: np.ndarray, mus: np.ndarray):
+    """Final losses (B,) and divergence steps (B,) for one optimizer's rows."""
+    q = problem.quadratic
+    if opt == "exact":
+        return np.full(theta0.shape[0], q.optimum_loss), np.full(theta0.shape[0], -1)
+    if problem.engine == "stats" and opt == "gd":
+        run = engine.gd_closed_form(q, theta0.double().cpu().numpy(), lrs, steps, history=False)
+        return run.final_loss, run.diverged_at
+    if problem.engine == "stats" and opt in ("momentum", "nesterov"):
+        run = engine.momentum_modes(q, theta0.double().cpu().numpy(), lrs, mus, opt == "nesterov", steps, False)
+        return run.final_loss, run.diverged_at
+    objective = _objective(problem)
+    theta = theta0.double() if problem.engine == "stats" else theta0
+    if opt == "lbfgs":
+        finals, diverged = [], []
+        for b in range(theta.shape[0]):
+            t = train.train_lbfgs(theta[b : b + 1], objective, float(lrs[b]), steps)
+            finals.append(float(t.final_loss[0]))
+            diverged.append(int(t.diverged_at[0]))
+        return np.array(finals), np.array(diverged)
+    lr_t = torch.as_tensor(lrs, dtype=theta.dtype, device=theta.device)[:, None]
+    mu_t = torch.as_tensor(mus, dtype=theta.dtype, device=theta.device)[:, None]
+    rule = (
+        optim.GradientDescent(lr_t) if opt == "gd"
+        else optim.RULES[opt](lr_t, momentum=mu_t) if opt in ("momentum", "nesterov")
+        else optim.RULES[opt](lr_t)
+    )  # fmt: skip
+    t = train.train(theta, objective, rule, steps, history=False)
+    return t.losses[1].cpu().numpy(), t.diverged_at.cpu().numpy()
