@@ -127,7 +127,10 @@ def seed_figures(result: FitResult) -> dict[str, Any]:
     y = result.dataset.y.double().numpy()
     what = "cubic" if cfg.degree == 3 else f"degree-{cfg.degree} polynomial"
     trained_title = (
-        f"trained {what}: {cfg.optimizer}, {len(result.losses) - 1} steps, loss {result.final_loss:.4g}"
+        f"trained {what}: {cfg.optimizer}"
+        + (f", lr {result.lr:.3g}" if result.lr is not None and cfg.optimizer != "exact" else "")
+        + (f", {len(result.losses) - 1} steps" if cfg.optimizer != "exact" else "")
+        + f", loss {result.final_loss:.4g}"
         if result.diverged_at is None
         else f"{what} at divergence (step {result.diverged_at}, lr {result.lr:g})"
     )

@@ -1,0 +1,91 @@
+"""The sweep command: grids, its files, its figure and its errors."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from sinefit.cli import main
+from sinefit.config import ConfigError
+from sinefit.io import sweeps
+from sinefit.sweep import parse_axis, sweep
+
+
+@pytest.mark.parametrize(
+    "option, text, expected",
+    [
+        ("--lr", "1e-7:1e-5:3", [1e-7, 1e-6, 1e-5]),
+        ("--lr", "1e-6,2e-6", [1e-6, 2e-6]),
+        ("--lr", "auto", ["auto"]),
+        ("--seed", "0:3", [0, 1, 2, 3]),
+        ("--seed", "5,7", [5, 7]),
+        ("--degree", "3:5", [3, 4, 5]),
+        ("--momentum", "0.5:0.9:3", [0.5, 0.7, 0.9]),
+        ("--optimizer", "gd, momentum", ["gd", "momentum"]),
+    ],
+)
+def test_parse_axis(option, text, expected):
+    got = parse_axis(option, text)
+    assert got == pytest.approx(expected) if not isinstance(expected[0], str) else got == expected
+
+
+@pytest.mark.parametrize(
+    "option, text", [("--lr", "1e-7:1e-5"), ("--lr", "0:1e-5:3"), ("--seed", "3:1"), ("--seed", "a:b"),
+                     ("--degree", "x"), ("--lr", "1e-7:1e-5:0"), ("--optimizer", ",")]  # fmt: skip
+)
+def test_parse_axis_refuses(option, text):
+    with pytest.raises(ConfigError) as e:
+        parse_axis(option, text)
+    assert e.value.option == option
+
+
+def test_sweep_cli_writes_csv_figure_and_summary(tmp_path, capsys):
+    code = main(["sweep", "--lr", "1e-7:1e-4:12", "--seed", "0:4", "--steps", "500", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (run,) = tmp_path.iterdir()
+    assert run.name == "sweep-0001"
+    assert {p.name for p in run.iterdir()} == {"config.toml", "sweep.csv", "sweep.png", "summary.json"}
+    with open(run / "sweep.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 60
+    assert {"lr", "seed", "final_loss", "gap", "diverged", "diverged_at"} <= set(rows[0])
+    diverged = [r for r in rows if r["diverged"] == "True"]
+    assert diverged and all(int(r["diverged_at"]) > 0 for r in diverged)
+    assert all(float(r["lr"]) > float(r["stable_lr"]) for r in diverged)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["configurations"] == 60 and summary["diverged"] == len(diverged)
+    best = min((r for r in rows if r["diverged"] == "False"), key=lambda r: float(r["final_loss"]))
+    assert summary["best"][0]["final_loss"] == float(best["final_loss"])
+    assert "60 configurations" in out and f"{float(best['final_loss']):.8g}" in out
+
+
+def test_heatmap_axes_and_marks():
+    result = sweep(lr=list(np.geomspace(1e-7, 1e-4, 8)), seed=[0, 1, 2], dtype="float64", steps=300)
+    fig = sweeps.heatmap(result)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "lr" and ax.get_ylabel() == "seed" and ax.get_xscale() == "log"
+    assert "configurations" in ax.get_title()
+    assert any(line.get_linestyle() == "--" for line in ax.get_lines())  # the stable-lr bound
+    legend = fig.legends[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert any("stable lr" in t for t in labels) and any("diverged" in t for t in labels)
+    assert fig.axes[1].get_ylabel().startswith("log10(final loss / optimum)")  # the colour bar
+
+
+def test_one_axis_sweep_draws_a_line_chart():
+    result = sweep(degree=[1, 3, 5], optimizer="exact", dtype="float64")
+    ax = sweeps.heatmap(result).axes[0]
+    assert ax.get_xlabel() == "degree" and ax.get_yscale() == "log"
+    final, optimum = ax.get_lines()[:2]
+    np.testing.assert_allclose(final.get_ydata(), [r["final_loss"] for r in result.rows])
+
+
+@pytest.mark.parametrize("args, option", [(["--lr", "1:2"], "--lr"), (["--optimizer", "sgd"], "--optimizer"),
+                                          (["--degree", "-1:2"], "--degree"), (["--seed", "x"], "--seed")])  # fmt: skip
+def test_sweep_bad_input(tmp_path, capsys, args, option):
+    code = main(["sweep", "--out", str(tmp_path / "runs"), *args])
+    out, err = capsys.readouterr()
+    assert code == 2 and option in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
