@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -82,6 +82,14 @@ class FitResult:
     momentum: float | None
     auto: analysis.AutoStep | None  # what --lr auto chose, and why
     engine: str  # which computation ran the steps
+    snapshot_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (k,)
+    snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, p): the parameters then
+
+    @property
+    def trajectory(self) -> list[tuple[int, Polynomial]]:
+        """The polynomial at the recorded steps (up to ~300, spread linearly and geometrically)."""
+        return [(int(t), Polynomial(c, self.model.domain, self.model.basis))
+                for t, c in zip(self.snapshot_steps, self.snapshots)]  # fmt: skip
 
     @property
     def status(self) -> str:
@@ -232,7 +240,21 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress) -> tuple:
     return ds, columns, analysis.solve_moments(m.G, m.h, m.yy, m.n, cfg.loss), m
 
 
-def _assemble(p: _Problem, theta: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:
+def snapshot_steps(steps: int, count: int = 300) -> frozenset[int]:
+    """Steps worth keeping the parameters of: half spread evenly, half geometrically (early
+    changes are fast, late ones slow), always the first and the last."""
+    even = np.linspace(0, steps, count // 2)
+    geometric = np.geomspace(1, max(steps, 1), count // 2)
+    return frozenset(int(v) for v in np.round(np.concatenate([[0, steps], even, geometric])) if 0 <= v <= steps)
+
+
+def _assemble(
+    p: _Problem,
+    theta: np.ndarray,
+    losses_: np.ndarray,
+    diverged_at: int | None,
+    snapshots: dict[int, np.ndarray] | None = None,
+) -> FitResult:
     cfg, ds, q = p.config, p.dataset, p.quadratic
     initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis)
     fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis)
@@ -252,8 +274,15 @@ def _assemble(p: _Problem, theta: np.ndarray, losses_: np.ndarray, diverged_at: 
         statistics = stats.statistics_from_moments(p.moments.G, sse, p.moments.n, p.moments.sst, x64, errors)
     return FitResult(
         cfg, ds, initial, fitted, np.asarray(losses_, dtype=np.float64), final_loss, diverged_at, q, advice,
-        statistics, p.lr, p.momentum, p.auto, _engine_text(p),
+        statistics, p.lr, p.momentum, p.auto, _engine_text(p), *_stack(snapshots or {}, len(fitted.coefficients)),
     )  # fmt: skip
+
+
+def _stack(snapshots: dict[int, Any], p: int) -> tuple[np.ndarray, np.ndarray]:
+    steps = sorted(snapshots)
+    rows = [np.asarray(snapshots[t].detach().cpu() if isinstance(snapshots[t], torch.Tensor) else snapshots[t],
+                       dtype=np.float64).reshape(-1, p)[0] for t in steps]  # fmt: skip
+    return np.array(steps, dtype=np.int64), (np.array(rows) if rows else np.zeros((0, p)))
 
 
 def _engine_text(p: _Problem) -> str:
@@ -268,38 +297,46 @@ def _engine_text(p: _Problem) -> str:
     )
 
 
-def _run(p: _Problem, log) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """Take the steps; return (final theta, loss history, divergence step)."""
+def _run(p: _Problem, log, on_step=None) -> tuple[np.ndarray, np.ndarray, int | None, dict]:
+    """Take the steps; return (final theta, loss history, divergence step, snapshots)."""
     cfg = p.config
+    record = snapshot_steps(cfg.steps)
     if cfg.optimizer == "exact":
         objective = _objective(p)
         theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype, device=p.device)[None]
         history = torch.stack([objective(p.theta0, False)[0], objective(theta, False)[0]]).double().cpu()
-        return theta[0].double().cpu().numpy(), history[:, 0].numpy(), None
+        final = theta[0].double().cpu().numpy()
+        return final, history[:, 0].numpy(), None, {0: p.theta0[0].double().cpu().numpy(), 1: final}
     if p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov"):
         theta0 = p.theta0.double().cpu().numpy()
         if cfg.optimizer == "gd":
-            run = engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), cfg.steps, history=True)
+            run = engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), cfg.steps, True, record)
         else:
             run = engine.momentum_modes(
                 p.quadratic, theta0, np.array([p.lr]), np.array([p.momentum]), cfg.optimizer == "nesterov",
-                cfg.steps, history=True,
+                cfg.steps, True, record,
             )  # fmt: skip
         losses_ = run.losses[:, 0]
         if log is not None:
             for t in range(cfg.log_every - 1, len(losses_), cfg.log_every):
                 log(t, torch.tensor([losses_[t]]))
         d = int(run.diverged_at[0])
-        return run.theta[0], losses_, (d if d >= 0 else None)
+        return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots
     objective = _objective(p)
     theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
     if cfg.optimizer == "lbfgs":
-        trajectory = train.train_lbfgs(theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log)
+        trajectory = train.train_lbfgs(
+            theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log, record=record
+        )
     else:
         rule = _rule(cfg.optimizer, p.lr, p.momentum)
-        trajectory = train.train(theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log)
+        trajectory = train.train(
+            theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log, record=record,
+            on_progress=on_step,
+        )  # fmt: skip
     d = int(trajectory.diverged_at[0])
-    return trajectory.theta[0].double().cpu().numpy(), trajectory.losses[:, 0].numpy(), (d if d >= 0 else None)
+    theta = trajectory.theta[0].double().cpu().numpy()
+    return theta, trajectory.losses[:, 0].numpy(), (d if d >= 0 else None), trajectory.snapshots
 
 
 def _objective(p: _Problem):
@@ -316,6 +353,7 @@ def fit(
     y: Any = None,
     on_log: Callable[[int, float], None] | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
     **settings: Any,
 ) -> FitResult:
     """Fit a polynomial by gradient descent; with no arguments, the seed experiment.
@@ -328,14 +366,16 @@ def fit(
     keywords win). Data is a target expression (``target="tanh(2*x)"``), a file
     (``data="points.csv"``) or arrays (``x=..., y=...``). ``on_log(step, loss)``
     is called at the steps the seed prints; ``on_progress(points, total)``
-    during a streaming pass over the data.
+    during a streaming pass over the data; ``on_step(step, steps)`` now and
+    then during a long training loop.
     """
     base = config if config is not None else FitConfig()
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
     p = _prepare(cfg, x, y, on_progress)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
-    theta, losses_, diverged_at = _run(p, log)
+    step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
+    theta, losses_, diverged_at, snapshots = _run(p, log, step_hook)
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
@@ -343,7 +383,7 @@ def fit(
             DivergenceWarning,
             stacklevel=2,
         )
-    return _assemble(p, theta, losses_, diverged_at)
+    return _assemble(p, theta, losses_, diverged_at, snapshots)
 
 
 def from_run(config: FitConfig, coefficients: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:

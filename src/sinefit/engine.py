@@ -19,7 +19,7 @@ stop being a finite float64, as in the per-sample loop.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ class BatchRun:
     final_loss: np.ndarray  # (B,) loss of ``theta``: the last finite loss
     theta: np.ndarray  # (B, p) final (or last finite) parameters
     diverged_at: np.ndarray  # (B,) int, -1 where the row never diverged
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)  # step -> parameters (B, p) then
 
 
 def _modes(q: Quadratic, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +57,9 @@ def _log_loss(q: Quadratic, log_w: np.ndarray, log_rho: np.ndarray, t: np.ndarra
     return safe + np.log(np.sum(np.exp(terms - safe[..., None]), axis=-1)) if terms.size else top
 
 
-def gd_closed_form(q: Quadratic, theta0: np.ndarray, lr: np.ndarray, steps: int, history: bool) -> BatchRun:
+def gd_closed_form(
+    q: Quadratic, theta0: np.ndarray, lr: np.ndarray, steps: int, history: bool, record: frozenset[int] = frozenset()
+) -> BatchRun:
     """``steps`` of plain gradient descent for every row, without iterating.
 
     theta_t = theta* + V diag(rho^t) V^T (theta_0 - theta*), rho_i = 1 - lr lambda_i,
@@ -100,11 +103,20 @@ def gd_closed_form(q: Quadratic, theta0: np.ndarray, lr: np.ndarray, steps: int,
                 losses[diverged[b], b] = np.inf
                 losses[diverged[b] + 1 :, b] = np.nan
             losses = losses[: _history_length(diverged, steps)]
-    return BatchRun(losses, final, theta, diverged)
+        limit = diverged.max() if np.all(diverged >= 0) else steps + 1
+        snapshots = {t: q.optimum + (np.power(rho, t) * e0) @ q.directions.T for t in sorted(record) if t < limit}
+    return BatchRun(losses, final, theta, diverged, snapshots)
 
 
 def momentum_modes(
-    q: Quadratic, theta0: np.ndarray, lr: np.ndarray, mu: np.ndarray, nesterov: bool, steps: int, history: bool
+    q: Quadratic,
+    theta0: np.ndarray,
+    lr: np.ndarray,
+    mu: np.ndarray,
+    nesterov: bool,
+    steps: int,
+    history: bool,
+    record: frozenset[int] = frozenset(),
 ) -> BatchRun:
     """Heavy-ball (or Nesterov) momentum as torch.optim.SGD runs it, mode by mode.
 
@@ -133,8 +145,11 @@ def momentum_modes(
         if history:
             losses = np.empty((steps + 1, B))
             alive = np.ones(B, dtype=bool)
+            snapshots = {}
             for t in range(steps + 1):
                 loss = loss_of(e)
+                if t in record and np.isfinite(loss).all():
+                    snapshots[t] = q.optimum + e @ q.directions.T
                 bad = alive & ~np.isfinite(loss)
                 diverged[bad] = t
                 losses[t] = np.where(alive, loss, np.nan)
@@ -144,7 +159,7 @@ def momentum_modes(
                     break
                 e, b = advance(e, b, lr, mu, lam)
             losses = losses[: _history_length(diverged, steps)]
-            return BatchRun(losses, loss_of(last_e), q.optimum + last_e @ q.directions.T, diverged)
+            return BatchRun(losses, loss_of(last_e), q.optimum + last_e @ q.directions.T, diverged, snapshots)
         t = 0
         start_loss = loss_of(e)
         diverged[~np.isfinite(start_loss)] = 0

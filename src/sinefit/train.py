@@ -7,7 +7,7 @@ optional ``on_log`` callback, and everything learned comes back in a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import torch
@@ -37,6 +37,7 @@ class Trajectory:
     losses: torch.Tensor  # (T, B) float64
     theta: torch.Tensor  # (B, p)
     diverged_at: torch.Tensor  # (B,) int64, -1 where the row never diverged
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> parameters (B, p) then
 
     @property
     def final_loss(self) -> torch.Tensor:
@@ -55,6 +56,8 @@ def train(
     log_every: int = 100,
     on_log: Callable[[int, torch.Tensor], None] | None = None,
     history: bool = True,
+    record: frozenset[int] = frozenset(),
+    on_progress: Callable[[int], None] | None = None,
 ) -> Trajectory:
     """Run ``steps`` updates of ``rule`` on ``objective``, for every row of theta.
 
@@ -63,6 +66,8 @@ def train(
 
     ``on_log(t, loss)`` is called for t % log_every == log_every - 1 (the seed's
     ``if t % 100 == 99: print(t, loss)``) with the loss before that step's update.
+    The parameters of the steps in ``record`` are kept in ``snapshots``;
+    ``on_progress(t)`` hears about every ``PROGRESS_EVERY``-th step.
     """
     batch = theta.shape[0]
     keep = history
@@ -72,7 +77,12 @@ def train(
     all_alive = True  # the common case, kept free of masking work
     state = rule.init(theta)
     previous = theta
+    snapshots: dict[int, torch.Tensor] = {}
     for t in range(steps + 1):
+        if t in record:
+            snapshots[t] = theta
+        if on_progress is not None and t % PROGRESS_EVERY == 0:
+            on_progress(t)
         loss, grad = objective(theta, t < steps)
         if keep:
             history[t] = loss if all_alive else torch.where(alive, loss, torch.nan)
@@ -88,7 +98,8 @@ def train(
             alive &= finite
             all_alive = False
             if not bool(alive.any()):
-                return Trajectory(history[: t + 1] if keep else history, theta, diverged_at)
+                snapshots.pop(t, None)
+                return Trajectory(history[: t + 1] if keep else history, theta, diverged_at, snapshots)
         if on_log is not None and t % log_every == log_every - 1:
             on_log(t, loss)
         if t == steps:
@@ -97,7 +108,10 @@ def train(
         theta, state = rule.update(theta, grad, state)
         if not all_alive:
             theta = torch.where(alive[:, None], theta, previous)
-    return Trajectory(history, theta, diverged_at)
+    return Trajectory(history, theta, diverged_at, snapshots)
+
+
+PROGRESS_EVERY = 1024
 
 
 def train_lbfgs(
@@ -108,6 +122,7 @@ def train_lbfgs(
     *,
     log_every: int = 100,
     on_log: Callable[[int, torch.Tensor], None] | None = None,
+    record: frozenset[int] = frozenset(),
 ) -> Trajectory:
     """L-BFGS with a strong-Wolfe line search (torch.optim.LBFGS), one iteration per step.
 
@@ -115,6 +130,7 @@ def train_lbfgs(
     runs as its own problem; ``losses`` has the same meaning as in ``train``.
     """
     rows = []
+    snapshots: dict[int, torch.Tensor] = {}
     for b in range(theta.shape[0]):
         param = theta[b].detach().clone()
         opt = torch.optim.LBFGS(
@@ -131,6 +147,8 @@ def train_lbfgs(
         history = torch.full((steps + 1,), torch.nan, dtype=torch.float64)
         last_finite, diverged = param.clone(), -1
         for t in range(steps + 1):
+            if t in record and b == 0:
+                snapshots[t] = param.clone()[None]
             loss = objective(param[None], False)[0]
             history[t] = loss[0]
             if not bool(torch.isfinite(loss).all()):
@@ -147,4 +165,5 @@ def train_lbfgs(
         torch.stack([h[:length] for h, _, _ in rows], dim=1),
         torch.stack([p for _, p, _ in rows]),
         torch.tensor([d for _, _, d in rows], dtype=torch.long),
+        {t: v for t, v in snapshots.items() if rows[0][2] < 0 or t < rows[0][2]},
     )
