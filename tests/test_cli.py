@@ -18,7 +18,8 @@ from sinefit import fit
 from sinefit.cli import main
 from sinefit.io import runs
 
-RUN_FILES = {"config.toml", "history.csv", "model.json", "report.txt", "initial.png", "trained.png", "summary.json"}
+RUN_FILES = {"config.toml", "history.csv", "trajectory.csv", "points.csv", "surface.json", "model.json", "report.txt",
+             "initial.png", "trained.png", "summary.json", "status.json"}
 
 
 def run_cli(args, tmp_path, capsys):

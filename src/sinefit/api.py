@@ -12,6 +12,7 @@ import torch
 
 from . import analysis, basis, data, engine, losses, model, moments, optim, stats, train
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
+from .errors import Interrupted
 from .moments import Moments
 from .objective import PerSample
 
@@ -84,6 +85,7 @@ class FitResult:
     engine: str  # which computation ran the steps
     snapshot_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (k,)
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, p): the parameters then
+    interrupted_at: int | None = None  # the step where a stop request (Ctrl-C) ended training
 
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
@@ -93,7 +95,9 @@ class FitResult:
 
     @property
     def status(self) -> str:
-        return "diverged" if self.diverged_at is not None else "completed"
+        if self.diverged_at is not None:
+            return "diverged"
+        return "interrupted" if self.interrupted_at is not None else "completed"
 
     @property
     def coefficients(self) -> dict[str, float]:
@@ -159,7 +163,8 @@ def _device(cfg: FitConfig) -> str:
     return cfg.device
 
 
-def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None], None] | None = None) -> _Problem:
+def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None], None] | None = None,
+             stop: train.StopFlag | None = None) -> _Problem:  # fmt: skip
     engine, device = cfg.resolved_engine(), _device(cfg)
     moments_ = None
     if engine == "per-sample":
@@ -169,7 +174,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
         ds = data.Dataset(ds.x.to(device), ds.y.to(device), ds.target, ds.domain)
         columns = columns.to(device)
     else:
-        ds, columns, q, moments_ = _stream(cfg, x, y, device, progress)
+        ds, columns, q, moments_ = _stream(cfg, x, y, device, progress, stop)
     # The seed's draw: manual_seed, then one randn(()) per coefficient, highest degree first.
     torch.manual_seed(cfg.seed)
     theta0 = torch.stack([torch.randn((), dtype=data.DTYPES[cfg.dtype]) for _ in range(cfg.degree + 1)])[None]
@@ -180,7 +185,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
     return _Problem(cfg, engine, device, ds, columns, q, moments_, theta0.to(device), lr, momentum, auto)
 
 
-def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress) -> tuple:
+def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) -> tuple:
     """One pass over the points for the sufficient statistics (two when a mapped basis needs the range)."""
     total: int | None
     if x is not None or y is not None:
@@ -220,7 +225,12 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress) -> tuple:
             def chunks():
                 return data.generated_chunks(cfg.target, cfg.samples, cfg.domain, CHUNK, cfg.noise, cfg.seed)
 
-    report = None if progress is None else (lambda n: progress(n, total))
+    def report(n: int) -> None:
+        if stop is not None and stop.set:
+            raise Interrupted(f"interrupted while reading the points ({n} read); nothing was fitted")
+        if progress is not None:
+            progress(n, total)
+
     m = moments.accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), device, report, SAMPLE)
     if m.n == 0:
         raise ConfigError("--data", f"{source}: no points")
@@ -254,6 +264,7 @@ def _assemble(
     losses_: np.ndarray,
     diverged_at: int | None,
     snapshots: dict[int, np.ndarray] | None = None,
+    interrupted_at: int | None = None,
 ) -> FitResult:
     cfg, ds, q = p.config, p.dataset, p.quadratic
     initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis)
@@ -275,6 +286,7 @@ def _assemble(
     return FitResult(
         cfg, ds, initial, fitted, np.asarray(losses_, dtype=np.float64), final_loss, diverged_at, q, advice,
         statistics, p.lr, p.momentum, p.auto, _engine_text(p), *_stack(snapshots or {}, len(fitted.coefficients)),
+        interrupted_at,
     )  # fmt: skip
 
 
@@ -297,8 +309,8 @@ def _engine_text(p: _Problem) -> str:
     )
 
 
-def _run(p: _Problem, log, on_step=None) -> tuple[np.ndarray, np.ndarray, int | None, dict]:
-    """Take the steps; return (final theta, loss history, divergence step, snapshots)."""
+def _run(p: _Problem, log, on_step=None, stop=None) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
+    """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step)."""
     cfg = p.config
     record = snapshot_steps(cfg.steps)
     if cfg.optimizer == "exact":
@@ -306,7 +318,7 @@ def _run(p: _Problem, log, on_step=None) -> tuple[np.ndarray, np.ndarray, int | 
         theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype, device=p.device)[None]
         history = torch.stack([objective(p.theta0, False)[0], objective(theta, False)[0]]).double().cpu()
         final = theta[0].double().cpu().numpy()
-        return final, history[:, 0].numpy(), None, {0: p.theta0[0].double().cpu().numpy(), 1: final}
+        return final, history[:, 0].numpy(), None, {0: p.theta0[0].double().cpu().numpy(), 1: final}, None
     if p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov"):
         theta0 = p.theta0.double().cpu().numpy()
         if cfg.optimizer == "gd":
@@ -321,22 +333,22 @@ def _run(p: _Problem, log, on_step=None) -> tuple[np.ndarray, np.ndarray, int | 
             for t in range(cfg.log_every - 1, len(losses_), cfg.log_every):
                 log(t, torch.tensor([losses_[t]]))
         d = int(run.diverged_at[0])
-        return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots
+        return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, None
     objective = _objective(p)
     theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
     if cfg.optimizer == "lbfgs":
         trajectory = train.train_lbfgs(
-            theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log, record=record
+            theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log, record=record, stop=stop
         )
     else:
         rule = _rule(cfg.optimizer, p.lr, p.momentum)
         trajectory = train.train(
             theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log, record=record,
-            on_progress=on_step,
+            on_progress=on_step, stop=stop,
         )  # fmt: skip
     d = int(trajectory.diverged_at[0])
     theta = trajectory.theta[0].double().cpu().numpy()
-    return theta, trajectory.losses[:, 0].numpy(), (d if d >= 0 else None), trajectory.snapshots
+    return theta, trajectory.losses[:, 0].numpy(), (d if d >= 0 else None), trajectory.snapshots, trajectory.stopped_at
 
 
 def _objective(p: _Problem):
@@ -354,6 +366,8 @@ def fit(
     on_log: Callable[[int, float], None] | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    on_start: Callable[[FitConfig], None] | None = None,
+    stop: train.StopFlag | None = None,
     **settings: Any,
 ) -> FitResult:
     """Fit a polynomial by gradient descent; with no arguments, the seed experiment.
@@ -367,15 +381,20 @@ def fit(
     (``data="points.csv"``) or arrays (``x=..., y=...``). ``on_log(step, loss)``
     is called at the steps the seed prints; ``on_progress(points, total)``
     during a streaming pass over the data; ``on_step(step, steps)`` now and
-    then during a long training loop.
+    then during a long training loop; ``on_start(config)`` once the data is read
+    and checked, just before the first step. Setting ``stop`` (a
+    ``train.StopFlag``) ends training after the current step: the result then
+    has ``status == "interrupted"`` and the parameters reached so far.
     """
     base = config if config is not None else FitConfig()
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
-    p = _prepare(cfg, x, y, on_progress)
+    p = _prepare(cfg, x, y, on_progress, stop)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
+    if on_start is not None:
+        on_start(cfg)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
     step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
-    theta, losses_, diverged_at, snapshots = _run(p, log, step_hook)
+    theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop)
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
@@ -383,7 +402,7 @@ def fit(
             DivergenceWarning,
             stacklevel=2,
         )
-    return _assemble(p, theta, losses_, diverged_at, snapshots)
+    return _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
 
 
 def from_run(config: FitConfig, coefficients: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:

@@ -8,8 +8,11 @@ input, 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -124,25 +127,36 @@ def _settings(config: Optional[Path], **given: Any) -> dict[str, Any]:
 
 
 class _Progress:
-    """A one-line progress display on stderr, only where stderr is a terminal."""
+    """A one-line progress bar on stderr, only where stdout and stderr are a terminal (never in
+    pipes, with --quiet or --json), shown after ``delay`` seconds and redrawn at most 5 times a second."""
 
-    def __init__(self, what: str, enabled: bool):
-        import time
+    WIDTH = 30
 
-        self.what, self.enabled, self.clock, self.last = what, enabled and sys.stderr.isatty(), time.monotonic, 0.0
-        self.shown = False
+    def __init__(self, what: str, enabled: bool, delay: float = 0.0):
+        self.what = what
+        self.enabled = enabled and sys.stderr.isatty() and sys.stdout.isatty()
+        self.start = time.monotonic()
+        self.delay, self.last, self.shown = delay, 0.0, False
 
     def __call__(self, done: int, total: int | None) -> None:
-        now = self.clock()
-        if not self.enabled or now - self.last < 0.2:
+        now = time.monotonic()
+        if not self.enabled or now - self.start < self.delay or now - self.last < 0.2:
             return
         self.last, self.shown = now, True
-        share = f" / {total:,} ({done / total:.0%})" if total else ""
-        print(f"\r{self.what}: {done:,}{share}", end="", file=sys.stderr, flush=True)
+        if total:
+            filled = int(self.WIDTH * min(done / total, 1.0))
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            text = f"{self.what} [{bar}] {done:,} / {total:,} ({done / total:.0%})"
+        else:
+            text = f"{self.what}: {done:,}"
+        print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
 
-    def close(self) -> None:
+    def clear(self) -> None:
         if self.shown:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
+            self.shown = False
+
+    close = clear
 
 
 @app.command()
@@ -191,17 +205,31 @@ def fit(
         print(report.header(cfg, _target_text(cfg)))
         print()
         print(report.LOSS_TABLE_HEADER)
+    progress = _Progress("reading points", talk)
+    training = _Progress("step", talk, delay=1.0)
 
     def on_log(t: int, value: float) -> None:
+        training.clear()  # the table owns stdout; the progress line is redrawn after it
         print(report.loss_row(t, value), flush=True)
 
-    progress = _Progress("reading points", talk)
-    with warnings.catch_warnings():
+    run_dir: Path | None = None
+
+    def on_start(_cfg) -> None:  # the data is read and sound: from here on, a run exists
+        nonlocal run_dir
+        progress.close()
+        try:
+            run_dir = runs.start_run(out, cfg)
+        except OSError as e:
+            raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
+
+    with warnings.catch_warnings(), _stop_on_signals() as stop:
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
         try:
-            result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress)
+            result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress, on_step=training,
+                             on_start=on_start, stop=stop)  # fmt: skip
         finally:
             progress.close()
+            training.close()
     hint = report.hint(result)
     text = report.fit_report(result)
     if talk:
@@ -209,9 +237,9 @@ def fit(
         print()
         print(text)
     try:
-        run_dir = runs.save_run(result, out, text, hint)
+        runs.finish_run(run_dir, result, text, hint)
     except OSError as e:
-        raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
+        raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
     if as_json:
         print(json.dumps(runs.summary(result, run_dir, hint), indent=2))
     elif talk:
@@ -219,8 +247,37 @@ def fit(
         print(f"\nWrote {run_dir}/: {files}")
     if show and not figures.show(list(runs.seed_figures(result).values())):
         print(f"sinefit: note: --show: no display here; the figures are in {run_dir}", file=sys.stderr)
+    if result.interrupted_at is not None:
+        raise Failure(
+            f"interrupted at step {result.interrupted_at}; {run_dir} holds the history so far and the "
+            "parameters reached", EXIT_INTERRUPTED,
+        )  # fmt: skip
     if result.diverged_at is not None:
         raise Failure(report.divergence_message(result))
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """Ctrl-C or SIGTERM asks the training loop to stop after the current step (a second one
+    stops at once): the run is then written as it stands and marked interrupted."""
+    from .train import StopFlag
+
+    stop = StopFlag()
+
+    def handler(signum, frame):
+        if stop.set:
+            raise KeyboardInterrupt
+        stop.set = True
+
+    try:
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: no signal handling, nothing to restore
+        previous = {}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command()
@@ -357,6 +414,68 @@ def predict(
         print(f"{'x':>16}  {'y':>22}")
         for xv, yv in zip(values, y):
             print(f"{xv:>16.10g}  {yv:>22.17g}")
+
+
+runs_app = typer.Typer(help="Browse the runs on disk: list, show, compare.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    out: Annotated[Path, Opt(help="The directory holding the runs.")] = Path("runs"),
+    as_json: JsonOpt = False,
+) -> None:
+    """A table of every run: id, when, target, degree, basis, optimizer, lr, steps, final loss, gap, status."""
+    from .io import runhistory
+
+    entries = runhistory.scan(out)
+    if as_json:
+        print(json.dumps([{"run": str(e.path), "kind": e.kind, "when": e.when, "status": e.status,
+                           **{c: e.cell(c) for c in runhistory.COLUMNS[2:-1]}} for e in entries], indent=2))  # fmt: skip
+    elif not entries:
+        print(f"no runs under {out}/")
+    else:
+        print(runhistory.table(entries))
+
+
+@runs_app.command("show")
+def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/fit-0001.")]) -> None:
+    """The fit report of a run (a sweep's best configurations)."""
+    from .io import runhistory
+
+    e = runhistory.entry(run) if run.is_dir() else None
+    if e is None:
+        from .errors import InputError
+
+        raise InputError(f"{run}: no such run directory")
+    print(f"{run}: {e.kind}, {e.status}, {e.when}")
+    if e.kind == "sweep":
+        print((run / "summary.json").read_text() if (run / "summary.json").exists() else "(no summary: incomplete)")
+        return
+    report_file = run / "report.txt"
+    if report_file.exists():
+        print(report_file.read_text(), end="")
+    else:
+        print("(no report: the run did not finish; its history so far is in history.csv)")
+
+
+@runs_app.command("compare")
+def runs_compare(
+    runs_: Annotated[list[Path], typer.Argument(metavar="RUN...", help="Two or more run directories.")],
+    output: Annotated[Optional[Path], Opt("--output", help="Where to save the figure. [default: compare.png in the current directory]")] = None,
+) -> None:
+    """Loss curves of several runs overlaid in one figure, and a table of how they ended."""
+    from .io import figures, rundata, runhistory
+
+    data = [rundata.load(r) for r in runs_]
+    labels = [r.name for r in runs_]
+    print(runhistory.table([runhistory.entry(r) for r in runs_]))
+    path = output or Path("compare.png")
+    try:
+        figures.save(figures.compare_losses(data, labels), path)
+    except OSError as e:
+        raise Failure(f"cannot write {path}: {e.strerror or e}") from None
+    print(f"\nWrote {path}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -19,3 +19,9 @@ class InputError(SinefitError, ValueError):
     """Bad input: an option, a target expression, a data, config or model file."""
 
     exit_code = 2
+
+
+class Interrupted(SinefitError):
+    """The user asked sinefit to stop (Ctrl-C, SIGTERM) before there was anything to keep."""
+
+    exit_code = 130

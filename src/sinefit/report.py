@@ -77,6 +77,8 @@ def final_row(result: FitResult) -> str:
         return loss_row(result.diverged_at, float(result.losses[result.diverged_at]), "diverged")
     if result.config.optimizer == "exact":
         return loss_row(1, result.final_loss, "final: the least-squares solution")
+    if result.interrupted_at is not None:
+        return loss_row(result.interrupted_at, result.final_loss, "interrupted here")
     return loss_row(len(result.losses) - 1, result.final_loss, "final: after the last update")
 
 
@@ -168,7 +170,8 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("loss", _loss_text(cfg)))
     lines.append(_row("optimizer", _optimizer_text(cfg, result.lr, result.momentum)))
     lines.append(_row("engine", f"{result.engine}, {cfg.dtype}, seed {cfg.seed}"))
-    lines.append(_row("status", result.status + (f" at step {result.diverged_at}" if result.diverged_at is not None else "")))
+    at = result.diverged_at if result.diverged_at is not None else result.interrupted_at
+    lines.append(_row("status", result.status + (f" at step {at}" if at is not None else "")))
 
     lines.append("[[Statistics]]")
     lines.append(_row("loss", _g(result.final_loss), f"({LOSS_NAMES[cfg.loss]})"))

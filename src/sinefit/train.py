@@ -13,6 +13,13 @@ from typing import Callable, Protocol
 import torch
 
 
+class StopFlag:
+    """Set from outside (a signal handler) to make a running loop stop after the current step."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+
 class Objective(Protocol):
     def __call__(self, theta: torch.Tensor, with_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
@@ -38,6 +45,7 @@ class Trajectory:
     theta: torch.Tensor  # (B, p)
     diverged_at: torch.Tensor  # (B,) int64, -1 where the row never diverged
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> parameters (B, p) then
+    stopped_at: int | None = None  # the step where a stop request ended the loop
 
     @property
     def final_loss(self) -> torch.Tensor:
@@ -58,6 +66,7 @@ def train(
     history: bool = True,
     record: frozenset[int] = frozenset(),
     on_progress: Callable[[int], None] | None = None,
+    stop: StopFlag | None = None,
 ) -> Trajectory:
     """Run ``steps`` updates of ``rule`` on ``objective``, for every row of theta.
 
@@ -67,7 +76,9 @@ def train(
     ``on_log(t, loss)`` is called for t % log_every == log_every - 1 (the seed's
     ``if t % 100 == 99: print(t, loss)``) with the loss before that step's update.
     The parameters of the steps in ``record`` are kept in ``snapshots``;
-    ``on_progress(t)`` hears about every ``PROGRESS_EVERY``-th step.
+    ``on_progress(t)`` hears about every ``PROGRESS_EVERY``-th step. When ``stop``
+    is set the loop ends after the loss of the current step is recorded: the
+    history is cut there and ``theta`` holds that step's parameters.
     """
     batch = theta.shape[0]
     keep = history
@@ -104,6 +115,8 @@ def train(
             on_log(t, loss)
         if t == steps:
             break
+        if stop is not None and stop.set:
+            return Trajectory(history[: t + 1] if keep else history, theta, diverged_at, snapshots, stopped_at=t)
         previous = theta
         theta, state = rule.update(theta, grad, state)
         if not all_alive:
@@ -123,6 +136,7 @@ def train_lbfgs(
     log_every: int = 100,
     on_log: Callable[[int, torch.Tensor], None] | None = None,
     record: frozenset[int] = frozenset(),
+    stop: StopFlag | None = None,
 ) -> Trajectory:
     """L-BFGS with a strong-Wolfe line search (torch.optim.LBFGS), one iteration per step.
 
@@ -131,6 +145,7 @@ def train_lbfgs(
     """
     rows = []
     snapshots: dict[int, torch.Tensor] = {}
+    stopped: int | None = None
     for b in range(theta.shape[0]):
         param = theta[b].detach().clone()
         opt = torch.optim.LBFGS(
@@ -157,13 +172,21 @@ def train_lbfgs(
             last_finite = param.clone()
             if on_log is not None and b == 0 and t % log_every == log_every - 1:
                 on_log(t, loss)
+            if stop is not None and stop.set:
+                stopped = t
+                history = history[: t + 1]
+                break
             if t < steps:
                 opt.step(closure)
         rows.append((history, last_finite, diverged))
-    length = max(int(d) + 1 if d >= 0 else steps + 1 for _, _, d in rows)
+        if stopped is not None:
+            break
+    length = max(int(d) + 1 if d >= 0 else len(h) for h, _, d in rows)
     return Trajectory(
-        torch.stack([h[:length] for h, _, _ in rows], dim=1),
+        torch.stack([torch.nn.functional.pad(h[:length], (0, length - len(h[:length])), value=torch.nan)
+                     for h, _, _ in rows], dim=1),  # fmt: skip
         torch.stack([p for _, p, _ in rows]),
         torch.tensor([d for _, _, d in rows], dtype=torch.long),
         {t: v for t, v in snapshots.items() if rows[0][2] < 0 or t < rows[0][2]},
+        stopped_at=stopped,
     )

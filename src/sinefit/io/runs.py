@@ -3,13 +3,22 @@
 Layout of a fit's run directory (every file written atomically: a temporary
 file beside it, flushed, then renamed into place):
 
-    config.toml    the resolved settings: `sinefit fit --config` on it refits the same numbers
-    history.csv    step,loss: the loss after every number of updates, 0 ... steps
-    model.json     the learned polynomial (see ``modelfile``)
-    report.txt     the fit report, as printed
-    initial.png    the seed's 'y true' / 'y pred' figure for the random initial polynomial
-    trained.png    the same for the trained polynomial
-    summary.json   what ``--json`` prints; written last, so its presence marks the run complete
+    config.toml      the resolved settings: `sinefit fit --config` on it refits the same numbers
+    history.csv      step,loss: the loss after every number of updates, 0 ... steps
+    trajectory.csv   step,<coefficient names>: the parameters at ~300 steps (spread evenly and
+                     geometrically), for trajectories and animations
+    points.csv       x,y: the data (at most 2000 points, evenly strided), for the figures
+    surface.json     the loss surface: optimum, its loss, the Hessian's eigenvalues and
+                     eigenvectors, the loss scale, the basis and domain
+    model.json       the learned polynomial (see ``modelfile``)
+    report.txt       the fit report, as printed
+    initial.png      the seed's 'y true' / 'y pred' figure for the random initial polynomial
+    trained.png      the same for the trained polynomial
+    status.json      running (with the process id) from the start, then completed, diverged
+                     or interrupted; a run killed midway keeps "running" with a dead pid
+    summary.json     what ``--json`` prints; written last, so its presence marks the run complete
+
+Everything a figure shows is in these files, so ``sinefit plot RUN`` redraws from them alone.
 """
 
 from __future__ import annotations
@@ -94,6 +103,7 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
         "formula": result.formula(17),
         "final_loss": finite_or_none(result.final_loss),
         "diverged_at": result.diverged_at,
+        "interrupted_at": result.interrupted_at,
         "optimum": {"coefficients": result.optimum.as_dict(), "loss": q.optimum_loss},
         "loss_ratio": finite_or_none(result.advice.ratio),
         "statistics": {
@@ -142,19 +152,92 @@ def seed_figures(result: FitResult) -> dict[str, Any]:
     }
 
 
+POINTS_SHOWN = 2000
+
+
+def trajectory_csv(result: FitResult) -> str:
+    lines = ["step," + ",".join(result.model.names)]
+    lines += [f"{int(t)}," + ",".join(repr(float(v)) for v in row) for t, row in zip(result.snapshot_steps, result.snapshots)]
+    return "\n".join(lines) + "\n"
+
+
+def points_csv(result: FitResult) -> str:
+    x = result.dataset.x.double().cpu().numpy()
+    y = result.dataset.y.double().cpu().numpy()
+    stride = max(1, -(-len(x) // POINTS_SHOWN))
+    return "x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(x[::stride], y[::stride]))
+
+
+def surface_document(result: FitResult) -> dict[str, Any]:
+    q, cfg = result.quadratic, result.config
+    return {
+        "basis": cfg.basis,
+        "degree": cfg.degree,
+        "domain": list(result.dataset.domain),
+        "loss": cfg.loss,
+        "quadratic": q.quadratic,
+        "scale": q.scale,
+        "optimum": [float(v) for v in q.optimum],
+        "optimum_loss": q.optimum_loss,
+        "eigenvalues": [float(v) for v in q.eigenvalues],
+        "eigenvectors": [[float(v) for v in row] for row in q.directions],  # column i: eigenvector i
+        "optimizer": cfg.optimizer,
+        "lr": result.lr,
+        "momentum": result.momentum,
+        "steps": cfg.steps,
+        "diverged_at": result.diverged_at,
+        "target": result.dataset.target,
+        "n": result.dataset.size,
+    }
+
+
+def start_run(root: Path, config: FitConfig, kind: str = "fit") -> Path:
+    """Make the run directory before the first step: its config, and a status saying it runs."""
+    run_dir = create_run_dir(root, kind)
+    settings = {"sinefit_version": __version__, **config.to_dict()}
+    write_text(run_dir / "config.toml", configfile.to_toml(settings))
+    write_status(run_dir, "running")
+    return run_dir
+
+
+def write_status(run_dir: Path, status: str, **extra: Any) -> None:
+    import datetime
+
+    doc = {"status": status, "pid": os.getpid(), "time": datetime.datetime.now().astimezone().isoformat(), **extra}
+    write_json(run_dir / "status.json", doc)
+
+
 def save_run(result: FitResult, root: Path, report_text: str, hint: str) -> Path:
     """Write a fit's run directory under ``root`` and return its path."""
-    run_dir = create_run_dir(root)
-    settings = {"sinefit_version": __version__, **result.config.to_dict()}
-    write_text(run_dir / "config.toml", configfile.to_toml(settings))
+    run_dir = start_run(root, result.config)
+    finish_run(run_dir, result, report_text, hint)
+    return run_dir
+
+
+def finish_run(run_dir: Path, result: FitResult, report_text: str, hint: str) -> None:
+    """Write everything a finished (or diverged, or interrupted) fit leaves; summary.json last."""
     write_text(run_dir / "history.csv", history_csv(result.losses))
+    write_text(run_dir / "trajectory.csv", trajectory_csv(result))
+    write_text(run_dir / "points.csv", points_csv(result))
+    write_json(run_dir / "surface.json", _finite_json(surface_document(result)))
     if modelfile.writable(result):
         write_json(run_dir / "model.json", modelfile.document(result))
     write_text(run_dir / "report.txt", report_text + "\n")
     for stem, draw in seed_figures(result).items():
         figures.save(draw(), run_dir / f"{stem}.png")
+    write_status(run_dir, result.status, diverged_at=result.diverged_at, interrupted_at=result.interrupted_at)
     write_json(run_dir / "summary.json", summary(result, run_dir, hint))
-    return run_dir
+
+
+def _finite_json(obj: Any) -> Any:
+    """JSON has no inf or NaN: they become null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, list):
+        return [_finite_json(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _finite_json(v) for k, v in obj.items()}
+    return obj
 
 
 def read_history(path: Path) -> np.ndarray:
