@@ -82,13 +82,18 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+_DEBUG = False
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of any error.")] = False,
 ) -> None:
-    pass
+    global _DEBUG
+    _DEBUG = debug
 
 
 Opt = typer.Option
@@ -482,6 +487,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; return the exit code instead of raising SystemExit."""
     from .errors import SinefitError
 
+    global _DEBUG
+    _DEBUG = "--debug" in (argv if argv is not None else sys.argv[1:])
     command = typer.main.get_command(app)
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _warning
@@ -492,9 +499,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         _error(e.format_message().replace("\n", " "))
         return EXIT_BAD_INPUT
     except SinefitError as e:
+        _traceback_if_debugging()
         _error(str(e))
         return e.exit_code
     except Failure as e:
+        _traceback_if_debugging()
         _error(str(e))
         return e.code
     except (KeyboardInterrupt, click.Abort):
@@ -503,8 +512,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     except click.ClickException as e:
         _error(e.format_message())
         return e.exit_code
+    except OSError as e:  # a file or disk problem we did not foresee: still one line, exit 1
+        _traceback_if_debugging()
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        _error(f"{e.strerror or e}{where}")
+        return EXIT_FAILURE
+    except Exception as e:  # a bug: say so plainly; --debug shows where
+        _traceback_if_debugging()
+        _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback, and please report it)")
+        return EXIT_FAILURE
     finally:
         warnings.showwarning = previous_showwarning
+
+
+def _traceback_if_debugging() -> None:
+    if _DEBUG:
+        import traceback
+
+        traceback.print_exc()
 
 
 def run() -> None:
