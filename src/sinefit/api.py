@@ -12,7 +12,7 @@ import torch
 
 from . import analysis, basis, data, engine, losses, model, moments, optim, stats, train
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
-from .errors import Interrupted
+from .errors import InputError, Interrupted
 from .moments import Moments
 from .objective import PerSample
 
@@ -237,11 +237,7 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) ->
     if domain is None:  # power basis on data: the domain is only for people (and saved models)
         domain = (m.x_min, m.x_max) if m.x_min < m.x_max else (m.x_min - 1.0, m.x_max + 1.0)
     if m.n <= m.sample_x.size and np.unique(m.sample_x).size < cfg.degree + 1:
-        raise ConfigError(
-            "--data" if source != "arrays" else "x",
-            f"{source}: {np.unique(m.sample_x).size} distinct x values, but a degree-{cfg.degree} polynomial "
-            f"needs at least {cfg.degree + 1}",
-        )
+        raise _too_few_x(source, np.unique(m.sample_x).size, cfg.degree)
     ds = data.Dataset(torch.as_tensor(m.sample_x), torch.as_tensor(m.sample_y), source, domain, n=m.n)
     columns = basis.columns(cfg.basis, ds.x, cfg.degree, domain)
     if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
@@ -435,12 +431,16 @@ def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
         return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed)
     distinct = np.unique(xs).size
     if distinct < cfg.degree + 1:
-        raise ConfigError(
-            "--data" if source != "arrays" else "x",
-            f"{source}: {distinct} distinct x values, but a degree-{cfg.degree} polynomial needs at least "
-            f"{cfg.degree + 1}",
-        )
+        raise _too_few_x(source, distinct, cfg.degree)
     return data.from_arrays(xs, ys, cfg.dtype, source, cfg.domain)
+
+
+def _too_few_x(source: str, distinct: int, degree: int) -> InputError:
+    what = f"{source}: {distinct} distinct x values"
+    need = f"a degree-{degree} polynomial needs at least {degree + 1}"
+    return ConfigError("x", f"{distinct} distinct x values, but {need}") if source == "arrays" else InputError(
+        f"{what}, but {need}"
+    )
 
 
 def _rule(name: str, lr: float, momentum: float | None):
