@@ -46,34 +46,14 @@ class Statistics:
 
 
 def statistics(x: np.ndarray, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> Statistics:
+    """Every point at hand: the residuals directly, the Gram matrix's spectrum through the SVD of X."""
     x, X, y, theta = (np.asarray(a, dtype=np.float64) for a in (x, X, y, theta))
-    n, p = X.shape
     with np.errstate(all="ignore"):
         r = X @ theta - y
         sse = float(r @ r)
         sst = float(np.sum((y - y.mean()) ** 2))
-        worst = int(np.nanargmax(np.abs(r))) if np.any(np.isfinite(r)) else 0
-        log_term = n * math.log(sse / n) if 0 < sse < math.inf else (-math.inf if sse == 0 else math.inf)
-    if n > p and math.isfinite(sse):
-        _, s, Vt = np.linalg.svd(X, full_matrices=False)
-        keep = s > s[0] * max(n, p) * np.finfo(np.float64).eps
-        inv2 = np.where(keep, 1.0 / np.where(keep, s, 1.0) ** 2, np.inf)
-        covariance = (sse / (n - p)) * (Vt.T * inv2) @ Vt
-    else:
-        covariance = np.full((p, p), np.nan)
-    return Statistics(
-        n=n,
-        p=p,
-        sse=sse,
-        mse=sse / n,
-        rmse=math.sqrt(sse / n) if math.isfinite(sse) else math.inf,
-        r2=1.0 - sse / sst if sst > 0 else math.nan,
-        max_error=float(abs(r[worst])),
-        max_error_at=float(x[worst]),
-        aic=log_term + 2 * p,
-        bic=log_term + p * math.log(n),
-        covariance=covariance,
-    )
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    return _statistics(X.shape[0], sse, sst, x, r, s**2, Vt.T)
 
 
 def statistics_from_moments(
@@ -81,16 +61,24 @@ def statistics_from_moments(
 ) -> Statistics:
     """The same statistics for streamed data: SSE from the quadratic form, the covariance
     from G = X^T X, and the largest error over the kept sample of the points."""
-    p = G.shape[0]
+    lam, V = np.linalg.eigh(np.asarray(G, dtype=np.float64))
+    return _statistics(n, sse, sst, np.asarray(sample_x), np.asarray(sample_errors), lam, V)
+
+
+def _statistics(
+    n: int, sse: float, sst: float, x: np.ndarray, errors: np.ndarray, lam: np.ndarray, V: np.ndarray
+) -> Statistics:
+    """From SSE, SST, the errors at x, and the eigenpairs (lam, V) of X^T X."""
+    p = V.shape[0]
     log_term = n * math.log(sse / n) if 0 < sse < math.inf else (-math.inf if sse == 0 else math.inf)
-    if n > p and math.isfinite(sse):
-        lam, V = np.linalg.eigh(G)
-        keep = lam > lam.max() * p * np.finfo(np.float64).eps
+    if n > p and math.isfinite(sse) and lam.size:
+        keep = lam > lam.max() * max(n, p) * np.finfo(np.float64).eps
         inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), np.inf)
         covariance = (sse / (n - p)) * (V * inv) @ V.T
     else:
         covariance = np.full((p, p), np.nan)
-    worst = int(np.argmax(np.abs(sample_errors))) if sample_errors.size else 0
+    finite = np.isfinite(errors)
+    worst = int(np.argmax(np.where(finite, np.abs(errors), -1.0))) if finite.any() else None
     return Statistics(
         n=n,
         p=p,
@@ -98,8 +86,8 @@ def statistics_from_moments(
         mse=sse / n,
         rmse=math.sqrt(sse / n) if math.isfinite(sse) else math.inf,
         r2=1.0 - sse / sst if sst > 0 else math.nan,
-        max_error=float(abs(sample_errors[worst])) if sample_errors.size else math.nan,
-        max_error_at=float(sample_x[worst]) if sample_errors.size else math.nan,
+        max_error=float(abs(errors[worst])) if worst is not None else math.nan,
+        max_error_at=float(x[worst]) if worst is not None else math.nan,
         aic=log_term + 2 * p,
         bic=log_term + p * math.log(n),
         covariance=covariance,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import FitConfig
 from ..errors import InputError
+from .safefile import read_bounded
 
 MAX_BYTES = 1 << 20
 META_KEYS = {"sinefit_version"}  # written into saved configs for people; not a setting
@@ -26,13 +27,7 @@ class ConfigFileError(InputError):
 def read(path: str | Path) -> dict[str, Any]:
     """The settings in a .toml or .json file, as a dict of FitConfig field names."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ConfigFileError(f"{path}: {size} bytes is too large for a config file (limit {MAX_BYTES})")
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConfigFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    raw = read_bounded(path, MAX_BYTES, "a config file", ConfigFileError)
     try:
         text = raw.decode("utf-8")
         if path.suffix.lower() == ".json":

@@ -41,8 +41,12 @@ def seed_figure(x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, title: st
 def save(fig: Figure, path: Path) -> None:
     """Write a figure atomically: to a temporary file beside it, then renamed into place."""
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=100)
-    os.replace(tmp, path)
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no debris, whatever went wrong
+        raise
 
 
 def display_available() -> bool:

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import InputError
+from .safefile import read_bounded
 from ..api import FitResult, Polynomial
 from ..basis import BASES, names
 from ..model import powers
@@ -58,13 +59,7 @@ def document(result: FitResult) -> dict[str, Any]:
 def load(path: str | Path) -> Polynomial:
     """Read a model.json written by sinefit; refuse anything else with ModelFileError."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ModelFileError(f"{path}: {size} bytes is too large for a model file (limit {MAX_BYTES})")
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    raw = read_bounded(path, MAX_BYTES, "a model file", ModelFileError)
     try:
         doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as e:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .runs import write_text
+from .safefile import write_text
 
 MAX_BYTES = 1 << 30
 

@@ -38,6 +38,7 @@ from ..api import FitResult, from_run
 from ..config import FitConfig
 from ..errors import InputError
 from . import configfile, figures, modelfile
+from .safefile import write_json, write_text
 
 RUN_NAME = re.compile(r"^(?P<kind>[a-z]+)-(?P<n>\d+)$")
 
@@ -58,20 +59,6 @@ def create_run_dir(root: Path, kind: str = "fit") -> Path:
             return path
         except FileExistsError:
             n += 1
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically (temporary file in the same directory, fsync, rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
 def history_csv(losses: np.ndarray) -> str:

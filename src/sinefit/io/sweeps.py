@@ -25,7 +25,8 @@ from .._version import __version__
 from ..sweep import SweepResult
 from . import figures
 from .configfile import to_toml
-from .runs import create_run_dir, finite_or_none, write_json, write_text
+from .runs import create_run_dir, finite_or_none
+from .safefile import write_json, write_text
 
 OUTCOME = ["final_loss", "optimum_loss", "gap", "diverged", "diverged_at", "lr_used", "stable_lr"]
 
