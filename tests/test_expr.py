@@ -15,7 +15,6 @@ from sinefit.errors import InputError
 from sinefit.expr import (
     FUNCTIONS,
     NAMED_TARGETS,
-    Expression,
     ExpressionError,
     constant,
     evaluate_target,

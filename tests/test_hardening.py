@@ -4,9 +4,7 @@ The matrix below is the README's troubleshooting table: one row per input, the e
 must end with, and the words its one-line message must contain.
 """
 
-import hashlib
 import json
-import math
 import os
 import random
 import shutil

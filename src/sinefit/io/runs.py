@@ -24,7 +24,6 @@ Everything a figure shows is in these files, so ``sinefit plot RUN`` redraws fro
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import re
