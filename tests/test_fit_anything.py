@@ -44,11 +44,12 @@ def test_iterative_optimizers_reach_the_optimum_within_their_budget(optimizer, d
 def test_manual_and_autograd_trajectories_agree(optimizer, loss):
     common = dict(optimizer=optimizer, loss=loss, dtype="float64", degree=4, basis="chebyshev", steps=60,
                   lr=1e-3 if optimizer in ("gd", "momentum", "nesterov") and loss != "sse" else None,
-                  target="tanh(2*x)")  # fmt: skip
+                  target="tanh(2*x)", engine="per-sample")  # fmt: skip
     manual = fit(grad="manual", **common)
     auto = fit(grad="autograd", **common)
     np.testing.assert_allclose(manual.losses, auto.losses, rtol=1e-9)
-    np.testing.assert_allclose(manual.model.coefficients, auto.model.coefficients, rtol=1e-9, atol=1e-12)
+    scale = np.abs(auto.model.coefficients).max()  # tanh is odd: the even coefficients are round-off
+    np.testing.assert_allclose(manual.model.coefficients, auto.model.coefficients, rtol=1e-9, atol=1e-9 * scale)
 
 
 @pytest.mark.parametrize("kind", ["legendre", "chebyshev"])

@@ -198,7 +198,9 @@ def advise(
     converged = (not diverged) and final_loss - q.optimum_loss <= gap_target
     closed_form = q.quadratic and gd
     more = 0.0 if converged or diverged else q.gd_steps_to(theta, lr, gap_target) if closed_form else math.nan
-    parts = (q.singular_values * (q.directions.T @ (np.asarray(theta, dtype=np.float64) - q.optimum))) ** 2
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged fit's parameters may be huge
+        parts = (q.singular_values * (q.directions.T @ (np.asarray(theta, dtype=np.float64) - q.optimum))) ** 2
+    parts = np.nan_to_num(parts, nan=np.inf)
     worst = int(np.argmax(parts))
     return Advice(
         ratio=ratio,
@@ -206,11 +208,18 @@ def advise(
         diverged=diverged,
         bottleneck=worst,
         bottleneck_rate=float((1.0 - lr * q.eigenvalues[worst]) ** 2),
-        bottleneck_share=float(parts[worst] / parts.sum()) if parts.sum() > 0 else 0.0,
+        bottleneck_share=_share(parts, worst),
         more_steps=more,
         fastest_lr=q.fastest_lr,
         steps_at_fastest_lr=q.gd_steps_to(theta0, q.fastest_lr, gap_target) if q.quadratic else math.nan,
     )
+
+
+def _share(parts: np.ndarray, i: int) -> float:
+    total = parts.sum()
+    if not np.isfinite(total):
+        return 1.0 if np.isinf(parts[i]) else 0.0
+    return float(parts[i] / total) if total > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -444,8 +444,8 @@ def _too_few_x(source: str, distinct: int, degree: int) -> InputError:
 
 
 def _rule(name: str, lr: float, momentum: float | None):
-    if name == "gd":
-        return optim.GradientDescent(lr)
+    if name == "gd" or (name == "nesterov" and not momentum):
+        return optim.GradientDescent(lr)  # Nesterov without momentum is plain descent (torch refuses mu = 0)
     if name in ("momentum", "nesterov"):
         return optim.RULES[name](lr, momentum=momentum)
     return optim.RULES[name](lr)

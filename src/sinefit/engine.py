@@ -92,19 +92,33 @@ def gd_closed_form(
         first = np.where(lo_over, 0, hi).astype(np.int64)
         diverged[rows] = np.where(over, first, -1)
     end = np.where(diverged >= 0, np.maximum(diverged - 1, 0), steps).astype(np.float64)  # last finite step
-    with np.errstate(over="ignore", invalid="ignore"):
-        theta = q.optimum + (np.power(rho, end[:, None]) * e0) @ q.directions.T
-        final = q.optimum_loss + np.sum(weight * e0**2 * np.power(rho, 2 * end[:, None]), axis=1)
+
+    # Each mode's term is formed in log space, exp(log w_i + 2 t log|rho_i|): rho^(2t) alone
+    # can overflow while the term (its weight is small) is still a finite loss.
+    def t_log_rho(t: np.ndarray) -> np.ndarray:  # t log|rho|, with 0 * log 0 = 0 (rho^0 = 1)
+        return np.where(t[..., None] == 0, 0.0, t[..., None] * log_rho)
+
+    def loss_at(t: np.ndarray) -> np.ndarray:
+        return q.optimum_loss + np.sum(np.exp(log_w + 2.0 * t_log_rho(t)), axis=-1)
+
+    def theta_at(t: np.ndarray) -> np.ndarray:  # rho^t e0, signs kept, magnitudes in log space
+        sign = np.where((rho < 0) & (np.mod(t[..., None], 2) == 1), -1.0, 1.0) * np.sign(e0)
+        return q.optimum + (sign * np.exp(t_log_rho(t) + log_e0)) @ q.directions.T
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        log_e0 = np.log(np.abs(e0))
+        theta = theta_at(end)
+        final = loss_at(end)
         losses = None
         if history:
-            t = np.arange(steps + 1, dtype=np.float64)[:, None, None]  # (T, 1, 1)
-            losses = q.optimum_loss + np.sum(weight * e0**2 * np.power(rho[None], 2 * t), axis=2)  # (T, B)
+            t = np.broadcast_to(np.arange(steps + 1, dtype=np.float64)[:, None], (steps + 1, theta0.shape[0]))
+            losses = loss_at(t)  # (T, B)
             for b in np.flatnonzero(diverged >= 0):
                 losses[diverged[b], b] = np.inf
                 losses[diverged[b] + 1 :, b] = np.nan
             losses = losses[: _history_length(diverged, steps)]
         limit = diverged.max() if np.all(diverged >= 0) else steps + 1
-        snapshots = {t: q.optimum + (np.power(rho, t) * e0) @ q.directions.T for t in sorted(record) if t < limit}
+        snapshots = {t: theta_at(np.full(theta0.shape[0], float(t))) for t in sorted(record) if t < limit}
     return BatchRun(losses, final, theta, diverged, snapshots)
 
 

@@ -27,8 +27,12 @@ def sse_grad(residual: torch.Tensor) -> torch.Tensor:
 
 
 def mse(residual: torch.Tensor) -> torch.Tensor:
-    """Mean squared error: L = (1/n) sum_i r_i^2."""
-    return residual.pow(2).mean(-1)
+    """Mean squared error: L = (1/n) sum_i r_i^2.
+
+    Each term is scaled before the sum (not the sum after, as ``mean`` does), so the
+    loss overflows only when L itself does, as on the stats engine.
+    """
+    return (residual.pow(2) * (1.0 / residual.shape[-1])).sum(-1)
 
 
 def mse_grad(residual: torch.Tensor) -> torch.Tensor:

@@ -129,8 +129,9 @@ def sweep(
     rows: list[dict[str, Any] | None] = [None] * len(configs)
     done = 0
     for key, members in _groups(base_cfg, configs).items():
-        lr_given = "lr" in axes_and_settings or (base is not None and base.lr is not None)
-        for i, row in _run_group(base_cfg, dict(key), [(i, configs[i]) for i in members], lr_given):
+        given = {name for name in ("lr", "momentum")
+                 if name in axes_and_settings or (base is not None and getattr(base, name) is not None)}  # fmt: skip
+        for i, row in _run_group(base_cfg, dict(key), [(i, configs[i]) for i in members], given):
             rows[i] = row
         done += len(members)
         if on_progress is not None:
@@ -166,9 +167,9 @@ def _groups(base: FitConfig, configs: list[dict[str, Any]]) -> dict[tuple, list[
     return groups
 
 
-def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int, dict[str, Any]]], lr_given: bool):
-    """Run one loss surface's configurations; yields (index, row). Without a given lr each
-    optimizer takes its own default."""
+def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int, dict[str, Any]]], given: set[str]):
+    """Run one loss surface's configurations; yields (index, row). Settings the user did not
+    give (lr, momentum) take each optimizer's own default, or lr auto's textbook values."""
     settings = base.to_dict()
     # One problem per group: its data, loss surface and the seed's draw for each seed.
     problem = _prepare(FitConfig.from_dict({**settings, **shared, "lr": None, "momentum": None,
@@ -188,8 +189,8 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
         lrs, mus = [], []
         for k, seed in zip(ks, seeds):
             c = members[k][1]
-            lr = c.get("lr", base.lr if lr_given else DEFAULT_LR.get(opt))
-            mu = c.get("momentum", base.momentum)
+            lr = c.get("lr", base.lr if "lr" in given else DEFAULT_LR.get(opt))
+            mu = c.get("momentum", base.momentum if "momentum" in given else None)
             mu = 0.9 if mu is None and opt in ("momentum", "nesterov") and lr != "auto" else mu
             if lr == "auto":
                 auto = analysis.auto_step(q, opt, draws[seed].double().numpy())
