@@ -13,14 +13,22 @@ BIN    := $(VENV)/bin
 run: $(VENV)/.ready
 	$(BIN)/sinefit fit
 
-test: $(VENV)/.ready
+test: $(VENV)/.ready-test
 	$(BIN)/python -m pytest
 
 $(VENV)/.ready: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
+
+# The tests also need pytest, hypothesis and the MLflow extra (its round trip is tested).
+$(VENV)/.ready-test: $(VENV)/.ready
+	$(BIN)/python -m pip install --quiet -e ".[test,mlflow]"
+	touch $@
+
+bench: $(VENV)/.ready
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
