@@ -115,6 +115,8 @@ EngineOpt = Annotated[Optional[str], Opt(help="per-sample (the seed's way: every
 DeviceOpt = Annotated[Optional[str], Opt(help="cpu, cuda or auto (cuda where a GPU exists). [default: cpu]")]
 OutOpt = Annotated[Path, Opt(help="Directory under which each run gets a new numbered directory.")]
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")]
+MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also log to MLflow (pip install 'sinefit\\[mlflow]'): alone, to the local store ./mlflow.db that `mlflow ui` opens; with a URI, to that tracking server or store.")]
+ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
 
 
@@ -189,6 +191,8 @@ def fit(
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
     out: OutOpt = Path("runs"),
     show: Annotated[bool, Opt("--show", help="Also open the figures in a window, where a display exists.")] = False,
+    mlflow: MlflowOpt = None,
+    mlflow_experiment: ExperimentOpt = "sinefit",
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -245,8 +249,10 @@ def fit(
         runs.finish_run(run_dir, result, text, hint)
     except OSError as e:
         raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
+    tracked = _track(mlflow, mlflow_experiment, quiet, lambda tracking, uri: tracking.log_fit(
+        result, run_dir, uri, mlflow_experiment))  # fmt: skip
     if as_json:
-        print(json.dumps(runs.summary(result, run_dir, hint), indent=2))
+        print(json.dumps({**runs.summary(result, run_dir, hint), **tracked}, indent=2))
     elif talk:
         files = ", ".join(sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")))
         print(f"\nWrote {run_dir}/: {files}")
@@ -259,6 +265,23 @@ def fit(
         )  # fmt: skip
     if result.diverged_at is not None:
         raise Failure(report.divergence_message(result))
+
+
+MLFLOW_DEFAULT = "\0default"  # what a bare --mlflow becomes (see main): the local default store
+
+
+def _track(uri: Optional[str], experiment: str, quiet: bool, log) -> dict[str, Any]:
+    """Log to MLflow when --mlflow was given; say where (on stderr, so stdout stays the report or JSON)."""
+    if uri is None:
+        return {}
+    from .io import tracking
+
+    uri = None if uri == MLFLOW_DEFAULT else uri
+    run_id = log(tracking, uri)
+    if not quiet:
+        print(f"MLflow: logged run {run_id} in experiment '{experiment}' at {tracking.shown(tracking.resolve_uri(uri))}; "
+              f"view it with: {tracking.view_hint(uri)}", file=sys.stderr)  # fmt: skip
+    return {"mlflow_run_id": run_id, "mlflow_uri": tracking.shown(tracking.resolve_uri(uri))}
 
 
 @contextlib.contextmanager
@@ -307,8 +330,10 @@ def sweep(
     dtype: Annotated[Optional[str], Opt(help="Working precision: float64 (the default for sweeps: the stats engine) or float32 (per-sample, slower).")] = None,
     engine: EngineOpt = None,
     device: DeviceOpt = None,
-    top: Annotated[int, Opt(help="How many of the best configurations to print.")] = 10,
+    top: Annotated[int, Opt(help="How many of the best configurations to print (and log to MLflow as child runs).")] = 10,
     out: OutOpt = Path("runs"),
+    mlflow: MlflowOpt = None,
+    mlflow_experiment: ExperimentOpt = "sinefit",
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -339,8 +364,10 @@ def sweep(
         run_dir = sweeps.save_sweep(result, out, top)
     except OSError as e:
         raise Failure(f"cannot write the sweep directory under {out}: {e.strerror or e}") from None
+    tracked = _track(mlflow, mlflow_experiment, quiet, lambda tracking, uri: tracking.log_sweep(
+        result, run_dir, uri, mlflow_experiment, children=top))  # fmt: skip
     if as_json:
-        print(json.dumps(sweeps.summary(result, run_dir, top), indent=2))
+        print(json.dumps({**sweeps.summary(result, run_dir, top), **tracked}, indent=2))
         return
     if talk:
         print(_sweep_table(result, top))
@@ -488,7 +515,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .errors import SinefitError
 
     global _DEBUG
-    _DEBUG = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = list(argv if argv is not None else sys.argv[1:])
+    _DEBUG = "--debug" in argv
+    # --mlflow takes an optional URI, which click cannot express: a bare --mlflow (last, or
+    # followed by another option) gets the marker for the default store.
+    for i in reversed(range(len(argv))):
+        if argv[i] == "--mlflow" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            argv.insert(i + 1, MLFLOW_DEFAULT)
     command = typer.main.get_command(app)
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _warning

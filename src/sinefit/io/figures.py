@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -107,7 +108,7 @@ def step_scale(last_step: int) -> str:
     return "symlog" if last_step > SYMLOG_AFTER else "linear"
 
 
-def _set_step_axis(ax, last_step: int) -> None:
+def set_step_axis(ax, last_step: int) -> None:
     if step_scale(last_step) == "symlog":
         ax.set_xscale("symlog", linthresh=1.0, linscale=0.5)
         ax.set_xlim(0, last_step * 1.15)
@@ -140,7 +141,7 @@ def off_scale(curve: np.ndarray, limits: tuple[float, float]) -> bool:
     return bool(np.any(~np.isfinite(c)) or c.max(initial=-np.inf) > limits[1] or c.min(initial=np.inf) < limits[0])
 
 
-def _reach(curve: np.ndarray) -> str:
+def reach_text(curve: np.ndarray) -> str:
     c = np.asarray(curve, dtype=np.float64)
     c = c[np.isfinite(c)]
     if not c.size:
@@ -149,44 +150,54 @@ def _reach(curve: np.ndarray) -> str:
     return f"reaches {v:.3g}"
 
 
-def curve_x(run: "RunData", count: int = 400) -> np.ndarray:
+def curve_x(run: RunData, count: int = 400) -> np.ndarray:
     """A dense grid over the domain (and the data, should it stray outside) for smooth curves."""
     lo = min(run.domain[0], float(run.x.min()))
     hi = max(run.domain[1], float(run.x.max()))
     return np.linspace(lo, hi, count)
 
 
-def sorted_points(run: "RunData") -> tuple[np.ndarray, np.ndarray]:
+def sorted_points(run: RunData) -> tuple[np.ndarray, np.ndarray]:
     """The data sorted by x (a data file's rows come in any order; lines need them sorted)."""
     order = np.argsort(run.x, kind="stable")
     return run.x[order], run.y[order]
 
 
-def data_label(run: "RunData") -> str:
+def source_name(run: RunData) -> str:
+    """What was fitted: the target expression ('sin(x)'), or the data file's name."""
+    return run.target if run.config.get("data") is None else Path(run.target).name
+
+
+def data_label(run: RunData) -> str:
     shown = len(run.x)
     count = f"{shown} points" if shown >= run.n else f"{shown} of {run.n} points"
-    source = run.target if run.config.get("data") is None else Path(run.target).name
+    source = source_name(run)
+    noise = run.config.get("noise") or 0.0
+    if run.config.get("data") is None and noise > 0:
+        source += f" + noise {noise:g}"
     return f"data: {source} ({count})"
 
 
-def _fmt(v: float | None, digits: int = 4) -> str:
+def fmt_value(v: float | None, digits: int = 4) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
 
 
-def optimum_name(run: "RunData") -> str:
+def optimum_name(run: RunData) -> str:
     return "least-squares optimum" if run.quadratic else f"{run.loss} optimum"
 
 
-def fit_label(run: "RunData") -> str:
+def fit_label(run: RunData) -> str:
     """What the fitted curve is: after how many steps of what, at what loss; or where it diverged."""
     if run.diverged_at is not None:
-        return f"last finite step {run.final_index} (diverged at {run.diverged_at}), loss {_fmt(run.final_loss, 3)}"
+        return (
+            f"last finite step {run.final_index} (diverged at {run.diverged_at}), loss {fmt_value(run.final_loss, 3)}"
+        )
     if run.optimizer == "exact":
-        return f"fitted (exact solve), loss {_fmt(run.final_loss)}"
-    return f"fitted: {run.optimizer}, {run.last_step} steps, loss {_fmt(run.final_loss)}"
+        return f"fitted (exact solve), loss {fmt_value(run.final_loss)}"
+    return f"fitted: {run.optimizer}, {run.last_step} steps, loss {fmt_value(run.final_loss)}"
 
 
-def _lr_text(run: "RunData") -> str:
+def lr_text(run: RunData) -> str:
     if run.optimizer == "exact" or run.lr is None:
         return run.optimizer
     text = f"{run.optimizer}, lr {run.lr:.3g}"
@@ -207,7 +218,7 @@ def _positive(values: np.ndarray) -> np.ndarray:
 # -- the seed's two figures, from the files ---------------------------------------------------
 
 
-def seed_titles(run: "RunData") -> tuple[str, str]:
+def seed_titles(run: RunData) -> tuple[str, str]:
     """The titles ``runs.seed_figures`` gives the initial and trained figures."""
     what = run.what
     initial = f"random initial {what} (seed {run.config.get('seed', 0)})"
@@ -223,12 +234,12 @@ def seed_titles(run: "RunData") -> tuple[str, str]:
     return initial, trained
 
 
-def seed_initial(run: "RunData", fig: Figure | None = None) -> Figure:
+def seed_initial(run: RunData, fig: Figure | None = None) -> Figure:
     x, y = sorted_points(run)
     return seed_figure(x, y, run.initial.predict(x), seed_titles(run)[0], fig)
 
 
-def seed_trained(run: "RunData", fig: Figure | None = None) -> Figure:
+def seed_trained(run: RunData, fig: Figure | None = None) -> Figure:
     x, y = sorted_points(run)
     return seed_figure(x, y, run.fitted.predict(x), seed_titles(run)[1], fig)
 
@@ -236,7 +247,7 @@ def seed_trained(run: "RunData", fig: Figure | None = None) -> Figure:
 # -- overlay: data, initial, fit and optimum on one axis; residuals below -------------------------
 
 
-def overlay(run: "RunData", fig: Figure | None = None) -> Figure:
+def overlay(run: RunData, fig: Figure | None = None) -> Figure:
     """The data, the random initial polynomial (clipped), the fit and the optimum; residuals below."""
     fig = _new(fig, (7.2, 6.0))
     fig.subplots_adjust(left=0.11, right=0.97, top=0.93, bottom=0.09, hspace=0.13)
@@ -254,17 +265,17 @@ def overlay(run: "RunData", fig: Figure | None = None) -> Figure:
     ax.scatter(xs, ys, s=4, color=DATA_COLOR, alpha=0.5, linewidths=0, label=data_label(run), zorder=1)
     label = f"initial (random, seed {run.config.get('seed', 0)})"
     if off_scale(initial, limits):
-        label += f": clipped, {_reach(initial)}"
+        label += f": clipped, {reach_text(initial)}"
     ax.plot(grid, initial, color=INITIAL_COLOR, ls=":", lw=1.6, label=label, zorder=2)
     label = fit_label(run)
     if off_scale(fitted, limits):
-        label += f": clipped, {_reach(fitted)}"
+        label += f": clipped, {reach_text(fitted)}"
     ax.plot(grid, fitted, color=FIT_COLOR, lw=2.2, label=label, zorder=3)
     ax.plot(grid, best, color=OPTIMUM_COLOR, ls="--", lw=1.3,
-            label=f"{optimum_name(run)}, loss {_fmt(run.optimum_loss)}", zorder=4)  # fmt: skip
+            label=f"{optimum_name(run)}, loss {fmt_value(run.optimum_loss)}", zorder=4)  # fmt: skip
     ax.set_ylim(*limits)
     ax.set_ylabel("y")
-    ax.set_title(f"{run.what} fit to {data_label(run).removeprefix('data: ').split(' (')[0]} ({_lr_text(run)})")
+    ax.set_title(f"{run.what} fit to {source_name(run)} ({lr_text(run)})")
     ax.legend(loc="best", fontsize="small", framealpha=0.85)
     ax.grid(alpha=0.3)
     ax.tick_params(labelbottom=False)
@@ -273,9 +284,9 @@ def overlay(run: "RunData", fig: Figure | None = None) -> Figure:
     best_res = run.optimum_polynomial.predict(xs) - ys
     res.axhline(0.0, color="0.3", lw=0.8, zorder=1)
     r_limits = view_limits([best_res, np.zeros(1)], [fit_res])
-    label = "fit − data" + (f" (clipped, {_reach(fit_res)})" if off_scale(fit_res, r_limits) else "")
-    res.plot(xs, fit_res, ".", ms=2.5, color=FIT_COLOR, label=label, zorder=2)
-    res.plot(xs, best_res, ".", ms=2.0, color=OPTIMUM_COLOR, label="optimum − data", zorder=3)
+    label = "fit − data" + (f" (clipped, {reach_text(fit_res)})" if off_scale(fit_res, r_limits) else "")
+    res.plot(xs, fit_res, ".", ms=2.5, color=FIT_COLOR, label=label, zorder=3)
+    res.plot(xs, best_res, ".", ms=2.5, color=OPTIMUM_COLOR, label="optimum − data", zorder=2)
     res.set_ylim(*r_limits)
     res.set_ylabel("residual")
     res.set_xlabel("x")
@@ -287,19 +298,19 @@ def overlay(run: "RunData", fig: Figure | None = None) -> Figure:
 # -- loss curve --------------------------------------------------------------------------------
 
 
-def loss_curve(run: "RunData", fig: Figure | None = None) -> Figure:
+def loss_curve(run: RunData, fig: Figure | None = None) -> Figure:
     """Loss against step (log y; log x beyond SYMLOG_AFTER steps), the optimum dashed, divergence marked."""
     fig = _new(fig)
     fig.subplots_adjust(left=0.12, right=0.96, top=0.91, bottom=0.11)
     ax = fig.add_subplot()
     finite = np.isfinite(run.losses)
     last = run.final_index
-    ax.plot(run.steps[finite], run.losses[finite], color=FIT_COLOR, lw=1.8, label=f"{run.loss} loss ({_lr_text(run)})")
+    ax.plot(run.steps[finite], run.losses[finite], color=FIT_COLOR, lw=1.8, label=f"{run.loss} loss ({lr_text(run)})")
     if run.optimum_loss is not None and run.optimum_loss > 0:
         ax.axhline(run.optimum_loss, color=OPTIMUM_COLOR, ls="--", lw=1.2,
-                   label=f"{optimum_name(run)}: {_fmt(run.optimum_loss)}")  # fmt: skip
+                   label=f"{optimum_name(run)}: {fmt_value(run.optimum_loss)}")  # fmt: skip
     ax.set_yscale("log")
-    _set_step_axis(ax, max(run.last_step, 1))
+    set_step_axis(ax, max(run.last_step, 1))
     shown = _positive(run.losses)
     if shown.size:
         lo = min(float(shown.min()), run.optimum_loss if run.optimum_loss and run.optimum_loss > 0 else math.inf)
@@ -309,15 +320,15 @@ def loss_curve(run: "RunData", fig: Figure | None = None) -> Figure:
     ax.scatter([run.steps[last]], [run.losses[last]], s=25, color=FIT_COLOR, zorder=5)
     if run.diverged_at is not None:  # a rising curve: the space below it, left of the divergence line, is free
         where, coords, ha, va = (0.88, 0.55), "axes fraction", "right", "center"
-        text = f"last finite loss, step {int(run.steps[last])}: {_fmt(run.final_loss)}"
+        text = f"last finite loss, step {int(run.steps[last])}: {fmt_value(run.final_loss)}"
     elif run.last_step <= 1 or last < 0.5 * run.last_step:
         where, coords, ha, va = (10, 10), "offset points", "left", "bottom"
-        text = f"step {int(run.steps[last])}: {_fmt(run.final_loss)}"
+        text = f"step {int(run.steps[last])}: {fmt_value(run.final_loss)}"
     else:
         where, coords, ha, va = (-12, 14), "offset points", "right", "bottom"
-        text = f"step {int(run.steps[last])}: {_fmt(run.final_loss)}"
+        text = f"step {int(run.steps[last])}: {fmt_value(run.final_loss)}"
     ax.annotate(text, xy=(run.steps[last], run.losses[last]), xytext=where, textcoords=coords, ha=ha, va=va,
-                fontsize="small", arrowprops=dict(arrowstyle="-", color="0.4", lw=0.8))  # fmt: skip
+                fontsize="small", arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.8})  # fmt: skip
     if run.diverged_at is not None:
         d = run.diverged_at
         loss_there = run.losses[d] if d < len(run.losses) else math.nan
@@ -326,8 +337,7 @@ def loss_curve(run: "RunData", fig: Figure | None = None) -> Figure:
                 ha="right", va="bottom", color="C3", fontsize="small")  # fmt: skip
         if len(run.steps) > 1 and run.last_step >= d:
             ax.set_xlim(right=max(d * 1.06, d + 0.5))
-    title = f"loss of the {run.what} fit to {run.target if run.config.get('data') is None else Path(run.target).name}"
-    ax.set_title(title)
+    ax.set_title(f"loss of the {run.what} fit to {source_name(run)}")
     ax.set_ylabel(f"{run.loss} loss (log scale)")
     ax.grid(alpha=0.3, which="both", lw=0.5)
     ax.legend(loc="upper left" if run.diverged_at is not None else "upper right", fontsize="small")
@@ -346,7 +356,7 @@ def _colors(count: int) -> list[Any]:
     return [cmap(i / max(count - 1, 1)) for i in range(count)]
 
 
-def coefficient_trajectories(run: "RunData", fig: Figure | None = None) -> Figure:
+def coefficient_trajectories(run: RunData, fig: Figure | None = None) -> Figure:
     """Each coefficient against step, with the optimum's value dashed in the same colour."""
     fig = _new(fig)
     fig.subplots_adjust(left=0.12, right=0.82, top=0.91, bottom=0.11)
@@ -358,7 +368,7 @@ def coefficient_trajectories(run: "RunData", fig: Figure | None = None) -> Figur
         (h,) = ax.plot(steps, thetas[:, j], color=colors[j], lw=1.6, marker="." if len(steps) < 3 else None, label=name)
         ax.axhline(run.optimum[j], color=colors[j], ls="--", lw=1.0, alpha=0.8)
         handles.append(h)
-    _set_step_axis(ax, max(run.last_step, 1))
+    set_step_axis(ax, max(run.last_step, 1))
     finite = thetas[np.all(np.isfinite(thetas), axis=1)]
     reference = np.concatenate([thetas[0], run.optimum])
     big = float(np.max(np.abs(finite))) if finite.size else 0.0
@@ -369,7 +379,7 @@ def coefficient_trajectories(run: "RunData", fig: Figure | None = None) -> Figur
         note = " (symlog y)"
     shown = handles if len(handles) <= 12 else handles[:6] + handles[-6:]
     legend_handles = shown + [Line2D([], [], color="0.3", ls="--", lw=1.0, label="optimum\n(dashed)")]
-    title = f"{run.basis} coefficients of the {run.what} ({_lr_text(run)})"
+    title = f"{run.basis} coefficients of the {run.what} ({lr_text(run)})"
     if len(handles) > 12:
         legend_handles.insert(6, Line2D([], [], color="none", label=f"... {len(handles) - 12} more"))
     ax.legend(handles=legend_handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
@@ -386,14 +396,14 @@ def coefficient_trajectories(run: "RunData", fig: Figure | None = None) -> Figur
 # -- convergence explained ----------------------------------------------------------------------
 
 
-def gd_factors(run: "RunData") -> np.ndarray | None:
+def gd_factors(run: RunData) -> np.ndarray | None:
     """(1 - lr lambda_i)^2: what plain gd multiplies each gap component by every step (None if not gd)."""
     if not run.gd_like:
         return None
     return (1.0 - run.lr * run.eigenvalues) ** 2
 
 
-def gd_prediction(run: "RunData", steps: np.ndarray) -> np.ndarray:
+def gd_prediction(run: RunData, steps: np.ndarray) -> np.ndarray:
     """(len(steps), p): plain gd's closed form (lambda_i / 2) e_i(0)^2 (1 - lr lambda_i)^(2t)."""
     factors = gd_factors(run)
     if factors is None:
@@ -404,7 +414,7 @@ def gd_prediction(run: "RunData", steps: np.ndarray) -> np.ndarray:
         return start * factors**t
 
 
-def rounding_floor(run: "RunData", thetas: np.ndarray | None = None) -> np.ndarray:
+def rounding_floor(run: RunData, thetas: np.ndarray | None = None) -> np.ndarray:
     """Per recorded step (or per row of ``thetas``): the gap that rounding the parameters to the
     run's dtype alone would leave, sum_i (lambda_i / 2) (eps |theta|_max)^2. Below it, the split is noise."""
     eps = float(np.finfo(np.float32 if run.config.get("dtype") == "float32" else np.float64).eps)
@@ -413,7 +423,7 @@ def rounding_floor(run: "RunData", thetas: np.ndarray | None = None) -> np.ndarr
     return 0.5 * float(np.sum(run.eigenvalues)) * (eps * size) ** 2
 
 
-def bottleneck(run: "RunData") -> tuple[int, str]:
+def bottleneck(run: RunData) -> tuple[int, str]:
     """(index into eigenvalues, sentence): the direction holding the most gap at the last recorded
     step where the gap is more than rounding, and why."""
     comps = run.gap_components()
@@ -421,7 +431,7 @@ def bottleneck(run: "RunData") -> tuple[int, str]:
     factors = gd_factors(run)
     if factors is not None and np.any(factors > 1):
         j = int(np.argmax(factors))
-        return j, (f"direction {j + 1} (λ = {run.eigenvalues[j]:.3g}) blows up: its per-step factor "
+        return j, (f"direction {j + 1} (λ = {run.eigenvalues[j]:.3g}) blows up: its per-step factor "
                    f"(1 − lr λ)² = {factors[j]:.3g} is above 1; gd is stable only for lr < 2/λ = "
                    f"{2 / run.eigenvalues[j]:.3g}")  # fmt: skip
     meaningful = np.flatnonzero(np.isfinite(total) & (total > 100 * rounding_floor(run)))
@@ -433,25 +443,37 @@ def bottleneck(run: "RunData") -> tuple[int, str]:
     share = row[i] / total[k]
     lam = run.eigenvalues[i]
     if k == len(total) - 1:
-        head = f"direction {i + 1} (λ = {lam:.3g}) holds {share:.0%} of the remaining gap"
+        head = f"direction {i + 1} (λ = {lam:.3g}) holds {share:.0%} of the remaining gap"
     else:
         dtype = run.config.get("dtype", "float64")
         head = (f"converged to {dtype} rounding by step {int(run.trajectory_steps[k + 1])}; "
-                f"the last to go was direction {i + 1} (λ = {lam:.3g})")  # fmt: skip
+                f"the last to go was direction {i + 1} (λ = {lam:.3g})")  # fmt: skip
+    if run.last_step == 0:
+        head = f"no steps taken: direction {i + 1} (λ = {lam:.3g}) holds {share:.0%} of the starting gap"
     if factors is None:
         slowest = int(np.argmin(run.eigenvalues))
         why = ": the flattest direction, where the gradient is weakest" if i == slowest else ""
         return i, head + why
+    start = comps[0]
+    with np.errstate(under="ignore"):
+        predicted = float(np.sum(start * factors ** float(run.trajectory_steps[k])))
+    if total[k] > 10 * predicted:  # measured far above the closed form: the steps no longer move theta
+        dtype = run.config.get("dtype", "float64")
+        return (
+            i,
+            head + f", stuck far above gd's prediction ({predicted:.2g}): in {dtype}, updates this small round away",
+        )
     closest = int(np.argmax(factors))
     if closest == i or np.isclose(factors[closest], factors[i], rtol=1e-9, atol=0):
         return i, head + f": its per-step factor (1 − lr λ)² = {factors[i]:.4g} is the closest to 1"
-    start = comps[0]
     ratio = start[i] / start[closest] if start[closest] > 0 else math.inf
-    return i, head + (f": its per-step factor {factors[i]:.4g} is near 1 (direction {closest + 1}'s "
-                      f"{factors[closest]:.4g} is nearer, but it started with {ratio:.0f}x less of the gap)")  # fmt: skip
+    return i, head + (
+        f" (per-step factor {factors[i]:.4g}): direction {closest + 1}'s factor {factors[closest]:.4g} "
+        f"is closer to 1, but it started with {ratio:.0f}x less of the gap"
+    )
 
 
-def convergence(run: "RunData", fig: Figure | None = None) -> Figure:
+def convergence(run: RunData, fig: Figure | None = None) -> Figure:
     """The loss gap L(theta_t) - L* split along the Hessian's eigenvectors, measured (markers) and,
     for plain gd, predicted (dashed) — after Distill's "Why Momentum Really Works"."""
     fig = _new(fig, (7.8, 5.8))
@@ -470,7 +492,9 @@ def convergence(run: "RunData", fig: Figure | None = None) -> Figure:
         label = f"λ{i + 1} = {lam:.3g}"
         if factors is not None:
             label += f", (1−lr λ)² = {factors[i]:.3g}"
-        style = dict(ls="none", marker="o", ms=3.0) if factors is not None else dict(lw=1.0, marker="o", ms=2.0)
+        style = (
+            {"ls": "none", "marker": "o", "ms": 3.0} if factors is not None else {"lw": 1.0, "marker": "o", "ms": 2.0}
+        )
         (h,) = ax.plot(steps, comps[:, i], color=colors[i], label=label, zorder=2, **style)
         handles.append(h)
     if factors is not None:
@@ -479,7 +503,7 @@ def convergence(run: "RunData", fig: Figure | None = None) -> Figure:
         for i in range(len(run.eigenvalues)):
             ax.plot(dense, predicted[:, i], color=colors[i], ls="--", lw=1.2, zorder=3)
     ax.set_yscale("log")
-    _set_step_axis(ax, max(run.last_step, 1))
+    set_step_axis(ax, max(run.last_step, 1))
 
     measured = _positive(comps)
     if measured.size:
@@ -497,7 +521,9 @@ def convergence(run: "RunData", fig: Figure | None = None) -> Figure:
     if factors is not None:
         notes.append("dots: measured from trajectory.csv;  dashed: gd's prediction (λ/2)·e₀²·(1 − lr λ)^(2t)")
     else:
-        notes.append(f"measured only: the dashed closed-form prediction is plain gd's, and this run used {run.optimizer}")
+        notes.append(
+            f"measured only: the dashed closed-form prediction is plain gd's, and this run used {run.optimizer}"
+        )
     if not run.quadratic:
         notes.append(f"the {run.loss} loss is not quadratic: the split is approximate (compare the grey total)")
     fig.suptitle("convergence explained: the loss gap along the Hessian's eigenvectors", x=0.11, ha="left", y=0.975)
@@ -526,31 +552,52 @@ def _wrap(text: str, width: int) -> str:
 # -- several runs -----------------------------------------------------------------------------
 
 
-def compare_losses(runs: Sequence["RunData"], labels: Sequence[str]) -> Figure:
-    """Loss curves of several runs on one log axis; each run's optimum dashed in its colour."""
+def compare_losses(runs: Sequence[RunData], labels: Sequence[str]) -> Figure:
+    """Loss curves of several runs on one log axis; each run's optimum dashed in its colour.
+
+    A diverged run's climb is clipped at the top (100x the largest starting loss), so it cannot
+    squash the others; its label says where it diverged, and an x marks its last finite loss
+    when that is in view.
+    """
     if len(runs) != len(labels):
         raise ValueError(f"{len(runs)} runs but {len(labels)} labels")
-    fig = Figure(figsize=RUN_FIGSIZE)
-    fig.subplots_adjust(left=0.12, right=0.96, top=0.91, bottom=0.11)
+    if not runs:
+        raise ValueError("no runs to compare")
+    starts = _positive(np.array([r.losses[0] for r in runs]))
+    top = float(starts.max()) * 100 if starts.size else math.inf
+    marked = any(r.diverged_at is not None and r.final_loss <= top for r in runs)
+    rows = len(runs) + 1 + marked
+    legend_height = 0.22 * rows + 0.12  # inches, below the axes
+    height = 4.4 + legend_height
+    fig = Figure(figsize=(RUN_FIGSIZE[0], height))
+    fig.subplots_adjust(left=0.12, right=0.96, top=1 - 0.35 / height, bottom=(legend_height + 0.6) / height)
     ax = fig.add_subplot()
     colors = _colors(len(runs))
+    clipped = False
     for run, label, color in zip(runs, labels, colors):
         finite = np.isfinite(run.losses)
-        text = f"{label}: {_lr_text(run)}, " + (
-            f"diverged at {run.diverged_at}" if run.diverged_at is not None else f"final {_fmt(run.final_loss)}"
-        )
-        ax.plot(run.steps[finite], run.losses[finite], color=color, lw=1.6, label=text)
         if run.diverged_at is not None:
+            text = f"{label}: {lr_text(run)}, diverged at step {run.diverged_at}"
+            if run.final_loss > top:
+                text += " (off the top)"
+                clipped = True
+        else:
+            text = f"{label}: {lr_text(run)}, {run.last_step} steps, final {fmt_value(run.final_loss)}"
+        ax.plot(run.steps[finite], run.losses[finite], color=color, lw=1.6, label=text)
+        if run.diverged_at is not None and run.final_loss <= top:
             ax.scatter([run.final_index], [run.final_loss], marker="x", s=40, color=color, zorder=5)
         if run.optimum_loss is not None and run.optimum_loss > 0:
             ax.axhline(run.optimum_loss, color=color, ls="--", lw=1.0, alpha=0.8)
     ax.set_yscale("log")
-    _set_step_axis(ax, max([r.last_step for r in runs] + [1]))
+    if clipped:
+        ax.set_ylim(top=top)
+    set_step_axis(ax, max([r.last_step for r in runs] + [1]))
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(Line2D([], [], color="0.3", ls="--", lw=1.0, label="each run's optimum (dashed)"))
-    if any(r.diverged_at is not None for r in runs):
+    handles.append(Line2D([], [], color="0.3", ls="--", lw=1.0, label="each run's optimum (dashed, same colour)"))
+    if marked:
         handles.append(Line2D([], [], color="0.3", marker="x", ls="none", label="last finite loss before divergence"))
-    ax.legend(handles=handles, loc="upper right", fontsize="small")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.6 / ax.figure.get_figheight() - 0.06),
+              fontsize="small", frameon=False, borderaxespad=0)  # fmt: skip
     ax.set_title(f"loss of {len(runs)} runs")
     ax.set_ylabel("loss (log scale)")
     ax.grid(alpha=0.3, which="both", lw=0.5)
@@ -560,7 +607,7 @@ def compare_losses(runs: Sequence["RunData"], labels: Sequence[str]) -> Figure:
 # -- a run directory's figures ----------------------------------------------------------------
 
 
-def run_figures(run: "RunData") -> dict[str, Callable[..., Figure]]:
+def run_figures(run: RunData) -> dict[str, Callable[..., Figure]]:
     """Draw functions ``(fig=None) -> Figure`` keyed by file stem, in FIGURE_STEMS order (``show`` takes the values)."""
     draws = {"initial": seed_initial, "trained": seed_trained, "overlay": overlay, "loss": loss_curve,
              "coefficients": coefficient_trajectories, "convergence": convergence}  # fmt: skip

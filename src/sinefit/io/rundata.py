@@ -33,6 +33,7 @@ from .. import basis as basis_mod
 from ..api import Polynomial
 from ..errors import InputError
 from . import configfile, modelfile
+from .safefile import read_bounded
 
 MAX_JSON_BYTES = 256 << 20  # surface.json of a degree-1000 fit holds a 1001 x 1001 matrix (~25 MB)
 
@@ -200,7 +201,7 @@ def load(run_dir: str | Path) -> RunData:
     if summary_path.is_file():
         summary = _read_json(summary_path)
         if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
-            raise RunDataError(f"{summary_path}: not a sinefit summary (no \"status\")")
+            raise RunDataError(f'{summary_path}: not a sinefit summary (no "status")')
         status = summary["status"]
 
     return RunData(
@@ -236,13 +237,7 @@ def load(run_dir: str | Path) -> RunData:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise RunDataError(f"{path}: {size} bytes is too large (limit {MAX_JSON_BYTES})")
-        raw = path.read_bytes()
-    except OSError as e:
-        raise RunDataError(f"{path}: cannot read: {e.strerror or e}") from None
+    raw = read_bounded(path, MAX_JSON_BYTES, "a run file", RunDataError)
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:

@@ -283,7 +283,7 @@ def _describe(e: BaseException) -> str:
             "sqlite:///mlflow.db, or set MLFLOW_ALLOW_FILE_STORE=true"
         )
     if "unable to open database file" in text:
-        return "cannot open the database file (does its directory exist, and may sinefit write there?)"
+        return "cannot open the database file (is the path a writable file, not a directory?)"
     message = " ".join(str(chain[0]).split()) or type(chain[0]).__name__
     message = re.sub(r"\s*\(Background on this error at: \S+\)", "", message)
     return message if len(message) <= 300 else message[:297] + "..."
