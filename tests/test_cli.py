@@ -16,7 +16,7 @@ import pytest
 import sinefit
 from sinefit import fit
 from sinefit.cli import main
-from sinefit.io import runs
+from sinefit.io import figures, rundata, runs
 
 RUN_FILES = {"config.toml", "history.csv", "trajectory.csv", "points.csv", "surface.json", "model.json", "report.txt",
              "initial.png", "trained.png", "summary.json", "status.json"}
@@ -73,17 +73,20 @@ def test_default_fit_end_to_end(tmp_path, capsys):
         assert image.shape[0] > 300 and image.shape[1] > 300
 
 
-def test_seed_figures_have_y_true_over_y_pred():
+def test_seed_figures_have_y_true_over_y_pred(tmp_path):
     r = fit(steps=10)
-    for draw in runs.seed_figures(r).values():
-        fig = draw()
+    run = rundata.load(runs.save_run(r, tmp_path, "report", "hint"))
+    for draw in (figures.seed_initial, figures.seed_trained):
+        fig = draw(run)
         top, bottom = fig.axes
         assert top.get_title() == "y true" and bottom.get_title() == "y pred"
         assert top.get_position().y0 > bottom.get_position().y0  # 'y true' above
         assert len(top.get_lines()) == 1 and len(bottom.get_lines()) == 1
         np.testing.assert_allclose(top.get_lines()[0].get_ydata(), np.sin(r.dataset.x.double().numpy()))
-    trained = runs.seed_figures(r)["trained"]().axes[1].get_lines()[0]
+    trained = figures.seed_trained(run).axes[1].get_lines()[0]
     np.testing.assert_allclose(trained.get_ydata(), r.predict(trained.get_xdata()))
+    initial = figures.seed_initial(run).axes[1].get_lines()[0]
+    np.testing.assert_allclose(initial.get_ydata(), r.initial.predict(initial.get_xdata()))
 
 
 def test_runs_never_overwrite(tmp_path, capsys):
@@ -205,3 +208,32 @@ def test_console_script_and_module_entry_points(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "     199" in run.stdout and "Wrote" in run.stdout
     assert "Traceback" not in run.stderr
+
+
+def test_figures_all_format_and_animation(tmp_path, capsys):
+    from PIL import Image
+
+    code, out, err = run_cli(["--figures", "all", "--format", "svg", "--animate", "--steps", "300", "-q"], tmp_path, capsys)
+    assert code == 0, err
+    run_dir = only_run_dir(tmp_path)
+    for stem in figures.FIGURE_STEMS:
+        assert (run_dir / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+    gif = Image.open(run_dir / "training.gif")
+    assert gif.n_frames <= 150 and (run_dir / "training.gif").stat().st_size < 5_000_000
+
+
+def test_plot_and_animate_commands_draw_from_a_run(tmp_path, capsys):
+    run_cli(["--steps", "200", "-q"], tmp_path, capsys)
+    run_dir = only_run_dir(tmp_path)
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "figs")]) == 0
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(f"{s}.png" for s in figures.FIGURE_STEMS)
+    assert main(["animate", str(run_dir), "--frames", "20"]) == 0
+    assert (run_dir / "training.gif").exists()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("args, option", [(["--figures", "some"], "--figures"), (["--format", "jpg"], "--format"),
+                                          (["--animate", "avi"], "--animate")])  # fmt: skip
+def test_bad_figure_options(args, option, tmp_path, capsys):
+    code, out, err = run_cli(args, tmp_path, capsys)
+    assert code == 2 and option in err and not (tmp_path / "runs").exists()

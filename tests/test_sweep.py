@@ -46,7 +46,7 @@ def test_sweep_cli_writes_csv_figure_and_summary(tmp_path, capsys):
     assert code == 0, err
     (run,) = tmp_path.iterdir()
     assert run.name == "sweep-0001"
-    assert {p.name for p in run.iterdir()} == {"config.toml", "sweep.csv", "sweep.png", "summary.json"}
+    assert {p.name for p in run.iterdir()} == {"config.toml", "sweep.csv", "sweep.png", "best.png", "summary.json"}
     with open(run / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 60
@@ -89,3 +89,12 @@ def test_sweep_bad_input(tmp_path, capsys, args, option):
     out, err = capsys.readouterr()
     assert code == 2 and option in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_best_curves_are_the_best_rows_refitted():
+    result = sweep(lr=list(np.geomspace(1e-7, 1e-5, 6)), seed=[0, 1], dtype="float64", steps=300)
+    ax = sweeps.best_curves(result, count=3).axes[0]
+    curves = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+    assert len(curves) == 3 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    for line, row in zip(curves, result.best(3)):
+        assert line.get_ydata()[-1] == pytest.approx(row["final_loss"], rel=1e-12)

@@ -73,25 +73,27 @@ class Quadratic:
         return self.scale * np.sum((self.singular_values * e) ** 2 * rate**t, axis=-1)
 
     def gd_steps_to(self, theta0: np.ndarray, lr: float, gap: float) -> float:
-        """The fewest plain-gd steps from theta0 after which L - L* <= gap (inf if never)."""
+        """The fewest plain-gd steps from theta0 after which L - L* <= gap (inf if never).
+
+        The gap shrinks monotonically, so the first step below ``gap`` is bracketed by powers of
+        two, then narrowed 64-fold per round, each round one small vectorised evaluation.
+        """
         if self.gd_gap(theta0, lr, np.array(0.0)) <= gap:
             return 0
         e = self.directions.T @ (np.asarray(theta0, dtype=np.float64) - self.optimum)
         moving = (self.singular_values * e) ** 2 > 0
         if np.any(np.abs(1.0 - lr * self.eigenvalues[moving]) >= 1.0):
             return math.inf
-        hi = 1
-        while self.gd_gap(theta0, lr, np.array(float(hi))) > gap:
-            hi *= 2
-            if hi > 2**62:
-                return math.inf
-        lo = hi // 2
-        while hi - lo > 1:  # the gap shrinks monotonically: bisect
-            mid = (lo + hi) // 2
-            if self.gd_gap(theta0, lr, np.array(float(mid))) > gap:
-                lo = mid
-            else:
-                hi = mid
+        powers = 2.0 ** np.arange(63)
+        below = np.flatnonzero(self.gd_gap(theta0, lr, powers) <= gap)
+        if below.size == 0:
+            return math.inf
+        hi = int(powers[below[0]])
+        lo = hi // 2  # the gap at lo is above the target (or lo = 0, checked above)
+        while hi - lo > 1:
+            grid = np.unique(np.linspace(lo, hi, min(hi - lo + 1, 65)).round())
+            first = int(grid[np.flatnonzero(self.gd_gap(theta0, lr, grid) <= gap)[0]])
+            lo, hi = int(grid[np.searchsorted(grid, first) - 1]), first
         return hi
 
     def momentum_steps_to(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -151,6 +152,16 @@ class _Problem:
     auto: analysis.AutoStep | None
 
 
+def initial_draw(seed: int, degree: int, dtype: torch.dtype) -> torch.Tensor:
+    """The seed's draw: manual_seed(seed), then one randn(()) per coefficient, highest degree first.
+
+    A private generator seeded the same way gives the very numbers of the global one,
+    without disturbing the caller's random state.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.randn((), dtype=dtype, generator=gen) for _ in range(degree + 1)])
+
+
 CHUNK = 1 << 20  # points per chunk of a streaming pass
 SAMPLE = 1 << 20  # points kept for figures and the largest error; up to this many, analysis is exact (SVD)
 
@@ -175,9 +186,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
         columns = columns.to(device)
     else:
         ds, columns, q, moments_ = _stream(cfg, x, y, device, progress, stop)
-    # The seed's draw: manual_seed, then one randn(()) per coefficient, highest degree first.
-    torch.manual_seed(cfg.seed)
-    theta0 = torch.stack([torch.randn((), dtype=data.DTYPES[cfg.dtype]) for _ in range(cfg.degree + 1)])[None]
+    theta0 = initial_draw(cfg.seed, cfg.degree, data.DTYPES[cfg.dtype])[None]
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
@@ -246,6 +255,7 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) ->
     return ds, columns, analysis.solve_moments(m.G, m.h, m.yy, m.n, cfg.loss), m
 
 
+@functools.lru_cache(maxsize=64)
 def snapshot_steps(steps: int, count: int = 300) -> frozenset[int]:
     """Steps worth keeping the parameters of: half spread evenly, half geometrically (early
     changes are fast, late ones slow), always the first and the last."""
@@ -287,10 +297,15 @@ def _assemble(
 
 
 def _stack(snapshots: dict[int, Any], p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row 0 of each recorded step's parameters, as (steps (k,), parameters (k, p))."""
     steps = sorted(snapshots)
-    rows = [np.asarray(snapshots[t].detach().cpu() if isinstance(snapshots[t], torch.Tensor) else snapshots[t],
-                       dtype=np.float64).reshape(-1, p)[0] for t in steps]  # fmt: skip
-    return np.array(steps, dtype=np.int64), (np.array(rows) if rows else np.zeros((0, p)))
+    if not steps:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, p))
+    if isinstance(snapshots[steps[0]], torch.Tensor):
+        rows = torch.stack([snapshots[t].reshape(-1, p)[0] for t in steps]).double().cpu().numpy()
+    else:
+        rows = np.stack([np.asarray(snapshots[t], dtype=np.float64).reshape(-1, p)[0] for t in steps])
+    return np.array(steps, dtype=np.int64), rows
 
 
 def _engine_text(p: _Problem) -> str:

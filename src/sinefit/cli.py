@@ -190,6 +190,9 @@ def fit(
     device: DeviceOpt = None,
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
     out: OutOpt = Path("runs"),
+    figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
+    fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
+    animate: Annotated[Optional[str], Opt("--animate", metavar="[gif|mp4]", help="Also write training.gif (or .mp4, where ffmpeg exists): the curve moving toward the target.")] = None,
     show: Annotated[bool, Opt("--show", help="Also open the figures in a window, where a display exists.")] = False,
     mlflow: MlflowOpt = None,
     mlflow_experiment: ExperimentOpt = "sinefit",
@@ -209,6 +212,7 @@ def fit(
         momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
         log_every=log_every,
     ))  # fmt: skip
+    stems = _figure_stems(figures_, fmt, animate)
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))
@@ -246,7 +250,7 @@ def fit(
         print()
         print(text)
     try:
-        runs.finish_run(run_dir, result, text, hint)
+        runs.finish_run(run_dir, result, text, hint, stems, fmt, animate)
     except OSError as e:
         raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
     tracked = _track(mlflow, mlflow_experiment, quiet, lambda tracking, uri: tracking.log_fit(
@@ -256,8 +260,14 @@ def fit(
     elif talk:
         files = ", ".join(sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")))
         print(f"\nWrote {run_dir}/: {files}")
-    if show and not figures.show(list(runs.seed_figures(result).values())):
-        print(f"sinefit: note: --show: no display here; the figures are in {run_dir}", file=sys.stderr)
+    if talk and figures_ == "seed":
+        print(f"More figures (overlay, loss curve, coefficient paths, convergence explained): sinefit plot {run_dir}")
+    if show:
+        from .io import rundata
+
+        draws = figures.run_figures(rundata.load(run_dir))
+        if not figures.show([draws[stem] for stem in stems]):
+            print(f"sinefit: note: --show: no display here; the figures are in {run_dir}", file=sys.stderr)
     if result.interrupted_at is not None:
         raise Failure(
             f"interrupted at step {result.interrupted_at}; {run_dir} holds the history so far and the "
@@ -268,6 +278,21 @@ def fit(
 
 
 MLFLOW_DEFAULT = "\0default"  # what a bare --mlflow becomes (see main): the local default store
+OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif"}  # options whose value may be left out
+
+
+def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ...]:
+    """Check the figure options before any work; the stems of the figures to draw."""
+    from .config import ConfigError
+    from .io.figures import FIGURE_STEMS, FORMATS
+
+    if which not in ("seed", "all"):
+        raise ConfigError("--figures", f"must be seed or all, got {which!r}")
+    if fmt not in FORMATS:
+        raise ConfigError("--format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if animate not in (None, "gif", "mp4"):
+        raise ConfigError("--animate", f"must be gif or mp4, got {animate!r}")
+    return ("initial", "trained") if which == "seed" else tuple(FIGURE_STEMS)
 
 
 def _track(uri: Optional[str], experiment: str, quiet: bool, log) -> dict[str, Any]:
@@ -371,7 +396,7 @@ def sweep(
         return
     if talk:
         print(_sweep_table(result, top))
-        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, summary.json")
+        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json")
 
 
 def _sweep_table(result, top: int) -> str:
@@ -448,6 +473,44 @@ def predict(
             print(f"{xv:>16.10g}  {yv:>22.17g}")
 
 
+@app.command()
+def plot(
+    run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/fit-0001.")],
+    out: Annotated[Optional[Path], Opt(help="Where to write the figures. [default: the run directory]")] = None,
+    fmt: Annotated[str, Opt("--format", help="png, svg or pdf.")] = "png",
+    show: Annotated[bool, Opt("--show", help="Also open them in windows, where a display exists.")] = False,
+) -> None:
+    """Draw a run's figures from its files alone: the seed's two, the overlay, the loss curve,
+    the coefficient paths and the convergence explained."""
+    from .io import figures, rundata
+
+    try:
+        paths = figures.plot_run(run, out, fmt)
+    except OSError as e:
+        raise Failure(f"cannot write the figures: {e.strerror or e}") from None
+    print("Wrote " + ", ".join(str(p) for p in paths))
+    if show and not figures.show(list(figures.run_figures(rundata.load(run)).values())):
+        print("sinefit: note: --show: no display here", file=sys.stderr)
+
+
+@app.command()
+def animate(
+    run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/fit-0001.")],
+    output: Annotated[Optional[Path], Opt("--output", help="The file to write. [default: RUN/training.FORMAT]")] = None,
+    fmt: Annotated[str, Opt("--format", help="gif, or mp4 where ffmpeg exists.")] = "gif",
+    frames: Annotated[int, Opt(help="Number of frames (1 to 150).")] = 150,
+) -> None:
+    """Animate a run from its files: the curve moving from the random start toward the target."""
+    from .io import animation, rundata
+
+    path = output or run / f"training.{fmt}"
+    try:
+        written = animation.write_animation(rundata.load(run), path, fmt, frames)
+    except OSError as e:
+        raise Failure(f"cannot write {path}: {e.strerror or e}") from None
+    print(f"Wrote {written}")
+
+
 runs_app = typer.Typer(help="Browse the runs on disk: list, show, compare.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
@@ -517,11 +580,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     global _DEBUG
     argv = list(argv if argv is not None else sys.argv[1:])
     _DEBUG = "--debug" in argv
-    # --mlflow takes an optional URI, which click cannot express: a bare --mlflow (last, or
-    # followed by another option) gets the marker for the default store.
+    # --mlflow and --animate take an optional value, which click cannot express: a bare one
+    # (last, or followed by another option) gets its default value here.
     for i in reversed(range(len(argv))):
-        if argv[i] == "--mlflow" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
-            argv.insert(i + 1, MLFLOW_DEFAULT)
+        if argv[i] in OPTIONAL_VALUES and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            argv.insert(i + 1, OPTIONAL_VALUES[argv[i]])
     command = typer.main.get_command(app)
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _warning

@@ -118,7 +118,9 @@ def gd_closed_form(
                 losses[diverged[b] + 1 :, b] = np.nan
             losses = losses[: _history_length(diverged, steps)]
         limit = diverged.max() if np.all(diverged >= 0) else steps + 1
-        snapshots = {t: theta_at(np.full(theta0.shape[0], float(t))) for t in sorted(record) if t < limit}
+        kept = np.array([t for t in sorted(record) if t < limit], dtype=np.float64)
+        at = theta_at(np.broadcast_to(kept[:, None], (kept.size, theta0.shape[0])))  # (k, B, p), at once
+        snapshots = {int(t): at[i] for i, t in enumerate(kept)}
     return BatchRun(losses, final, theta, diverged, snapshots)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import analysis, engine, optim, train
-from .api import _objective, _prepare
+from .api import _objective, _prepare, initial_draw
 from .config import DEFAULT_LR, ConfigError, FitConfig
 
 AXES = ("lr", "seed", "degree", "basis", "optimizer", "momentum")
@@ -180,8 +180,7 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
     for k, (_, c) in enumerate(members):
         seed = c.get("seed", base.seed)
         if seed not in draws:
-            torch.manual_seed(seed)
-            draws[seed] = torch.stack([torch.randn((), dtype=dtype) for _ in range(p)])
+            draws[seed] = initial_draw(seed, p - 1, dtype)
         by_optimizer.setdefault(c.get("optimizer", base.optimizer), []).append(k)
     for opt, ks in by_optimizer.items():
         seeds = [members[k][1].get("seed", base.seed) for k in ks]

@@ -219,7 +219,7 @@ def _positive(values: np.ndarray) -> np.ndarray:
 
 
 def seed_titles(run: RunData) -> tuple[str, str]:
-    """The titles ``runs.seed_figures`` gives the initial and trained figures."""
+    """The titles of the seed's initial and trained figures."""
     what = run.what
     initial = f"random initial {what} (seed {run.config.get('seed', 0)})"
     if run.diverged_at is None:
@@ -283,7 +283,10 @@ def overlay(run: RunData, fig: Figure | None = None) -> Figure:
     fit_res = run.fitted.predict(xs) - ys
     best_res = run.optimum_polynomial.predict(xs) - ys
     res.axhline(0.0, color="0.3", lw=0.8, zorder=1)
-    r_limits = view_limits([best_res, np.zeros(1)], [fit_res])
+    # The fit's residuals count unless they dwarf the data themselves (a diverged fit's do).
+    biggest = float(np.max(np.abs(fit_res), initial=0.0))
+    tame = math.isfinite(biggest) and biggest <= CLIP_FACTOR * max(float(np.ptp(ys)), 1e-300)
+    r_limits = view_limits([best_res, np.zeros(1), *([fit_res] if tame else [])])
     label = "fit − data" + (f" (clipped, {reach_text(fit_res)})" if off_scale(fit_res, r_limits) else "")
     res.plot(xs, fit_res, ".", ms=2.5, color=FIT_COLOR, label=label, zorder=3)
     res.plot(xs, best_res, ".", ms=2.5, color=OPTIMUM_COLOR, label="optimum − data", zorder=2)
@@ -298,6 +301,14 @@ def overlay(run: RunData, fig: Figure | None = None) -> Figure:
 # -- loss curve --------------------------------------------------------------------------------
 
 
+def _optimum_in_view(optimum_loss: float | None, losses: np.ndarray, decades: float = 8.0) -> bool:
+    """Whether a log axis should reach down to the optimum's loss: not when it lies more than
+    ``decades`` below every loss drawn (an exact target's optimum is ~1e-25, rounding)."""
+    if optimum_loss is None or not optimum_loss > 0:
+        return False
+    return not losses.size or optimum_loss >= float(losses.min()) * 10.0**-decades
+
+
 def loss_curve(run: RunData, fig: Figure | None = None) -> Figure:
     """Loss against step (log y; log x beyond SYMLOG_AFTER steps), the optimum dashed, divergence marked."""
     fig = _new(fig)
@@ -306,14 +317,16 @@ def loss_curve(run: RunData, fig: Figure | None = None) -> Figure:
     finite = np.isfinite(run.losses)
     last = run.final_index
     ax.plot(run.steps[finite], run.losses[finite], color=FIT_COLOR, lw=1.8, label=f"{run.loss} loss ({lr_text(run)})")
+    shown = _positive(run.losses)
+    optimum_in_view = _optimum_in_view(run.optimum_loss, shown)
     if run.optimum_loss is not None and run.optimum_loss > 0:
+        where = "" if optimum_in_view else " (far below the view)"
         ax.axhline(run.optimum_loss, color=OPTIMUM_COLOR, ls="--", lw=1.2,
-                   label=f"{optimum_name(run)}: {fmt_value(run.optimum_loss)}")  # fmt: skip
+                   label=f"{optimum_name(run)}: {fmt_value(run.optimum_loss)}{where}")  # fmt: skip
     ax.set_yscale("log")
     set_step_axis(ax, max(run.last_step, 1))
-    shown = _positive(run.losses)
     if shown.size:
-        lo = min(float(shown.min()), run.optimum_loss if run.optimum_loss and run.optimum_loss > 0 else math.inf)
+        lo = min(float(shown.min()), run.optimum_loss if optimum_in_view else math.inf)
         hi = float(shown.max())
         decades = max(math.log10(hi / lo), 1.0)
         ax.set_ylim(lo / 10 ** (0.06 * decades), hi * 10 ** (0.12 * decades))
@@ -432,7 +445,7 @@ def bottleneck(run: RunData) -> tuple[int, str]:
     if factors is not None and np.any(factors > 1):
         j = int(np.argmax(factors))
         return j, (f"direction {j + 1} (λ = {run.eigenvalues[j]:.3g}) blows up: its per-step factor "
-                   f"(1 − lr λ)² = {factors[j]:.3g} is above 1; gd is stable only for lr < 2/λ = "
+                   f"(1 − lr λ)² = {factors[j]:.3g} is above 1; gd is stable only for lr < 2/λ = "
                    f"{2 / run.eigenvalues[j]:.3g}")  # fmt: skip
     meaningful = np.flatnonzero(np.isfinite(total) & (total > 100 * rounding_floor(run)))
     if not meaningful.size:
@@ -465,7 +478,7 @@ def bottleneck(run: RunData) -> tuple[int, str]:
         )
     closest = int(np.argmax(factors))
     if closest == i or np.isclose(factors[closest], factors[i], rtol=1e-9, atol=0):
-        return i, head + f": its per-step factor (1 − lr λ)² = {factors[i]:.4g} is the closest to 1"
+        return i, head + f": its per-step factor (1 − lr λ)² = {factors[i]:.4g} is the closest to 1"
     ratio = start[i] / start[closest] if start[closest] > 0 else math.inf
     return i, head + (
         f" (per-step factor {factors[i]:.4g}): direction {closest + 1}'s factor {factors[closest]:.4g} "
@@ -589,6 +602,11 @@ def compare_losses(runs: Sequence[RunData], labels: Sequence[str]) -> Figure:
         if run.optimum_loss is not None and run.optimum_loss > 0:
             ax.axhline(run.optimum_loss, color=color, ls="--", lw=1.0, alpha=0.8)
     ax.set_yscale("log")
+    drawn = _positive(np.concatenate([r.losses for r in runs]))
+    if drawn.size:
+        optima = [r.optimum_loss for r in runs if _optimum_in_view(r.optimum_loss, drawn)]
+        bottom = min([float(drawn.min()), *optima])
+        ax.set_ylim(bottom=bottom / 3)
     if clipped:
         ax.set_ylim(top=top)
     set_step_axis(ax, max([r.last_step for r in runs] + [1]))

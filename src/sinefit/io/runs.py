@@ -116,28 +116,6 @@ def _power_names(result: FitResult) -> list[str]:
     return coefficient_names(result.model.degree)
 
 
-def seed_figures(result: FitResult) -> dict[str, Any]:
-    """Draw functions for the seed's two figures, keyed by file stem."""
-    cfg = result.config
-    x = result.dataset.x.double().numpy()
-    y = result.dataset.y.double().numpy()
-    what = "cubic" if cfg.degree == 3 else f"degree-{cfg.degree} polynomial"
-    trained_title = (
-        f"trained {what}: {cfg.optimizer}"
-        + (f", lr {result.lr:.3g}" if result.lr is not None and cfg.optimizer != "exact" else "")
-        + (f", {len(result.losses) - 1} steps" if cfg.optimizer != "exact" else "")
-        + f", loss {result.final_loss:.4g}"
-        if result.diverged_at is None
-        else f"{what} at divergence (step {result.diverged_at}, lr {result.lr:g})"
-    )
-    return {
-        "initial": lambda fig=None: figures.seed_figure(
-            x, y, result.initial.predict(x), f"random initial {what} (seed {cfg.seed})", fig
-        ),
-        "trained": lambda fig=None: figures.seed_figure(x, y, result.predict(x), trained_title, fig),
-    }
-
-
 POINTS_SHOWN = 2000
 
 
@@ -193,15 +171,31 @@ def write_status(run_dir: Path, status: str, **extra: Any) -> None:
     write_json(run_dir / "status.json", doc)
 
 
-def save_run(result: FitResult, root: Path, report_text: str, hint: str) -> Path:
+SEED_FIGURES = ("initial", "trained")
+
+
+def save_run(result: FitResult, root: Path, report_text: str, hint: str, **figure_options: Any) -> Path:
     """Write a fit's run directory under ``root`` and return its path."""
     run_dir = start_run(root, result.config)
-    finish_run(run_dir, result, report_text, hint)
+    finish_run(run_dir, result, report_text, hint, **figure_options)
     return run_dir
 
 
-def finish_run(run_dir: Path, result: FitResult, report_text: str, hint: str) -> None:
-    """Write everything a finished (or diverged, or interrupted) fit leaves; summary.json last."""
+def finish_run(
+    run_dir: Path,
+    result: FitResult,
+    report_text: str,
+    hint: str,
+    figure_stems: tuple[str, ...] = SEED_FIGURES,
+    fmt: str = "png",
+    animate: str | None = None,
+) -> None:
+    """Write everything a finished (or diverged, or interrupted) fit leaves; summary.json last.
+
+    The data files come first and the figures are drawn from them (as ``sinefit plot``
+    redraws them): the seed's two by default, any of ``figures.FIGURE_STEMS`` on request,
+    and an animation of the training in ``animate`` format (gif or mp4).
+    """
     write_text(run_dir / "history.csv", history_csv(result.losses))
     write_text(run_dir / "trajectory.csv", trajectory_csv(result))
     write_text(run_dir / "points.csv", points_csv(result))
@@ -209,8 +203,11 @@ def finish_run(run_dir: Path, result: FitResult, report_text: str, hint: str) ->
     if modelfile.writable(result):
         write_json(run_dir / "model.json", modelfile.document(result))
     write_text(run_dir / "report.txt", report_text + "\n")
-    for stem, draw in seed_figures(result).items():
-        figures.save(draw(), run_dir / f"{stem}.png")
+    figures.plot_run(run_dir, fmt=fmt, only=figure_stems)
+    if animate is not None:
+        from . import animation, rundata
+
+        animation.write_animation(rundata.load(run_dir), run_dir / f"training.{animate}", animate)
     write_status(run_dir, result.status, diverged_at=result.diverged_at, interrupted_at=result.interrupted_at)
     write_json(run_dir / "summary.json", summary(result, run_dir, hint))
 

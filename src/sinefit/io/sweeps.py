@@ -5,6 +5,7 @@
                    diverged or not, step of divergence
     sweep.png      a heatmap of the gap to the optimum over lr and the second swept setting
                    (a line chart of the final loss when one setting is swept)
+    best.png       the loss curves of the best few configurations, refitted one by one
     summary.json   the best configurations and the timing; written last: marks the sweep complete
 """
 
@@ -114,6 +115,36 @@ def heatmap(result: SweepResult) -> Figure:
     return fig
 
 
+def best_curves(result: SweepResult, count: int = 5) -> Figure:
+    """Loss against step for the best few configurations: the sweep keeps only final losses, so
+    each is fitted again alone (the same numbers: the sweep's rows equal single fits)."""
+    import warnings
+
+    from ..api import fit
+
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    best = [r for r in result.best(count) if not r["diverged"]]
+    for k, row in enumerate(best):
+        settings = {name: row[name] for name in result.axes}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run = fit(result.base, **settings)
+        steps = np.arange(len(run.losses))
+        label = ", ".join(f"{n} {v:.3g}" if isinstance(v, float) else f"{n} {v}" for n, v in settings.items())
+        ax.plot(steps + 1, run.losses, color=f"C{k}", label=f"#{k + 1}: {label}")
+        ax.axhline(run.optimum_loss, color=f"C{k}", ls="--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step + 1 (log scale)")
+    ax.set_ylabel(f"{LOSS_LABEL.get(result.base.loss, 'loss')} (log scale)")
+    ax.set_title(f"the best {len(best)} of {len(result.rows)} configurations (dashed: their optima)")
+    ax.grid(alpha=0.3, which="both")
+    if best:
+        ax.legend(fontsize="small")
+    return fig
+
+
 def _line_chart(result: SweepResult, x_name: str | None) -> Figure:
     """One swept setting: the final loss against it, beside the optimum, divergence marked."""
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
@@ -173,6 +204,7 @@ def save_sweep(result: SweepResult, root: Path, top: int) -> Path:
     write_text(run_dir / "config.toml", to_toml(settings))
     write_text(run_dir / "sweep.csv", sweep_csv(result))
     figures.save(heatmap(result), run_dir / "sweep.png")
+    figures.save(best_curves(result), run_dir / "best.png")
     write_json(run_dir / "summary.json", summary(result, run_dir, top))
     return run_dir
 
