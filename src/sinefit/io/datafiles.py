@@ -440,25 +440,48 @@ def _cell_value(path: str | Path, line_number: int, label: str, cell: str) -> fl
 
 
 def _npy_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> Iterator[Chunk]:
-    """Rows of a memory-mapped (n, k) array, converted to float64 one chunk at a time."""
-    array = _npy_open(path)
-    ix, iy = _npy_picks(path, array.shape, columns)
-    labels = (f"column {ix}", f"column {iy}")
-    for start in range(0, array.shape[0], chunk_rows):
-        block = array[start : start + chunk_rows]
-        x, y = _float64(block[:, ix]), _float64(block[:, iy])
-        _refuse_nonfinite(path, x, y, labels, "row", start + 1)
-        yield x, y
+    """Rows of an (n, k) array read from the file a chunk at a time, converted to float64.
+
+    Plain reads, not a memory map: a map keeps every page it touched resident, so memory
+    would grow with the file instead of staying at one chunk.
+    """
+    with _os_errors(path), open(path, "rb") as fp:
+        shape, dtype, fortran = _npy_layout(path, fp)
+        ix, iy = _npy_picks(path, shape, columns)
+        labels = (f"column {ix}", f"column {iy}")
+        n = shape[0]
+        k = shape[1] if len(shape) == 2 else 1
+        offset = fp.tell()
+        for start in range(0, n, chunk_rows):
+            m = min(chunk_rows, n - start)
+            if fortran:  # columns are contiguous: read the two wanted ones
+                x = _read_values(path, fp, offset + (ix * n + start) * dtype.itemsize, dtype, m)
+                y = _read_values(path, fp, offset + (iy * n + start) * dtype.itemsize, dtype, m)
+            else:
+                block = _read_values(path, fp, offset + start * k * dtype.itemsize, dtype, m * k).reshape(m, k)
+                x, y = block[:, ix], block[:, iy]
+            x, y = _float64(x), _float64(y)
+            _refuse_nonfinite(path, x, y, labels, "row", start + 1)
+            yield x, y
 
 
-def _npy_open(path: str | Path) -> np.ndarray:
-    """Memory-map a .npy file; refuse anything else (pickles above all) with a reason, never unpickling."""
-    with open(path, "rb") as fp:
-        _npy_header(path, "", fp)  # refuses non-.npy content and object arrays with a clear reason
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, EOFError) as e:  # a corrupt header or a truncated file
-        raise DataFileError(f"{path}: not a valid .npy file ({_one_line(str(e))})") from None
+def _npy_layout(path: str | Path, fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """Shape, dtype and order from the header; ``fp`` is left at the first data byte."""
+    shape, dtype = _npy_header(path, "", fp)
+    fp.seek(0)
+    fp.read(6)
+    version = tuple(fp.read(2))
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    _, fortran, _ = read(fp)
+    return shape, dtype, bool(fortran) and len(shape) == 2
+
+
+def _read_values(path: str | Path, fp: IO[bytes], at: int, dtype: np.dtype, count: int) -> np.ndarray:
+    fp.seek(at)
+    values = np.fromfile(fp, dtype=dtype, count=count)
+    if values.size != count:
+        raise DataFileError(f"{path}: not a valid .npy file (the data ends early: truncated?)")
+    return values
 
 
 def _npy_header(path: str | Path, what: str, fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
@@ -638,7 +661,8 @@ def _parquet_file(path: str | Path, stream: IO[bytes]) -> Any:
     """Open a Parquet file from a stream we opened (so OS errors keep their plain reason); refuse non-Parquet."""
     pa = _require_pyarrow(path)
     try:
-        return pa.parquet.ParquetFile(stream)
+        # No pre-buffering: pyarrow would otherwise read far ahead and hold most of the file.
+        return pa.parquet.ParquetFile(stream, pre_buffer=False)
     except (pa.ArrowException, UnicodeDecodeError) as e:  # corrupt metadata can hold undecodable names
         raise DataFileError(f"{path}: not a valid Parquet file ({_one_line(str(e))})") from None
 
