@@ -82,17 +82,8 @@ def from_document(doc: Any, where: str) -> Polynomial:
     kind = doc.get("basis")
     if kind not in BASES:
         raise bad(f"unknown basis {kind!r} (expected one of {', '.join(BASES)})")
-    degree = doc.get("degree")
-    if isinstance(degree, bool) or not isinstance(degree, int) or not 0 <= degree <= 10_000:
-        raise bad(f"degree must be a whole number from 0 to 10000, got {degree!r}")
-    domain = doc.get("domain")
-    if (
-        not isinstance(domain, list)
-        or len(domain) != 2
-        or not all(_is_number(v) and math.isfinite(v) for v in domain)
-        or not domain[0] < domain[1]
-    ):
-        raise bad(f"domain must be two finite numbers [a, b] with a < b, got {domain!r}")
+    degree = check_degree(doc.get("degree"), bad)
+    domain = check_domain(doc.get("domain"), bad)
     coefficients = doc.get("coefficients")
     if not isinstance(coefficients, list) or len(coefficients) != degree + 1:
         raise bad(f"a degree-{degree} model needs {degree + 1} coefficients")
@@ -106,7 +97,26 @@ def from_document(doc: Any, where: str) -> Polynomial:
         if not _is_number(value) or not math.isfinite(value):
             raise bad(f"coefficient {name!r} must be a finite number, got {value!r}")
         values.append(float(value))
-    return Polynomial(np.array(values, dtype=np.float64), (float(domain[0]), float(domain[1])), kind)
+    return Polynomial(np.array(values, dtype=np.float64), domain, kind)
+
+
+def check_degree(degree: Any, bad) -> int:
+    """A degree read from a file: a whole number from 0 to 10000, else ``bad(message)`` is raised."""
+    if isinstance(degree, bool) or not isinstance(degree, int) or not 0 <= degree <= 10_000:
+        raise bad(f"degree must be a whole number from 0 to 10000, got {degree!r}")
+    return degree
+
+
+def check_domain(domain: Any, bad) -> tuple[float, float]:
+    """A domain read from a file: two finite numbers [a, b] with a < b, else ``bad(message)`` is raised."""
+    if (
+        not isinstance(domain, list)
+        or len(domain) != 2
+        or not all(_is_number(v) and math.isfinite(v) for v in domain)
+        or not domain[0] < domain[1]
+    ):
+        raise bad(f"domain must be two finite numbers [a, b] with a < b, got {domain!r}")
+    return float(domain[0]), float(domain[1])
 
 
 def _is_number(v: Any) -> bool:

@@ -33,6 +33,7 @@ from .. import basis as basis_mod
 from ..api import Polynomial
 from ..errors import InputError
 from . import configfile, modelfile
+from .modelfile import check_degree, check_domain
 from .safefile import read_bounded
 
 MAX_JSON_BYTES = 256 << 20  # surface.json of a degree-1000 fit holds a 1001 x 1001 matrix (~25 MB)
@@ -262,19 +263,9 @@ def _read_surface(path: Path) -> dict[str, Any]:
     out = dict(doc)
     if doc["basis"] not in basis_mod.BASES:
         raise bad(f"unknown basis {doc['basis']!r}")
-    degree = doc["degree"]
-    if isinstance(degree, bool) or not isinstance(degree, int) or not 0 <= degree <= 10_000:
-        raise bad(f"degree must be a whole number from 0 to 10000, got {degree!r}")
+    degree = check_degree(doc["degree"], bad)
     p = degree + 1
-    domain = doc["domain"]
-    if (
-        not isinstance(domain, list)
-        or len(domain) != 2
-        or not all(_number(v) and math.isfinite(v) for v in domain)
-        or not domain[0] < domain[1]
-    ):
-        raise bad(f"domain must be two finite numbers [a, b] with a < b, got {domain!r}")
-    out["domain"] = (float(domain[0]), float(domain[1]))
+    out["domain"] = check_domain(doc["domain"], bad)
     for key in ("loss", "optimizer", "target"):
         if not isinstance(doc[key], str):
             raise bad(f"{key} must be a string, got {doc[key]!r}")
