@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, losses, model, moments, optim, stats, train
+from . import analysis, basis, data, engine, expr, losses, model, moments, optim, stats, train
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .moments import Moments
@@ -220,7 +220,7 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) ->
                 lo, hi = min(lo, float(cx.min())), max(hi, float(cx.max()))
             domain = (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
     else:
-        source, total = data.generated(cfg.target, 2, cfg.domain, "float64").target, cfg.samples
+        source, total = expr.resolve(cfg.target).text, cfg.samples
         domain = cfg.domain if cfg.domain is not None else data.SEED_DOMAIN
         if cfg.samples <= SAMPLE:  # small enough: exactly the in-memory points (and noise)
             full = data.generated(cfg.target, cfg.samples, cfg.domain, "float64", cfg.noise, cfg.seed)
