@@ -128,3 +128,14 @@ def test_progress_bar_on_a_terminal_never_garbles_the_table(tmp_path):
     for t in range(9999, 150000, 10000):
         # Every table row arrives whole, on its own line.
         assert f"\n{t:>8}  " in screen.replace("\r\n", "\n").replace("\r\x1b[K", "\n")
+
+
+def test_sigterm_also_stops_after_the_current_step(tmp_path):
+    root = tmp_path / "runs"
+    proc = sinefit_process(["fit", "--out", str(root), "-q", "--steps", "50000000"], tmp_path)
+    wait_for_status(root / "fit-0001" / "status.json")
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted at step" in err
+    assert json.loads((root / "fit-0001" / "summary.json").read_text())["status"] == "interrupted"
