@@ -593,3 +593,29 @@ def test_nesterov_with_zero_momentum_runs_per_sample(settings):
     assert stats.momentum == 0.0
     per_sample = sinefit.fit(engine="per-sample", **settings)
     _assert_same_fit(stats, per_sample)
+
+
+def test_streamed_data_with_too_few_distinct_x_is_refused(tmp_path, monkeypatch):
+    """Streamed, the distinct x cannot be counted: the rank of X^T X says it instead."""
+    from sinefit.errors import InputError
+
+    monkeypatch.setattr(sinefit.api, "CHUNK", 500)
+    monkeypatch.setattr(sinefit.api, "SAMPLE", 512)
+    x = np.repeat([0.0, 1.0, 2.0], 1000)
+    np.save(tmp_path / "three.npy", np.column_stack([x, x**2]))
+    with pytest.raises(InputError, match="determine only 3 of the 4 coefficients"):
+        sinefit.fit(data=str(tmp_path / "three.npy"), dtype="float64", degree=3)
+    r = sinefit.fit(data=str(tmp_path / "three.npy"), dtype="float64", degree=2, optimizer="exact")
+    np.testing.assert_allclose(r.model.power_coefficients, [1, 0, 0], atol=1e-9)
+
+
+def test_the_per_sample_engine_stops_reading_at_its_limit(tmp_path, monkeypatch):
+    """A CSV does not say how long it is: the in-memory reader stops at the limit, with the way around it."""
+    from sinefit.config import ConfigError
+
+    monkeypatch.setattr(sinefit.api, "MAX_SAMPLES_IN_MEMORY", 100)
+    monkeypatch.setattr(sinefit.api, "CHUNK", 40)
+    (tmp_path / "big.csv").write_text("x,y\n" + "".join(f"{i},{i * i}\n" for i in range(500)))
+    with pytest.raises(ConfigError, match="more than 100 points.*--dtype float64"):
+        sinefit.fit(data=str(tmp_path / "big.csv"))
+    assert sinefit.fit(data=str(tmp_path / "big.csv"), dtype="float64", optimizer="exact", degree=2).final_loss < 1e-6

@@ -252,7 +252,17 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) ->
     if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
         q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss)
         return ds, columns, q, None
-    return ds, columns, analysis.solve_moments(m.G, m.h, m.yy, m.n, cfg.loss), m
+    q = analysis.solve_moments(m.G, m.h, m.yy, m.n, cfg.loss)
+    # G = X^T X squares X's condition number: directions of X below ~1e-7 of the largest are
+    # lost in float64 (too few distinct x, or a basis too ill-conditioned to stream).
+    rank = int(np.sum(q.singular_values > q.singular_values[0] * 1e-7))
+    if rank < cfg.degree + 1:
+        raise InputError(
+            f"{source}: the streamed statistics determine only {rank} of the {cfg.degree + 1} coefficients of a "
+            f"degree-{cfg.degree} polynomial (too few distinct x values, or x^k too ill-conditioned: "
+            "try --basis legendre, or a lower --degree)"
+        )
+    return ds, columns, q, m
 
 
 @functools.lru_cache(maxsize=64)
@@ -434,13 +444,21 @@ def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
     elif cfg.data is not None:
         from .io import datafiles
 
-        rows = datafiles.count_rows(cfg.data)
-        if rows is not None and rows > MAX_SAMPLES_IN_MEMORY:
-            raise ConfigError(
-                "--data", f"{cfg.data}: {rows} points do not fit the per-sample engine (at most "
-                f"{MAX_SAMPLES_IN_MEMORY}); --dtype float64 streams them through the stats engine",
-            )  # fmt: skip
-        xs, ys = datafiles.read_points(cfg.data, datafiles.parse_columns(cfg.columns))
+        # The per-sample engine holds every point: read in chunks, and stop at the limit (a CSV
+        # file does not say how many rows it has) rather than after memory runs out.
+        xs_, ys_, count = [], [], 0
+        for cx, cy in datafiles.iter_chunks(cfg.data, datafiles.parse_columns(cfg.columns), chunk_rows=CHUNK):
+            count += len(cx)
+            if count > MAX_SAMPLES_IN_MEMORY:
+                raise ConfigError(
+                    "--data", f"{cfg.data}: more than {MAX_SAMPLES_IN_MEMORY} points do not fit the per-sample "
+                    "engine; --dtype float64 streams any number through the stats engine",
+                )  # fmt: skip
+            xs_.append(cx)
+            ys_.append(cy)
+        if not count:
+            raise InputError(f"{cfg.data}: no data rows")
+        xs, ys = np.concatenate(xs_), np.concatenate(ys_)
         source = cfg.data
     else:
         return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed)
