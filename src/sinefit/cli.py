@@ -480,8 +480,7 @@ def plot(
     fmt: Annotated[str, Opt("--format", help="png, svg or pdf.")] = "png",
     show: Annotated[bool, Opt("--show", help="Also open them in windows, where a display exists.")] = False,
 ) -> None:
-    """Draw a run's figures from its files alone: the seed's two, the overlay, the loss curve,
-    the coefficient paths and the convergence explained."""
+    """Draw a run's figures from its files alone: the seed's two, overlay, loss, coefficients, convergence."""
     from .io import figures, rundata
 
     try:
@@ -591,6 +590,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         code: Any = command.main(args=argv, prog_name="sinefit", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
+    except click.exceptions.NoArgsIsHelpError:  # `sinefit` alone: the help was the answer
+        return EXIT_OK
     except click.UsageError as e:
         _error(e.format_message().replace("\n", " "))
         return EXIT_BAD_INPUT
