@@ -76,6 +76,8 @@ def test_runs_list_shows_complete_diverged_interrupted_and_killed_runs(tmp_path,
     assert model.degree == 3
     code, out, err = cli(["runs", "show", str(run)], capsys)
     assert code == 0 and "interrupted" in out and "[[Setup]]" in out
+    code, out, err = cli(["report", str(run)], capsys)  # rebuilt from the files: still interrupted
+    assert code == 0 and f"interrupted at step {summary['interrupted_at']}" in out
 
 
 def test_interrupt_during_a_fit_in_process(tmp_path):

@@ -23,7 +23,7 @@ import sinefit
 from sinefit.cli import main
 from sinefit.errors import SinefitError
 from sinefit.io import tracking
-from sinefit.io.runs import read_history
+from sinefit.io import rundata
 from sinefit.io.sweeps import save_sweep
 from sinefit.sweep import sweep
 
@@ -74,7 +74,7 @@ def test_fit_is_logged_and_reads_back(fitted, store, tmp_path):
     assert run.data.params == expected
 
     history = client.get_metric_history(run_id, "loss")
-    saved = read_history(run_dir / "history.csv")
+    saved = rundata.load(run_dir).losses
     assert len(history) == len(saved) == result.config.steps + 1
     assert sorted(m.step for m in history) == list(range(len(saved)))
     for m in history:

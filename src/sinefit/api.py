@@ -426,9 +426,16 @@ def fit(
     return _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
 
 
-def from_run(config: FitConfig, coefficients: np.ndarray, losses_: np.ndarray, diverged_at: int | None) -> FitResult:
+def from_run(
+    config: FitConfig,
+    coefficients: np.ndarray,
+    losses_: np.ndarray,
+    diverged_at: int | None,
+    interrupted_at: int | None = None,
+) -> FitResult:
     """Rebuild the result of a saved run from its config, coefficients and history, without training."""
-    return _assemble(_prepare(config.validated(), None, None), coefficients, losses_, diverged_at)
+    p = _prepare(config.validated(), None, None)
+    return _assemble(p, coefficients, losses_, diverged_at, interrupted_at=interrupted_at)
 
 
 def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:

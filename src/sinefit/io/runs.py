@@ -23,7 +23,6 @@ Everything a figure shows is in these files, so ``sinefit plot RUN`` redraws fro
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import re
@@ -35,15 +34,10 @@ import numpy as np
 from .._version import __version__
 from ..api import FitResult, from_run
 from ..config import FitConfig
-from ..errors import InputError
 from . import configfile, figures, modelfile
 from .safefile import write_json, write_text
 
 RUN_NAME = re.compile(r"^(?P<kind>[a-z]+)-(?P<n>\d+)$")
-
-
-class RunError(InputError):
-    """A run directory that cannot be read; the message names it."""
 
 
 def create_run_dir(root: Path, kind: str = "fit") -> Path:
@@ -223,30 +217,15 @@ def _finite_json(obj: Any) -> Any:
     return obj
 
 
-def read_history(path: Path) -> np.ndarray:
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        raise RunError(f"{path}: cannot read: {e.strerror or e}") from None
-    if not rows or rows[0] != ["step", "loss"]:
-        raise RunError(f"{path}: not a sinefit history (expected the header step,loss)")
-    try:
-        return np.array([float(r[1]) for r in rows[1:]], dtype=np.float64)
-    except (IndexError, ValueError):
-        raise RunError(f"{path}: malformed row") from None
-
-
 def load_result(run_dir: str | Path) -> FitResult:
     """Rebuild a saved fit's result from its files (config, model, history), without training."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError(f"{run_dir}: no such run directory")
-    config_path = run_dir / "config.toml"
-    if not config_path.exists():
-        raise RunError(f"{run_dir}: not a sinefit run (no config.toml)")
-    cfg = FitConfig.from_dict(configfile.read(config_path))
-    model = modelfile.load(run_dir / "model.json")
-    losses = read_history(run_dir / "history.csv")
-    bad = np.flatnonzero(~np.isfinite(losses))
-    return from_run(cfg, model.coefficients, losses, int(bad[0]) if bad.size else None)
+    from . import rundata
+
+    run = rundata.load(run_dir)
+    if run.model is None:
+        raise rundata.RunDataError(f"{run.path / 'model.json'}: missing (the fit ended without finite coefficients)")
+    summary = run.summary or {}
+    return from_run(
+        FitConfig.from_dict(run.config), run.model.coefficients, np.array(run.losses), run.diverged_at,
+        summary.get("interrupted_at"),
+    )  # fmt: skip
