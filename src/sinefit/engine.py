@@ -46,9 +46,14 @@ def _modes(q: Quadratic, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e0, q.scale * q.singular_values**2
 
 
+def _t_log(t: np.ndarray, log_rho: np.ndarray) -> np.ndarray:
+    """t log|rho_i| for every mode, with 0 * log 0 = 0 (rho^0 = 1 even where rho = 0)."""
+    return np.where(t[..., None] == 0, 0.0, t[..., None] * log_rho)
+
+
 def _log_loss(q: Quadratic, log_w: np.ndarray, log_rho: np.ndarray, t: np.ndarray) -> np.ndarray:
     """log L(theta_t) per row at step t (rows, t broadcast), from log weights and log |rho|."""
-    terms = log_w + 2.0 * t[..., None] * log_rho
+    terms = log_w + 2.0 * _t_log(t, log_rho)
     with np.errstate(divide="ignore"):
         terms = np.concatenate([terms, np.broadcast_to(math.log(q.optimum_loss) if q.optimum_loss > 0 else -np.inf,
                                                        terms.shape[:-1] + (1,))], axis=-1)  # fmt: skip
@@ -95,15 +100,12 @@ def gd_closed_form(
 
     # Each mode's term is formed in log space, exp(log w_i + 2 t log|rho_i|): rho^(2t) alone
     # can overflow while the term (its weight is small) is still a finite loss.
-    def t_log_rho(t: np.ndarray) -> np.ndarray:  # t log|rho|, with 0 * log 0 = 0 (rho^0 = 1)
-        return np.where(t[..., None] == 0, 0.0, t[..., None] * log_rho)
-
     def loss_at(t: np.ndarray) -> np.ndarray:
-        return q.optimum_loss + np.sum(np.exp(log_w + 2.0 * t_log_rho(t)), axis=-1)
+        return q.optimum_loss + np.sum(np.exp(log_w + 2.0 * _t_log(t, log_rho)), axis=-1)
 
     def theta_at(t: np.ndarray) -> np.ndarray:  # rho^t e0, signs kept, magnitudes in log space
         sign = np.where((rho < 0) & (np.mod(t[..., None], 2) == 1), -1.0, 1.0) * np.sign(e0)
-        return q.optimum + (sign * np.exp(t_log_rho(t) + log_e0)) @ q.directions.T
+        return q.optimum + (sign * np.exp(_t_log(t, log_rho) + log_e0)) @ q.directions.T
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         log_e0 = np.log(np.abs(e0))
