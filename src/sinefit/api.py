@@ -451,21 +451,15 @@ def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
     elif cfg.data is not None:
         from .io import datafiles
 
-        # The per-sample engine holds every point: read in chunks, and stop at the limit (a CSV
-        # file does not say how many rows it has) rather than after memory runs out.
-        xs_, ys_, count = [], [], 0
-        for cx, cy in datafiles.iter_chunks(cfg.data, datafiles.parse_columns(cfg.columns), chunk_rows=CHUNK):
-            count += len(cx)
-            if count > MAX_SAMPLES_IN_MEMORY:
-                raise ConfigError(
-                    "--data", f"{cfg.data}: more than {MAX_SAMPLES_IN_MEMORY} points do not fit the per-sample "
-                    "engine; --dtype float64 streams any number through the stats engine",
-                )  # fmt: skip
-            xs_.append(cx)
-            ys_.append(cy)
-        if not count:
-            raise InputError(f"{cfg.data}: no data rows")
-        xs, ys = np.concatenate(xs_), np.concatenate(ys_)
+        try:  # the per-sample engine holds every point: the reader stops at the limit
+            xs, ys = datafiles.read_points(
+                cfg.data, datafiles.parse_columns(cfg.columns), max_points=MAX_SAMPLES_IN_MEMORY, chunk_rows=CHUNK
+            )
+        except datafiles.TooManyPoints as e:
+            raise ConfigError(
+                "--data", f"{e} do not fit the per-sample engine; --dtype float64 streams any number through the "
+                "stats engine",
+            ) from None  # fmt: skip
         source = cfg.data
     else:
         return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed)

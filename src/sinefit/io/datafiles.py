@@ -105,11 +105,25 @@ def iter_chunks(path: str | Path, columns: Columns | None = None, *, chunk_rows:
         yield from reader(path, columns, chunk_rows)
 
 
-def read_points(path: str | Path, columns: Columns | None = None) -> Chunk:
-    """The whole file in memory, as (x, y) float64 arrays; refuses a file with no data rows."""
+class TooManyPoints(DataFileError):
+    """The file holds more points than ``read_points`` was allowed to keep in memory."""
+
+
+def read_points(
+    path: str | Path, columns: Columns | None = None, *, max_points: int | None = None, chunk_rows: int = 1 << 20
+) -> Chunk:
+    """The whole file in memory, as (x, y) float64 arrays; refuses a file with no data rows.
+
+    With ``max_points``, reading stops with TooManyPoints as soon as the file holds more
+    (a CSV file does not say how many rows it has): memory stays bounded either way.
+    """
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
-    for x, y in iter_chunks(path, columns):
+    count = 0
+    for x, y in iter_chunks(path, columns, chunk_rows=chunk_rows):
+        count += len(x)
+        if max_points is not None and count > max_points:
+            raise TooManyPoints(f"{path}: more than {max_points} points")
         xs.append(x)
         ys.append(y)
     if not xs:
