@@ -27,6 +27,16 @@ import numpy as np
 CONVERGED = 1e-3
 
 
+def momentum_mode_step(e, b, lam, lr, mu, nesterov: bool):
+    """One step of torch.optim.SGD's momentum in the Hessian's eigenbasis, every mode at once.
+
+    g = lambda e;  b <- mu b + g (b starts at 0);  e <- e - lr b, or e - lr (g + mu b) for Nesterov.
+    """
+    g = lam * e
+    b = mu * b + g
+    return e - lr * (g + mu * b if nesterov else b), b
+
+
 @dataclass(frozen=True)
 class Quadratic:
     """The loss surface of one model on one data set, solved."""
@@ -115,9 +125,7 @@ class Quadratic:
                 last_above = t
             elif t - last_above > 50:  # stayed below for a while: the transient is over
                 return float(last_above + 1)
-            g = lam * e
-            b = mu * b + g
-            e = e - lr * (g + mu * b if nesterov else b)
+            e, b = momentum_mode_step(e, b, lam, lr, mu, nesterov)
             if not np.all(np.isfinite(e)):
                 return math.inf
         return math.inf

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .analysis import Quadratic
+from .analysis import Quadratic, momentum_mode_step
 
 LOG_MAX = math.log(np.finfo(np.float64).max)
 
@@ -155,9 +155,7 @@ def momentum_modes(
     loss_of = lambda e_: q.optimum_loss + np.sum(weight * e_ * e_, axis=-1)  # noqa: E731
 
     def advance(e_, b_, lr_, mu_, lam_):
-        g = lam_ * e_
-        b_ = mu_ * b_ + g
-        return e_ - lr_ * (g + mu_ * b_ if nesterov else b_), b_
+        return momentum_mode_step(e_, b_, lam_, lr_, mu_, nesterov)
 
     with np.errstate(over="ignore", invalid="ignore"):
         if history:
