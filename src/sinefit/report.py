@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import analysis, basis, model
 from .api import FitResult
 from .config import FitConfig
@@ -243,8 +245,6 @@ def _term(k: int) -> str:
 
 
 def _sqrt_diag(m):
-    import numpy as np
-
     with np.errstate(invalid="ignore"):
         return np.sqrt(np.diag(m))
 
