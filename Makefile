@@ -8,12 +8,12 @@ VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean chromium
 
 run: $(VENV)/.ready
 	$(BIN)/sinefit fit
 
-test: $(VENV)/.ready-test
+test: $(VENV)/.ready-test chromium
 	$(BIN)/python -m pytest
 
 $(VENV)/.ready: pyproject.toml Makefile
@@ -22,10 +22,19 @@ $(VENV)/.ready: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# The tests also need pytest, hypothesis and the MLflow extra (its round trip is tested).
+# The tests also need pytest, hypothesis, the MLflow extra (its round trip is tested), and the
+# playground's serve extra with Playwright (its browser tests).
 $(VENV)/.ready-test: $(VENV)/.ready
-	$(BIN)/python -m pip install --quiet -e ".[test,mlflow]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser]"
 	touch $@
+
+# The playground's browser tests drive Debian's Chromium (Playwright's own browser download is not
+# reachable): installed here as root with apt when missing; otherwise those tests skip, saying why.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get): the browser tests will skip"; fi
 
 bench: $(VENV)/.ready
 	$(BIN)/python benchmarks/bench.py

@@ -1,0 +1,146 @@
+"""The ASGI app: thin wrappers over ``core``, behind Host/Origin checks and size limits.
+
+Every answer is JSON or a static file; bad input is a 400 with sinefit's one-line message and
+the control it belongs to; anything unexpected is a 500 with one line, never a traceback, and
+the server keeps serving. Each request carries the page's whole state (the URL's settings),
+so two tabs never share anything but the cache of solved problems, which is keyed by content.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import InputError
+from . import core, uploads
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("sinefit.serve")
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; frame-ancestors 'none'",
+}
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(json.dumps(body, allow_nan=False), status, media_type="application/json")
+
+
+def _error(e: Exception, status: int) -> Response:
+    return _json({"error": str(e).splitlines()[0] if str(e) else type(e).__name__, "field": core.field_of(e)}, status)
+
+
+def host_allowed(host: str, port: int) -> bool:
+    """A Host header names this server only as localhost or an IP literal, with its port: a DNS name
+    (how a rebinding page reaches 127.0.0.1) is refused."""
+    name, sep, given_port = host.rpartition(":")
+    if not sep or given_port != str(port):
+        return False
+    if name.lower() == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name[1:-1] if name.startswith("[") and name.endswith("]") else name)
+    except ValueError:
+        return False
+    return True
+
+
+class Guard:
+    """ASGI middleware: refuse requests whose Host is not this server, or whose Origin is another page."""
+
+    def __init__(self, app, port: int | None = None):
+        self.app = app
+        self.port = port
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        port = self.port if self.port is not None else (scope.get("server") or (None, 0))[1]
+        host = headers.get("host", "")
+        problem = None
+        if not host_allowed(host, port):
+            problem = f"Host {host!r} is not this server (sinefit serve answers only to localhost or an IP address)"
+        elif "origin" in headers and headers["origin"] != f"http://{host}":
+            problem = f"a page from {headers['origin']!r} may not use this server"
+        if problem is not None:
+            response = PlainTextResponse(f"sinefit serve: refused: {problem}\n", 403)
+            return await response(scope, receive, send)
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(k.lower().encode(), v.encode())
+                                                                 for k, v in HEADERS.items()]  # fmt: skip
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def create_app(port: int | None = None, store: uploads.Store | None = None,
+               cache: core.ProblemCache | None = None) -> Guard:  # fmt: skip
+    """The playground app; ``port`` is the one Host headers must name (default: the socket's)."""
+    store = store if store is not None else uploads.Store()
+    cache = cache if cache is not None else core.ProblemCache()
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    async def fit(request: Request) -> Response:
+        try:
+            return _json(await run_in_threadpool(core.view, dict(request.query_params), store, cache))
+        except InputError as e:
+            return _error(e, 400)
+        except Exception as e:  # a bug: one line for the page, the details in the server's log
+            log.exception("internal error on %s", request.url.path)
+            return _error(RuntimeError(f"internal error: {type(e).__name__}: {e}"), 500)
+
+    async def upload(request: Request) -> Response:
+        name = request.query_params.get("name", "upload")
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        try:
+            if declared > uploads.MAX_UPLOAD_BYTES:
+                raise uploads.UploadError(f"{name}: {declared} bytes is over the playground's upload limit of "
+                                          f"{uploads.MAX_UPLOAD_BYTES >> 20} MiB")  # fmt: skip
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > uploads.MAX_UPLOAD_BYTES:
+                    raise uploads.UploadError(f"{name}: over the playground's upload limit of "
+                                              f"{uploads.MAX_UPLOAD_BYTES >> 20} MiB")  # fmt: skip
+            return _json(await run_in_threadpool(core.upload, name, bytes(body), store))
+        except InputError as e:
+            return _error(e, 400)
+        except Exception as e:
+            log.exception("internal error on %s", request.url.path)
+            return _error(RuntimeError(f"internal error: {type(e).__name__}: {e}"), 500)
+
+    async def not_found(request: Request, exc) -> Response:
+        return _json({"error": f"no such page: {request.url.path}", "field": "general"}, 404)
+
+    async def server_error(request: Request, exc) -> Response:
+        return _json({"error": "internal error", "field": "general"}, 500)
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/fit", fit),
+            Route("/api/upload", upload, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers={404: not_found, 500: server_error},
+    )
+    return Guard(app, port)

@@ -1,0 +1,90 @@
+"""Start and stop the playground on a socket: ``sinefit serve`` blocks, the tests run it in a thread."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_for(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: a free one), so the URL is known before the server starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class Running:
+    """A playground serving in a background thread."""
+
+    url: str
+    port: int
+    server: object
+    thread: threading.Thread
+    sock: socket.socket = field(repr=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        self.sock.close()
+
+
+def _server(sock: socket.socket, port: int, quiet: bool):
+    import uvicorn
+
+    from .app import create_app
+
+    config = uvicorn.Config(create_app(port), log_level="warning" if quiet else "info", access_log=False,
+                            lifespan="off", timeout_graceful_shutdown=2)  # fmt: skip
+    return uvicorn.Server(config)
+
+
+def start(host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> Running:
+    """Serve in a thread until ``stop()``; returns once the server accepts connections."""
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
+    server = _server(sock, port, quiet)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="sinefit-serve")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the playground server did not start")
+        time.sleep(0.02)
+    return Running(url_for(host, port), port, server, thread, sock)
+
+
+def serve_forever(host: str, port: int, on_ready=None) -> None:
+    """Block serving (Ctrl-C stops it); ``on_ready(url)`` once the socket listens."""
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
+    server = _server(sock, port, quiet=True)
+    if on_ready is not None:
+        on_ready(url_for(host, port))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

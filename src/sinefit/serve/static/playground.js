@@ -1,0 +1,559 @@
+// sinefit playground: the page's state lives in the URL; the server answers each state with the whole
+// run (closed form / per mode), and the page plays it back. No build step, one vendored library (uPlot).
+"use strict";
+
+const FIELDS = ["target", "data", "domain", "samples", "noise", "degree", "basis", "loss", "optimizer", "lr",
+  "momentum", "steps", "seed"];
+const $ = (id) => document.getElementById(id);
+const COLORS = ["#2563eb", "#e67e22", "#16a34a", "#9333ea", "#db2777", "#0891b2", "#a16207", "#475569"];
+
+const state = { query: {}, view: null, k: 0, playing: false, seq: 0, controller: null, charts: {}, shape: "",
+  inputAt: null, latencies: [], uploadName: null, boundShown: null, lastFrame: 0 };
+
+// ------------------------------------------------------------------ formatting
+function fmt(v, digits = 4) {
+  if (v === null || v === undefined) return "—";
+  if (!isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(digits - 1).replace("e+", "e");
+  return Number(v.toPrecision(digits)).toString();
+}
+function lrText(v) { return Number(v.toPrecision(3)).toString(); }
+
+// ------------------------------------------------------------------ state <-> URL and controls
+function readURL() {
+  const params = new URLSearchParams(location.search);
+  const q = {};
+  for (const f of FIELDS) if (params.has(f)) q[f] = params.get(f);
+  return q;
+}
+function writeURL() {
+  const params = new URLSearchParams();
+  for (const f of FIELDS) if (state.query[f] !== undefined && state.query[f] !== "") params.set(f, state.query[f]);
+  history.replaceState(null, "", "?" + params.toString());
+}
+function fillControls(q) {
+  const set = (id, v) => { if (document.activeElement !== $(id)) $(id).value = v; };
+  set("target", q.target ?? "sin");
+  set("domain", q.domain ?? "-pi,pi");
+  set("samples", q.samples ?? "1000");
+  set("noise", q.noise ?? "0");
+  set("degree", q.degree ?? "3");
+  $("basis").value = q.basis ?? "power";
+  $("loss").value = q.loss ?? "sse";
+  $("optimizer").value = q.optimizer ?? "gd";
+  const auto = q.lr === "auto";
+  $("lr-auto").checked = auto;
+  if (!auto && q.lr) set("lr", q.lr);
+  set("steps", q.steps ?? "2000");
+  set("seed", q.seed ?? "0");
+  if (q.momentum) { set("momentum", q.momentum); $("momentum-slider").value = q.momentum; }
+  const hasData = !!q.data;
+  $("target").disabled = hasData; $("samples").disabled = hasData; $("noise").disabled = hasData;
+  $("clear-data").hidden = !hasData;
+  $("drop-text").textContent = hasData ? `fitting the points in ${state.uploadName || "the dropped file"}`
+    : "or drop a CSV / NPY file here";
+  const opt = $("optimizer").value;
+  $("row-momentum").style.display = opt === "momentum" || opt === "nesterov" ? "" : "none";
+  $("row-lr").style.display = opt === "exact" ? "none" : "";
+}
+function change(patch) {
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null || v === "") delete state.query[k]; else state.query[k] = String(v);
+  }
+  writeURL();
+  fillControls(state.query);
+  request();
+}
+
+// ------------------------------------------------------------------ talking to the server
+function clearErrors() {
+  document.querySelectorAll(".err").forEach((e) => (e.textContent = ""));
+  document.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
+}
+function showError(field, message) {
+  const box = $("err-" + field) || $("err-general");
+  box.textContent = message;
+  const control = $(field);
+  if (control) control.classList.add("invalid");
+}
+async function request() {
+  const seq = ++state.seq;
+  if (state.controller) state.controller.abort(); // a newer request cancels the older one
+  const controller = new AbortController();
+  state.controller = controller;
+  const params = new URLSearchParams(state.query);
+  let body, ok;
+  try {
+    const response = await fetch("/api/fit?" + params.toString(), { signal: controller.signal });
+    ok = response.ok;
+    body = await response.json();
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    if (seq !== state.seq) return;
+    clearErrors();
+    showError("general", "the playground server does not answer: is `sinefit serve` still running?");
+    return;
+  }
+  if (seq !== state.seq) return; // a stale answer: dropped
+  clearErrors();
+  if (!ok) { showError(body.field || "general", body.error || "error"); document.body.dataset.error = body.field; return; }
+  delete document.body.dataset.error;
+  const first = state.view === null;
+  state.view = body;
+  if (!first || !state.playing) state.k = body.run.recorded.length - 1;
+  draw();
+}
+
+// ------------------------------------------------------------------ linear algebra on the page (p is small)
+function thetaAt(k) { return state.view.run.thetas[Math.min(k, state.view.run.thetas.length - 1)]; }
+function modesOf(theta) { // e = V^T (theta - theta*)
+  const P = state.view.problem, p = P.p, e = new Array(p).fill(0);
+  for (let j = 0; j < p; j++) { const d = theta[j] - P.optimum[j]; for (let i = 0; i < p; i++) e[i] += P.directions[j][i] * d; }
+  return e;
+}
+function curve(theta) {
+  const C = state.view.problem.columns, out = new Array(C[0].length).fill(0);
+  for (let j = 0; j < theta.length; j++) { const c = C[j], t = theta[j]; for (let i = 0; i < c.length; i++) out[i] += t * c[i]; }
+  return out;
+}
+function gradient(theta) { // dL/dtheta = 2 V diag(c s^2) V^T (theta - theta*)
+  const P = state.view.problem, e = modesOf(theta), g = new Array(P.p).fill(0);
+  for (let j = 0; j < P.p; j++) for (let i = 0; i < P.p; i++) g[j] += 2 * P.directions[j][i] * P.weights[i] * e[i];
+  return g;
+}
+function shownModes(p) { // indexes into the descending eigenvalues: every mode, or the slowest five and the fastest
+  if (p <= 6) return [...Array(p).keys()];
+  return [0, p - 5, p - 4, p - 3, p - 2, p - 1];
+}
+
+// ------------------------------------------------------------------ charts
+function size(el) { const r = el.getBoundingClientRect(); return { width: Math.max(200, r.width), height: 260 }; }
+const logAxis = (label) => ({ label, labelSize: 18, size: 52, values: (u, vals) => vals.map((v) => fmt(v, 2)) });
+function logX(label) { return { ...logAxis(label), space: 60 }; }
+
+function makeCharts() {
+  const V = state.view, p = V.problem.p;
+  for (const c of Object.values(state.charts)) c.destroy();
+  state.charts = {};
+  const fitEl = $("chart-fit");
+  state.charts.fit = new uPlot({
+    ...size(fitEl), legend: { show: true }, cursor: { show: false },
+    scales: { x: { time: false } },
+    series: [{}, { label: "data", stroke: "#94a3b8", width: 0, points: { show: true, size: 3, fill: "#94a3b8", stroke: "#94a3b8" } },
+      { label: "initial", stroke: "#f59e0b", width: 1.5, dash: [6, 4] },
+      { label: "optimum", stroke: "#16a34a", width: 1.5, dash: [2, 3] },
+      { label: "fit now", stroke: "#2563eb", width: 2.5 }],
+    axes: [{ label: "x", labelSize: 18 }, { label: "y", labelSize: 18, size: 52 }],
+  }, [[0], [null], [null], [null], [null]], fitEl);
+  const lossEl = $("chart-loss");
+  state.charts.loss = new uPlot({
+    ...size(lossEl), legend: { show: true }, cursor: { show: false },
+    scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
+    series: [{}, { label: "loss", stroke: "#2563eb", width: 2 }, { label: "optimum L*", stroke: "#16a34a", dash: [6, 4], width: 1.5 }],
+    axes: [logX("step + 1"), logAxis("loss")],
+    hooks: { draw: [drawDivergence] },
+  }, [[1], [null], [null]], lossEl);
+  const modes = shownModes(p), modeSeries = [{}];
+  modes.forEach((i, n) => {
+    const c = COLORS[n % COLORS.length], lam = fmt(V.problem.eigenvalues[i], 3);
+    modeSeries.push({ label: `λ${i + 1}=${lam}`, stroke: c, width: 2 });
+    modeSeries.push({ label: "", stroke: c, width: 1, dash: [5, 4] });
+  });
+  const modesEl = $("chart-modes");
+  state.charts.modes = new uPlot({
+    ...size(modesEl), legend: { show: true }, cursor: { show: false },
+    scales: { x: { time: false, distr: 3 }, y: { distr: 3 } }, series: modeSeries,
+    axes: [logX("step + 1"), logAxis("share of L − L*")],
+  }, [[1], ...modeSeries.slice(1).map(() => [null])], modesEl);
+  const coefEl = $("chart-coef"), coefSeries = [{}];
+  V.problem.names.forEach((name, j) => {
+    const c = COLORS[j % COLORS.length];
+    coefSeries.push({ label: name, stroke: c, width: 2 });
+    coefSeries.push({ label: "", stroke: c, width: 1, dash: [1, 3] });
+  });
+  state.charts.coef = new uPlot({
+    ...size(coefEl), legend: { show: p <= 8 }, cursor: { show: false },
+    scales: { x: { time: false, distr: 3 } }, series: coefSeries,
+    axes: [logX("step + 1"), { label: "value", labelSize: 18, size: 60, values: (u, v) => v.map((x) => fmt(x, 3)) }],
+  }, [[1], ...coefSeries.slice(1).map(() => [null])], coefEl);
+  // the legend entries of the dashed twins say nothing: hide them
+  for (const key of ["modes", "coef"]) {
+    const rows = state.charts[key].root.querySelectorAll(".u-legend .u-series");
+    rows.forEach((row, i) => { if (i > 0 && i % 2 === 0) row.style.display = "none"; });
+  }
+}
+
+function drawDivergence(u) {
+  const r = state.view && state.view.run;
+  if (!r || r.diverged_at === null) return;
+  const x = u.valToPos(r.diverged_at + 1, "x", true), ctx = u.ctx;
+  ctx.save();
+  ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
+  ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+  ctx.restore();
+}
+
+function positive(v) { return v !== null && v > 0 && isFinite(v) ? v : null; }
+
+function draw() {
+  const V = state.view, p = V.problem.p;
+  const shape = [p, V.problem.names.join(), V.run.rates ? 1 : 0].join("|");
+  if (shape !== state.shape) { makeCharts(); state.shape = shape; }
+  fillControls(state.query);
+  drawLrSlider();
+  drawStatic();
+  render();
+}
+
+function drawStatic() { // what does not move with the step cursor
+  const V = state.view, r = V.run, rep = V.report;
+  const status = $("status");
+  status.className = "status " + (r.diverging ? "bad" : rep.converged ? "good" : "");
+  status.dataset.diverging = r.diverging ? "1" : "0";
+  status.textContent = r.diverged_at !== null ? `diverged at step ${r.diverged_at}`
+    : r.diverging ? "lr above the stable bound: diverging" : rep.converged ? "converged to the optimum" : "";
+  const badge = $("divergence");
+  badge.hidden = !r.diverging;
+  badge.textContent = r.diverged_at !== null ? `diverged: loss overflowed at step ${r.diverged_at}` : "diverging: lr > stable bound";
+  const rows = [
+    ["final loss", fmt(rep.final_loss, 7)], ["optimum L*", fmt(rep.optimum_loss, 7)],
+    ["final / optimum", rep.ratio === null ? "—" : fmt(rep.ratio, 5) + "×"], ["R²", fmt(rep.r2, 6)],
+    ["RMSE", fmt(rep.rmse, 5)], ["max |error|", `${fmt(rep.max_error, 4)} at x = ${fmt(rep.max_error_at, 4)}`],
+    ["lr used", r.lr === null ? "—" : fmt(r.lr, 4) + (r.auto ? " (auto)" : "")],
+    ["stable lr bound", r.bound === null ? "none for this optimizer" : fmt(r.bound, 4)],
+    ["condition number", fmt(V.problem.condition, 4)],
+  ];
+  $("stats").innerHTML = rows.map(([a, b]) => `<tr><td>${a}</td><td>${b}</td></tr>`).join("");
+  $("stats").rows[0].cells[1].dataset.value = String(rep.final_loss);
+  $("stats").rows[0].cells[1].id = "final-loss";
+  $("report-when").textContent = `after ${r.steps} steps` + (r.auto ? ` · ${r.auto}` : "");
+  $("why").textContent = rep.why;
+  $("hint").textContent = rep.hint;
+  const box = $("suggestions");
+  box.innerHTML = "";
+  for (const s of rep.suggestions) {
+    const b = document.createElement("button");
+    b.textContent = "apply " + s.label;
+    b.addEventListener("click", () => { pause(); change(s.patch); });
+    box.appendChild(b);
+  }
+  $("command").textContent = V.downloads.command;
+  $("dl-model").disabled = V.downloads.model_json === null;
+  const P = V.problem;
+  $("fit-legend").textContent = `${V.target} · ${P.n} points`;
+  // the fixed series: data, initial, optimum
+  const c = state.charts.fit;
+  state.fixedFit = { grid: P.grid, initial: curve(r.thetas[0]), optimum: curve(P.optimum) };
+  state.fitData = () => {
+    // data points and curves share one x array: uPlot wants a single sorted x
+    const xs = [...P.x.map((x, i) => [x, P.y[i], null]), ...P.grid.map((x, i) => [x, null, i])].sort((a, b) => a[0] - b[0]);
+    return xs;
+  };
+  state.fitXs = state.fitData();
+  c.setScale; // (scales follow the data)
+}
+
+function render() {
+  const V = state.view, r = V.run, P = V.problem, k = Math.min(state.k, r.recorded.length - 1);
+  const theta = thetaAt(k), now = curve(theta), t = r.recorded[k];
+  // fit chart
+  const xs = state.fitXs, X = [], D = [], I = [], O = [], N = [];
+  for (const [x, y, i] of xs) {
+    X.push(x); D.push(y);
+    I.push(i === null ? null : state.fixedFit.initial[i]);
+    O.push(i === null ? null : state.fixedFit.optimum[i]);
+    N.push(i === null ? null : now[i]);
+  }
+  const yr = [...P.y, ...state.fixedFit.optimum].filter((v) => v !== null && isFinite(v));
+  const lo = Math.min(...yr), hi = Math.max(...yr), pad = 0.35 * (hi - lo || 1);
+  state.charts.fit.batch(() => {
+    state.charts.fit.setData([X, D, I, O, N], false);
+    state.charts.fit.setScale("x", { min: X[0], max: X[X.length - 1] });
+    state.charts.fit.setScale("y", { min: lo - pad, max: hi + pad });
+  });
+  // loss chart, up to the cursor
+  const steps1 = r.recorded.slice(0, k + 1).map((s) => s + 1);
+  const losses = r.losses.slice(0, k + 1).map(positive);
+  const all1 = r.recorded.map((s) => s + 1);
+  const lossY = r.losses.map(positive).filter((v) => v !== null);
+  const opt = positive(P.optimum_loss);
+  state.charts.loss.batch(() => {
+    state.charts.loss.setData([steps1.length > 1 ? steps1 : [1, 2], steps1.length > 1 ? losses : [losses[0], null],
+      (steps1.length > 1 ? steps1 : [1, 2]).map(() => opt)], false);
+    state.charts.loss.setScale("x", { min: 1, max: Math.max(2, all1[all1.length - 1]) });
+    const ymin = Math.min(...lossY, opt ?? Infinity), ymax = Math.max(...lossY);
+    if (isFinite(ymin) && isFinite(ymax)) state.charts.loss.setScale("y", { min: ymin / 1.5, max: ymax * 1.5 });
+  });
+  // modes
+  const modes = shownModes(P.p), e0 = modesOf(r.thetas[0]), series = [steps1.length > 1 ? steps1 : [1, 2]];
+  const stepsUsed = series[0];
+  const kk = stepsUsed.length;
+  let mmin = Infinity, mmax = 0;
+  for (const i of modes) {
+    const measured = [], predicted = [];
+    for (let j = 0; j < kk; j++) {
+      const idx = steps1.length > 1 ? j : 0;
+      const th = r.thetas[Math.min(idx, r.thetas.length - 1)];
+      const e = modesOf(th)[i];
+      const m = positive(P.weights[i] * e * e);
+      measured.push(steps1.length > 1 ? m : (j === 0 ? m : null));
+      const base = P.weights[i] * e0[i] * e0[i];
+      const pr = r.rates ? positive(base * Math.pow(r.rates[i], stepsUsed[j] - 1)) : null;
+      predicted.push(pr);
+      for (const v of [m, pr]) if (v !== null) { mmin = Math.min(mmin, v); mmax = Math.max(mmax, v); }
+    }
+    series.push(measured, predicted);
+  }
+  state.charts.modes.batch(() => {
+    state.charts.modes.setData(series, false);
+    state.charts.modes.setScale("x", { min: 1, max: Math.max(2, all1[all1.length - 1]) });
+    if (mmax > 0) state.charts.modes.setScale("y", { min: Math.max(mmin, mmax * 1e-16) / 2, max: mmax * 2 });
+  });
+  // coefficients
+  const coef = [steps1.length > 1 ? steps1 : [1, 2]];
+  let cmin = Infinity, cmax = -Infinity;
+  for (let j = 0; j < P.p; j++) {
+    const path = r.thetas.slice(0, k + 1).map((th) => (isFinite(th[j]) ? th[j] : null));
+    coef.push(steps1.length > 1 ? path : [path[0], path[0]], coef[0].map(() => P.optimum[j]));
+    for (const v of [...r.thetas.map((th) => th[j]), P.optimum[j]]) if (v !== null && isFinite(v)) { cmin = Math.min(cmin, v); cmax = Math.max(cmax, v); }
+  }
+  state.charts.coef.batch(() => {
+    state.charts.coef.setData(coef, false);
+    state.charts.coef.setScale("x", { min: 1, max: Math.max(2, all1[all1.length - 1]) });
+    if (isFinite(cmin)) { const pad = 0.08 * (cmax - cmin || 1); state.charts.coef.setScale("y", { min: cmin - pad, max: cmax + pad }); }
+  });
+  drawContour(k);
+  drawMath(theta, t, r.losses[k]);
+  $("step-label").textContent = `step ${t} of ${r.steps}`;
+  $("step-label").dataset.step = String(t);
+  if (state.inputAt !== null) { // slider input -> redrawn: measured for the benchmark
+    const started = state.inputAt;
+    state.inputAt = null;
+    requestAnimationFrame(() => state.latencies.push(performance.now() - started));
+  }
+}
+
+function drawContour(k) {
+  const canvas = $("contour"), V = state.view, P = V.problem, r = V.run;
+  const rect = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(rect.width * dpr); canvas.height = Math.round(260 * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const W = rect.width, H = 260, m = { l: 58, r: 12, t: 10, b: 40 };
+  ctx.clearRect(0, 0, W, H);
+  ctx.font = "12px system-ui, sans-serif"; ctx.fillStyle = "#5f6b7a";
+  if (P.p < 2) { ctx.fillText("a degree-0 model has one direction: no plane to draw", m.l, H / 2); return; }
+  const a = P.p - 1, b = P.p - 2; // the slowest, then the second slowest
+  const path = r.thetas.map((th) => { const e = modesOf(th); return [e[a], e[b]]; }).filter(([u, v]) => isFinite(u) && isFinite(v));
+  let U = 1e-300, Vv = 1e-300;
+  for (const [u, v] of path) { U = Math.max(U, Math.abs(u)); Vv = Math.max(Vv, Math.abs(v)); }
+  U *= 1.15; Vv *= 1.15;
+  const sx = (u) => m.l + ((u + U) / (2 * U)) * (W - m.l - m.r), sy = (v) => m.t + ((Vv - v) / (2 * Vv)) * (H - m.t - m.b);
+  // contours of w_a u^2 + w_b v^2 (the loss above L* in this plane), log-spaced levels
+  const wa = P.weights[a], wb = P.weights[b], top = wa * U * U + wb * Vv * Vv;
+  ctx.save();
+  ctx.beginPath(); ctx.rect(m.l, m.t, W - m.l - m.r, H - m.t - m.b); ctx.clip();
+  for (let n = 0; n < 9; n++) {
+    const level = top * Math.pow(0.3, n);
+    ctx.beginPath();
+    for (let s = 0; s <= 96; s++) {
+      const ang = (2 * Math.PI * s) / 96, u = Math.sqrt(level / wa) * Math.cos(ang), v = Math.sqrt(level / wb) * Math.sin(ang);
+      s === 0 ? ctx.moveTo(sx(u), sy(v)) : ctx.lineTo(sx(u), sy(v));
+    }
+    ctx.strokeStyle = `rgba(37, 99, 235, ${0.15 + 0.07 * n})`; ctx.lineWidth = 1; ctx.stroke();
+  }
+  // the path up to the cursor
+  ctx.beginPath();
+  const upto = path.slice(0, Math.min(k + 1, path.length));
+  upto.forEach(([u, v], i) => (i === 0 ? ctx.moveTo(sx(u), sy(v)) : ctx.lineTo(sx(u), sy(v))));
+  ctx.strokeStyle = "#e67e22"; ctx.lineWidth = 2; ctx.stroke();
+  if (upto.length) {
+    const [u0, v0] = upto[0], [u1, v1] = upto[upto.length - 1];
+    ctx.fillStyle = "#f59e0b"; ctx.beginPath(); ctx.arc(sx(u0), sy(v0), 4, 0, 7); ctx.fill();
+    ctx.fillStyle = "#2563eb"; ctx.beginPath(); ctx.arc(sx(u1), sy(v1), 5, 0, 7); ctx.fill();
+  }
+  ctx.fillStyle = "#16a34a"; ctx.beginPath(); ctx.arc(sx(0), sy(0), 5, 0, 7); ctx.fill();
+  ctx.restore();
+  ctx.strokeStyle = "#d9dee5"; ctx.strokeRect(m.l, m.t, W - m.l - m.r, H - m.t - m.b);
+  ctx.fillStyle = "#5f6b7a";
+  ctx.fillText(`slowest direction (λ = ${fmt(P.eigenvalues[a], 3)}) →`, m.l, H - 22);
+  ctx.save(); ctx.translate(14, H - m.b); ctx.rotate(-Math.PI / 2);
+  ctx.fillText(`2nd slowest (λ = ${fmt(P.eigenvalues[b], 3)}) →`, 0, 0); ctx.restore();
+  ctx.fillText(`±${fmt(U, 2)}`, W - m.r - 60, H - 22);
+  ctx.fillText(`±${fmt(Vv, 2)}`, m.l + 4, m.t + 12);
+  const legend = [["#f59e0b", "start"], ["#2563eb", "now"], ["#16a34a", "optimum θ*"]];
+  let x = m.l; const y = H - 6;
+  for (const [c, label] of legend) { ctx.fillStyle = c; ctx.beginPath(); ctx.arc(x + 4, y - 4, 4, 0, 7); ctx.fill();
+    ctx.fillStyle = "#5f6b7a"; ctx.fillText(label, x + 12, y); x += ctx.measureText(label).width + 30; }
+}
+
+function drawMath(theta, t, loss) {
+  const V = state.view, M = V.math, r = V.run, P = V.problem;
+  const g = gradient(theta);
+  const coefs = M.names.map((n, j) => `${n} = ${fmt(theta[j], 6)}`).join(",  ");
+  const grads = M.gradient.slice(1).map((line, j) => `${line.padEnd(36)} = ${fmt(g[j], 5)}`);
+  const rule = M.update + (r.lr !== null && r.optimizer !== "exact" ? `      lr = ${fmt(r.lr, 4)}` : "") +
+    (r.momentum !== null && (r.optimizer === "momentum" || r.optimizer === "nesterov") ? `,  μ = ${fmt(r.momentum, 4)}` : "");
+  const lines = [
+    ["head", "Model"], ["", M.model], ["", coefs],
+    ["head", "Loss"], ["", `${M.loss}      = ${fmt(loss, 7)}   (optimum ${fmt(P.optimum_loss, 7)})`],
+    ["head", "Gradient, written by hand as in the seed"], ["", M.gradient[0]], ...grads.map((l) => ["", l]),
+    ["head", `Update (${r.optimizer})`], ["", rule],
+  ];
+  $("math").innerHTML = lines.map(([c, text]) => `<div class="line ${c}"></div>`).join("");
+  $("math").querySelectorAll(".line").forEach((el, i) => (el.textContent = lines[i][1]));
+  $("math-when").textContent = `at step ${t}`;
+}
+
+// ------------------------------------------------------------------ the lr slider and its stable bound
+function drawLrSlider() {
+  const r = state.view.run, slider = $("lr-slider");
+  const bound = r.bound, lr = r.lr;
+  const centre = bound ?? lr ?? 1e-3;
+  if (state.boundShown === null || Math.abs(Math.log10(centre / state.boundShown)) > 0.05) {
+    slider.min = (Math.floor((Math.log10(centre) - 4) * 100) / 100).toString();
+    slider.max = (Math.ceil((Math.log10(centre) + 1) * 100) / 100).toString();
+    state.boundShown = centre;
+  }
+  if (lr !== null && document.activeElement !== slider) slider.value = Math.log10(lr);
+  if (state.query.lr === "auto" && lr !== null) $("lr").value = lrText(lr);
+  const mark = $("bound-mark");
+  if (bound === null) { mark.hidden = true; return; }
+  const lo = +slider.min, hi = +slider.max, f = (Math.log10(bound) - lo) / (hi - lo);
+  mark.hidden = false;
+  // the thumb's centre runs from half a thumb to the track's end minus half a thumb
+  const thumb = 16, width = slider.getBoundingClientRect().width;
+  mark.style.left = `${thumb / 2 + f * (width - thumb)}px`;
+  mark.dataset.bound = String(bound);
+  $("bound-label").textContent = `stable < ${fmt(bound, 3)}`;
+}
+
+// ------------------------------------------------------------------ play, pause, step, reset
+function frame(now) {
+  if (!state.playing) return;
+  if (now - state.lastFrame >= 1000 / 30 - 1) { // a steady 30 frames a second
+    state.lastFrame = now;
+    const r = state.view.run, speed = +$("speed").value, target = r.recorded[state.k] + speed;
+    let k = state.k;
+    while (k < r.recorded.length - 1 && r.recorded[k + 1] <= target) k++;
+    if (k === state.k && k < r.recorded.length - 1) k++;
+    state.k = k;
+    render();
+    if (k >= r.recorded.length - 1) { pause(); return; }
+  }
+  requestAnimationFrame(frame);
+}
+function play() {
+  if (!state.view) return;
+  if (state.k >= state.view.run.recorded.length - 1) state.k = 0;
+  state.playing = true; document.body.dataset.playing = "1";
+  render();
+  requestAnimationFrame(frame);
+}
+function pause() { state.playing = false; document.body.dataset.playing = "0"; }
+function step() { pause(); if (state.view && state.k < state.view.run.recorded.length - 1) { state.k++; render(); } }
+function reset() { pause(); state.k = 0; if (state.view) render(); }
+
+// ------------------------------------------------------------------ uploads
+async function uploadFile(file) {
+  clearErrors();
+  try {
+    const response = await fetch("/api/upload?name=" + encodeURIComponent(file.name), { method: "POST", body: file });
+    const body = await response.json();
+    if (!response.ok) { showError("data", body.error); return; }
+    state.uploadName = body.name;
+    sessionStorage.setItem("upload:" + body.id, body.name);
+    change({ data: body.id, domain: null, target: null, samples: null, noise: null });
+  } catch (e) {
+    showError("data", "the upload did not reach the server");
+  }
+}
+
+// ------------------------------------------------------------------ downloads
+function download(name, text, type = "text/plain") {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = name; document.body.appendChild(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+function figuresPNG() {
+  const panels = ["panel-fit", "panel-loss", "panel-modes", "panel-contour", "panel-coef"].map($);
+  const boxes = panels.map((p) => p.getBoundingClientRect());
+  const left = Math.min(...boxes.map((b) => b.left)), top = Math.min(...boxes.map((b) => b.top));
+  const right = Math.max(...boxes.map((b) => b.right)), bottom = Math.max(...boxes.map((b) => b.bottom));
+  const out = document.createElement("canvas"), dpr = window.devicePixelRatio || 1;
+  out.width = (right - left) * dpr; out.height = (bottom - top) * dpr;
+  const ctx = out.getContext("2d");
+  ctx.scale(dpr, dpr); ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, right - left, bottom - top);
+  ctx.font = "bold 14px system-ui, sans-serif"; ctx.fillStyle = "#1d2430";
+  panels.forEach((p, i) => {
+    ctx.fillText(p.querySelector("h3").firstChild.textContent.trim(), boxes[i].left - left + 10, boxes[i].top - top + 18);
+    for (const c of p.querySelectorAll("canvas")) {
+      const b = c.getBoundingClientRect();
+      ctx.drawImage(c, b.left - left, b.top - top, b.width, b.height);
+    }
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------ wiring
+function wire() {
+  const onText = (id, field = id) => $(id).addEventListener("change", () => change({ [field]: $(id).value.trim() }));
+  ["target", "domain", "samples", "noise", "degree", "steps", "seed", "momentum"].forEach((id) => onText(id));
+  ["basis", "loss"].forEach((id) => $(id).addEventListener("change", () => change({ [id]: $(id).value })));
+  $("optimizer").addEventListener("change", () => {
+    const patch = { optimizer: $("optimizer").value };
+    if (state.query.lr !== "auto") patch.lr = null; // each optimizer starts from its own default lr
+    change(patch);
+  });
+  $("lr").addEventListener("change", () => { $("lr-auto").checked = false; change({ lr: $("lr").value.trim() }); });
+  $("lr-auto").addEventListener("change", () => change({ lr: $("lr-auto").checked ? "auto" : (state.view && state.view.run.lr !== null ? String(state.view.run.lr) : null) }));
+  $("lr-slider").addEventListener("input", (ev) => {
+    state.inputAt = performance.now();
+    const lr = lrText(Math.pow(10, +$("lr-slider").value));
+    $("lr").value = lr; $("lr-auto").checked = false;
+    change({ lr });
+  });
+  $("momentum-slider").addEventListener("input", () => {
+    state.inputAt = performance.now();
+    $("momentum").value = $("momentum-slider").value;
+    change({ momentum: $("momentum-slider").value });
+  });
+  $("play").addEventListener("click", play);
+  $("pause").addEventListener("click", pause);
+  $("step").addEventListener("click", step);
+  $("reset").addEventListener("click", reset);
+  $("file").addEventListener("change", () => { if ($("file").files[0]) uploadFile($("file").files[0]); });
+  $("clear-data").addEventListener("click", () => change({ data: null, domain: null }));
+  const drop = $("drop");
+  for (const ev of ["dragenter", "dragover"]) document.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  for (const ev of ["dragleave", "drop"]) document.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.remove("over"); });
+  document.addEventListener("drop", (e) => { if (e.dataTransfer.files[0]) uploadFile(e.dataTransfer.files[0]); });
+  $("dl-model").addEventListener("click", () => state.view.downloads.model_json && download("model.json", state.view.downloads.model_json, "application/json"));
+  $("dl-config").addEventListener("click", () => download("config.toml", state.view.downloads.config_toml));
+  $("dl-command").addEventListener("click", () => download("command.sh", state.view.downloads.command + "\n"));
+  $("dl-png").addEventListener("click", () => figuresPNG().toBlob((blob) => {
+    const a = document.createElement("a"); a.href = URL.createObjectURL(blob); a.download = "figures.png";
+    document.body.appendChild(a); a.click(); a.remove();
+  }));
+  $("copy-link").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText(location.href));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === " " && !["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName)) {
+      e.preventDefault(); state.playing ? pause() : play();
+    }
+  });
+  let resizeTimer = null;
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; if (state.view) draw(); }, 150); });
+}
+
+window.sinefit = { // for the tests and the benchmark: what the page shows, in numbers
+  state, curve: () => (state.view ? curve(thetaAt(state.k)) : null), figuresPNG,
+  latencies: () => state.latencies.slice(),
+};
+
+state.query = readURL();
+if (state.query.data) state.uploadName = sessionStorage.getItem("upload:" + state.query.data);
+fillControls(state.query);
+wire();
+request();

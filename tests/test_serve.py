@@ -1,0 +1,369 @@
+"""The playground's plain functions (sinefit.serve.core) and its HTTP boundary, without a browser.
+
+Oracles: the library's own ``fit`` and the CLI's ``sinefit fit --json`` (the page must show their
+numbers), closed-form stability bounds from the textbook, and the data-file readers on disk.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import shlex
+import subprocess
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from sinefit import api  # noqa: E402
+from sinefit.cli import main  # noqa: E402
+from sinefit.config import ConfigError  # noqa: E402
+from sinefit.errors import InputError  # noqa: E402
+from sinefit.io import datafiles  # noqa: E402
+from sinefit.serve import app as serve_app  # noqa: E402
+from sinefit.serve import core, rates, server, uploads  # noqa: E402
+
+SETTINGS = [
+    {"lr": "2e-6"},  # the seed, with a larger step
+    {},  # the seed exactly (float64)
+    {"optimizer": "momentum", "lr": "1e-6", "momentum": "0.8", "degree": "4", "steps": "700"},
+    {"optimizer": "nesterov", "lr": "auto", "basis": "legendre", "degree": "7", "steps": "300"},
+    {"lr": "auto", "degree": "5", "basis": "chebyshev", "target": "tanh(2*x)", "noise": "0.05", "seed": "3"},
+    {"optimizer": "adam", "lr": "0.05", "steps": "200", "loss": "mse", "domain": "0,2"},
+    {"optimizer": "gd", "lr": "2e-5", "steps": "500"},  # diverges
+    {"optimizer": "exact", "degree": "6"},
+    {"loss": "huber", "optimizer": "lbfgs", "steps": "20", "lr": "0.5"},
+]
+
+
+def _api_fit(cfg):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return api.fit(cfg)
+
+
+@pytest.mark.parametrize("query", SETTINGS, ids=lambda q: ",".join(f"{k}={v}" for k, v in q.items()) or "seed")
+def test_endpoint_numbers_equal_library_fit(query):
+    cfg, upload = core.settings(query)
+    page = core.run(cfg, upload, core.ProblemCache())
+    ref = _api_fit(cfg)
+    assert page.result.status == ref.status
+    assert page.result.diverged_at == ref.diverged_at
+    np.testing.assert_allclose(page.result.losses, ref.losses, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(page.result.model.coefficients, ref.model.coefficients, rtol=1e-12, atol=1e-300)
+    assert page.result.final_loss == pytest.approx(ref.final_loss, rel=1e-12)
+    # the recorded parameters the page animates are the parameters at those steps
+    for t, theta in zip(page.steps, page.thetas):
+        if t == cfg.steps and ref.diverged_at is None and cfg.optimizer != "exact":
+            np.testing.assert_allclose(theta, ref.model.coefficients, rtol=1e-12, atol=1e-300)
+    view = core.view(query)
+    assert view["report"]["final_loss"] == pytest.approx(ref.final_loss, rel=1e-12)
+
+
+@pytest.mark.parametrize("query", [SETTINGS[0], SETTINGS[3]], ids=["gd", "nesterov-auto"])
+def test_downloaded_command_reproduces_the_final_loss_in_the_cli(query, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    view = core.view(query)
+    argv = shlex.split(view["downloads"]["command"])
+    assert argv[:2] == ["sinefit", "fit"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main([*argv[1:], "--json", "--out", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert json.loads(out)["final_loss"] == pytest.approx(view["report"]["final_loss"], rel=1e-12)
+
+
+def test_config_toml_refits_the_same_numbers(tmp_path, capsys):
+    view = core.view(SETTINGS[2])
+    (tmp_path / "config.toml").write_text(view["downloads"]["config_toml"])
+    code = main(["fit", "--config", str(tmp_path / "config.toml"), "--json", "--out", str(tmp_path / "runs")])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["final_loss"] == pytest.approx(view["report"]["final_loss"], rel=1e-12)
+    model = json.loads(view["downloads"]["model_json"])
+    assert model["final_loss"] == pytest.approx(view["report"]["final_loss"], rel=1e-12)
+
+
+def test_the_problem_is_cached_per_data_basis_degree():
+    cache = core.ProblemCache()
+    for lr in ("1e-6", "2e-6", "3e-6"):
+        core.view({"lr": lr}, cache=cache)
+    core.view({"optimizer": "momentum", "momentum": "0.5"}, cache=cache)
+    core.view({"seed": "4"}, cache=cache)  # no noise: the data do not depend on the seed
+    assert cache.misses == 1
+    core.view({"degree": "4"}, cache=cache)
+    core.view({"basis": "legendre"}, cache=cache)
+    core.view({"noise": "0.1", "seed": "1"}, cache=cache)
+    core.view({"noise": "0.1", "seed": "2"}, cache=cache)  # noise is seeded: other data
+    assert cache.misses == 5
+
+
+BAD = [
+    ({"lr": "fast"}, "lr", "--lr: must be a number, got 'fast'"),
+    ({"lr": "-1"}, "lr", "--lr: must be a positive"),
+    ({"lr": "inf"}, "lr", "must be a finite number"),
+    ({"degree": "three"}, "degree", "--degree: must be a whole number"),
+    ({"target": "__import__('os').system('true')"}, "target", "--target:"),
+    ({"target": "x +"}, "target", "--target:"),
+    ({"domain": "1,1"}, "domain", "--domain: must be a < b"),
+    ({"domain": "pi"}, "domain", "--domain: must be two numbers"),
+    ({"samples": "3", "degree": "5"}, "samples", "needs at least 6 samples"),
+    ({"momentum": "1", "optimizer": "momentum"}, "momentum", "must be in [0, 1)"),
+    ({"optimizer": "sgd"}, "optimizer", "--optimizer: must be one of"),
+    ({"basis": "fourier"}, "basis", "--basis: must be one of"),
+    ({"lr": "auto", "optimizer": "adam"}, "lr", "--lr: auto is for"),
+    ({"noise": "-1"}, "noise", "--noise: must be 0 or more"),
+    ({"colour": "red"}, "general", "colour: unknown setting"),
+    ({"data": "deadbeef"}, "data", "no longer held by this server"),
+]
+
+
+@pytest.mark.parametrize("query,field,message", BAD, ids=[str(b[0]) for b in BAD])
+def test_bad_input_names_its_control_in_one_line(query, field, message):
+    with pytest.raises(InputError) as info:
+        core.view(query, uploads.Store())
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert core.field_of(info.value) == field
+
+
+LIMITS = [
+    ({"degree": str(core.MAX_DEGREE + 1)}, "degree", f"at most {core.MAX_DEGREE} in the playground"),
+    ({"samples": str(core.MAX_SAMPLES + 1)}, "samples", f"at most {core.MAX_SAMPLES} in the playground"),
+    ({"steps": str(core.MAX_STEPS + 1)}, "steps", f"at most {core.MAX_STEPS} in the playground"),
+    ({"steps": str(core.MAX_STEPS_ITERATIVE + 1), "optimizer": "adam"}, "steps", "takes its steps one by one"),
+    ({"target": "x" + "+x" * core.MAX_TARGET_CHARS}, "target", f"at most {core.MAX_TARGET_CHARS} characters"),
+]
+
+
+@pytest.mark.parametrize("query,field,message", LIMITS, ids=[b[1] for b in LIMITS])
+def test_limits_are_refused_with_a_clear_message(query, field, message):
+    with pytest.raises(ConfigError) as info:
+        core.settings(query)
+    assert message in str(info.value) and core.field_of(info.value) == field
+    # just inside the limit is served
+    inside = {k: (str(int(v) - 1) if v.isdigit() else v[: core.MAX_TARGET_CHARS]) for k, v in query.items()}
+    if field in ("degree", "samples"):
+        core.settings(inside)
+
+
+def test_upload_is_read_by_the_data_file_reader_with_its_messages(tmp_path):
+    x = np.linspace(-1, 2, 50)
+    csv = "x,y\n" + "".join(f"{float(a)!r},{float(2 * a * a + 1)!r}\n" for a in x)
+    (tmp_path / "points.csv").write_text(csv)
+    store = uploads.Store()
+    answer = core.upload("points.csv", csv.encode(), store)
+    assert answer["n"] == 50
+    disk = datafiles.read_points(tmp_path / "points.csv")
+    held = store.get(answer["id"])
+    np.testing.assert_array_equal(held.x, disk[0])
+    np.testing.assert_array_equal(held.y, disk[1])
+    view = core.view({"data": answer["id"], "degree": "2", "optimizer": "exact"}, store)
+    assert view["report"]["optimum_loss"] < 1e-20  # y = 2x^2 + 1 exactly
+    assert view["downloads"]["command"].startswith("sinefit fit --data points.csv")
+    # the same bad file on disk and dropped on the page: the same one-line message, with the file's name
+    bad = "x,y\n0,1\n1,abc\n"
+    (tmp_path / "bad.csv").write_text(bad)
+    with pytest.raises(InputError) as on_disk:
+        datafiles.read_points(tmp_path / "bad.csv")
+    with pytest.raises(InputError) as dropped:
+        core.upload("bad.csv", bad.encode(), store)
+    assert str(dropped.value) == str(on_disk.value).replace(str(tmp_path / "bad.csv"), "bad.csv")
+    assert "line 3" in str(dropped.value)
+
+
+def test_upload_npy_and_refusals(tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.stack([np.arange(10.0), np.arange(10.0) ** 2], 1))
+    store = uploads.Store()
+    assert core.upload("points.npy", buffer.getvalue(), store)["n"] == 10
+    with pytest.raises(uploads.UploadError, match="the playground reads"):
+        core.upload("points.exe", b"MZ", store)
+    with pytest.raises(uploads.UploadError, match="upload limit"):
+        core.upload("big.csv", b"0" * (uploads.MAX_UPLOAD_BYTES + 1), store)
+    many = "x,y\n" + "".join(f"{i},{i}\n" for i in range(uploads.MAX_UPLOAD_POINTS + 1))
+    with pytest.raises(uploads.UploadError, match="more than 200000 points"):
+        core.upload("many.csv", many.encode(), store)
+    with pytest.raises(InputError, match="no data rows"):
+        core.upload("empty.csv", b"x,y\n", store)
+    with pytest.raises(ConfigError, match="3 distinct x values"):
+        up = core.upload("three.csv", b"0,0\n1,1\n2,4\n", store)
+        core.settings({"data": up["id"], "degree": "3"}, store)
+
+
+def test_uploads_stay_in_memory(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.iterdir()), set(__import__("os").listdir(tempfile.gettempdir()))
+    core.upload("points.csv", b"0,0\n1,1\n2,4\n3,9\n", uploads.Store())
+    after = set(tmp_path.iterdir()), set(__import__("os").listdir(tempfile.gettempdir()))
+    assert before == after
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.5, 0.9, 0.99])
+def test_stable_bounds_match_the_textbook(mu):
+    q = core.run(*core.settings({"degree": "4"})).result.quadratic
+    lam = q.eigenvalues[0]
+    assert rates.stable_lr(q, "gd", None) == pytest.approx(2 / lam, rel=1e-12)
+    assert rates.stable_lr(q, "momentum", mu) == pytest.approx(2 * (1 + mu) / lam, rel=1e-9)
+    assert rates.stable_lr(q, "nesterov", mu) == pytest.approx(2 * (1 + mu) / ((1 + 2 * mu) * lam), rel=1e-9)
+    assert rates.stable_lr(q, "adam", None) is None
+
+
+@pytest.mark.parametrize("optimizer,mu", [("gd", None), ("momentum", 0.9), ("nesterov", 0.9), ("momentum", 0.3)])
+def test_the_bound_on_the_slider_is_true(optimizer, mu):
+    """A promise: just below the bound the engine never diverges; just above it the loss blows up."""
+    base = {"optimizer": optimizer, "steps": "8000", "degree": "3"}
+    if mu is not None:
+        base["momentum"] = str(mu)
+    bound = core.view(base)["run"]["bound"]
+    below = core.view({**base, "lr": repr(bound * 0.98)})["run"]
+    above = core.view({**base, "lr": repr(bound * 1.1)})["run"]
+    assert below["diverged_at"] is None and not below["diverging"]
+    assert below["final_loss"] < below["initial_loss"]
+    assert above["diverged_at"] is not None and above["diverging"]
+
+
+@pytest.mark.parametrize("optimizer,mu", [("gd", None), ("momentum", 0.7), ("nesterov", 0.7)])
+def test_each_direction_converges_at_its_predicted_rate(optimizer, mu):
+    """The live convergence figure: the measured share of L - L* along each eigen-direction
+    shrinks by the predicted factor per step (exactly for gd; asymptotically for momentum)."""
+    query = {"optimizer": optimizer, "lr": "3e-6", "steps": "3000", "degree": "2", "basis": "legendre"}
+    if mu is not None:
+        query["momentum"] = str(mu)
+    cfg, _ = core.settings(query)
+    r = core.run(cfg, None, core.ProblemCache())
+    q = r.result.quadratic
+    w = q.scale * q.singular_values**2
+    e = (r.thetas - q.optimum) @ q.directions
+    share = w * e**2  # (k, p)
+    t0, t1 = 1000, 1400
+    i0, i1 = list(r.steps).index(t0), list(r.steps).index(t1)
+    measured = (share[i1] / share[i0]) ** (1 / (t1 - t0))
+    np.testing.assert_allclose(measured, r.rates, rtol=2e-2 if mu else 1e-9)
+
+
+def test_two_clients_at_once_see_only_their_own_state():
+    queries = [{"lr": "2e-6", "degree": "3"}, {"optimizer": "momentum", "momentum": "0.6", "degree": "5"}]
+    alone = [core.view(q)["report"]["final_loss"] for q in queries]
+    results: dict[int, list[float]] = {0: [], 1: []}
+
+    def client(i):
+        for _ in range(5):
+            results[i].append(core.view(queries[i])["report"]["final_loss"])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results[0] == [alone[0]] * 5 and results[1] == [alone[1]] * 5
+
+
+def test_hint_suggestions_are_valid_patches_that_help():
+    view = core.view({"lr": "2e-6"})
+    labels = [s["label"] for s in view["report"]["suggestions"]]
+    assert "--lr auto" in labels and "--optimizer exact" in labels
+    steps = next(s for s in view["report"]["suggestions"] if s["label"].startswith("--steps"))
+    after = core.view({"lr": "2e-6", **steps["patch"]})
+    assert after["report"]["converged"]  # the hint's promise, followed
+
+
+def test_host_names():
+    assert serve_app.host_allowed("127.0.0.1:8000", 8000)
+    assert serve_app.host_allowed("localhost:8000", 8000)
+    assert serve_app.host_allowed("[::1]:8000", 8000)
+    assert serve_app.host_allowed("192.168.1.5:8000", 8000)
+    assert not serve_app.host_allowed("evil.example:8000", 8000)
+    assert not serve_app.host_allowed("127.0.0.1.nip.io:8000", 8000)
+    assert not serve_app.host_allowed("127.0.0.1:9999", 8000)
+    assert not serve_app.host_allowed("127.0.0.1", 8000)
+
+
+@pytest.fixture(scope="module")
+def running():
+    handle = server.start("127.0.0.1", 0)
+    yield handle
+    handle.stop()
+
+
+def _request(handle, path, method="GET", headers=None, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=30)
+    conn.request(method, path, body=body, headers={"Host": f"127.0.0.1:{handle.port}", **(headers or {})})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+
+def test_http_host_and_origin_checks(running):
+    status, headers, body = _request(running, "/api/fit")
+    assert status == 200 and json.loads(body)["report"]["final_loss"] > 0
+    assert headers["x-content-type-options"] == "nosniff"
+    status, _, body = _request(running, "/api/fit", headers={"Host": f"evil.example:{running.port}"})
+    assert status == 403 and b"evil.example" in body and b"Traceback" not in body
+    status, _, body = _request(running, "/", headers={"Origin": "http://evil.example"})
+    assert status == 403 and b"evil.example" in body
+    status, _, _ = _request(running, "/api/upload?name=a.csv", "POST", {"Origin": "null"}, b"0,0\n1,1\n")
+    assert status == 403
+    status, _, _ = _request(running, "/api/fit", headers={"Origin": f"http://127.0.0.1:{running.port}"})
+    assert status == 200
+
+
+def test_http_errors_are_one_line_json_and_the_server_keeps_serving(running):
+    status, _, body = _request(running, "/api/fit?lr=fast")
+    answer = json.loads(body)
+    assert status == 400 and answer == {"error": "--lr: must be a number, got 'fast'", "field": "lr"}
+    status, _, body = _request(running, "/api/upload?name=bad.csv", "POST", body=b"x,y\n0,1\n1,abc\n")
+    assert status == 400 and json.loads(body)["field"] == "data" and "line 3" in json.loads(body)["error"]
+    status, _, body = _request(running, "/api/upload?name=big.csv", "POST",
+                               {"Content-Length": str(uploads.MAX_UPLOAD_BYTES + 1)}, b"")  # fmt: skip
+    assert status == 400 and "upload limit" in json.loads(body)["error"]
+    status, _, body = _request(running, "/nothing-here")
+    assert status == 404 and b"Traceback" not in body
+    status, _, body = _request(running, "/api/fit?degree=2")
+    assert status == 200
+    status, _, body = _request(running, "/static/vendor/uPlot.LICENSE")
+    assert status == 200 and b"MIT" in body
+
+
+def test_internal_errors_are_one_line_without_a_traceback(running, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(core, "view", broken)
+    status, _, body = _request(running, "/api/fit")
+    assert status == 500
+    assert json.loads(body) == {"error": "internal error: ZeroDivisionError: a bug", "field": "general"}
+    monkeypatch.undo()
+    assert _request(running, "/api/fit")[0] == 200
+
+
+def test_cli_serve_prints_the_url_and_warns_off_loopback():
+    proc = subprocess.Popen([sys.executable, "-m", "sinefit", "serve", "--port", "0", "--host", "0.0.0.0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("sinefit playground: http://0.0.0.0:")
+        port = int(line.split(":")[3].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/api/fit?steps=10")
+        assert conn.getresponse().status == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "warning: --host 0.0.0.0: the playground is reachable from other machines" in err
+
+
+def test_cli_serve_bad_port(capsys):
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port: must be 0 to 65535" in capsys.readouterr().err
