@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const COLORS = ["#2563eb", "#e67e22", "#16a34a", "#9333ea", "#db2777", "#0891b2", "#a16207", "#475569"];
 
 const state = { query: {}, view: null, k: 0, playing: false, seq: 0, controller: null, charts: {}, shape: "",
-  inputAt: null, latencies: [], uploadName: null, boundShown: null, lastFrame: 0 };
+  inputAt: null, latencies: [], uploadName: null, boundShown: null, lastFrame: 0, lastSeqDrawn: 0 };
 
 // ------------------------------------------------------------------ formatting
 function fmt(v, digits = 4) {
@@ -47,7 +47,8 @@ function fillControls(q) {
   if (!auto && q.lr) set("lr", q.lr);
   set("steps", q.steps ?? "2000");
   set("seed", q.seed ?? "0");
-  if (q.momentum) { set("momentum", q.momentum); $("momentum-slider").value = q.momentum; }
+  const mu = q.momentum || (state.view && state.view.run.momentum !== null ? lrText(state.view.run.momentum) : "");
+  if (mu) { set("momentum", mu); $("momentum-slider").value = mu; }
   const hasData = !!q.data;
   $("target").disabled = hasData; $("samples").disabled = hasData; $("noise").disabled = hasData;
   $("clear-data").hidden = !hasData;
@@ -97,12 +98,24 @@ async function request() {
   }
   if (seq !== state.seq) return; // a stale answer: dropped
   clearErrors();
-  if (!ok) { showError(body.field || "general", body.error || "error"); document.body.dataset.error = body.field; return; }
+  if (!ok) {
+    showError(body.field || "general", body.error || "error");
+    document.body.dataset.error = body.field;
+    $("status").className = "status bad";
+    $("status").textContent = "a setting in red needs fixing: the views show the last valid one";
+    state.lastSeqDrawn = seq;
+    return;
+  }
   delete document.body.dataset.error;
-  const first = state.view === null;
+  state.query = { ...body.query }; // the canonical settings (exact floats) become the URL
+  writeURL();
+  const now = state.view && state.playing ? state.view.run.recorded[state.k] : null;
   state.view = body;
-  if (!first || !state.playing) state.k = body.run.recorded.length - 1;
+  const rec = body.run.recorded;
+  if (now === null) state.k = rec.length - 1; // a new answer shows the end of the run...
+  else { let k = 0; while (k < rec.length - 1 && rec[k + 1] <= now) k++; state.k = k; } // ...or plays on
   draw();
+  state.lastSeqDrawn = seq;
 }
 
 // ------------------------------------------------------------------ linear algebra on the page (p is small)
@@ -129,8 +142,17 @@ function shownModes(p) { // indexes into the descending eigenvalues: every mode,
 
 // ------------------------------------------------------------------ charts
 function size(el) { const r = el.getBoundingClientRect(); return { width: Math.max(200, r.width), height: 260 }; }
-const logAxis = (label) => ({ label, labelSize: 18, size: 52, values: (u, vals) => vals.map((v) => fmt(v, 2)) });
-function logX(label) { return { ...logAxis(label), space: 60 }; }
+// Log scales are drawn in log10 space on linear scales (steady ticks at powers of ten, any range).
+const L = (v) => (v !== null && v > 0 && isFinite(v) ? Math.log10(v) : null);
+function decades(u, axisIdx, min, max) {
+  const out = [], step = Math.max(1, Math.ceil((max - min) / 8));
+  for (let v = Math.ceil(min / step) * step; v <= max + 1e-9; v += step) out.push(v);
+  return out;
+}
+const pow10Label = (v) => { const x = Math.pow(10, v); return Math.abs(v) <= 3 ? fmt(x, 2) : `1e${Math.round(v)}`; };
+const logAxis = (label) => ({ label, labelSize: 18, size: 56, splits: decades, values: (u, vals) => vals.map(pow10Label) });
+const logX = (label) => ({ ...logAxis(label), size: 44 });
+const LIN = { time: false, auto: false };
 
 function makeCharts() {
   const V = state.view, p = V.problem.p;
@@ -138,22 +160,22 @@ function makeCharts() {
   state.charts = {};
   const fitEl = $("chart-fit");
   state.charts.fit = new uPlot({
-    ...size(fitEl), legend: { show: true }, cursor: { show: false },
+    ...size(fitEl), legend: { show: true, live: false }, cursor: { show: false },
     scales: { x: { time: false } },
     series: [{}, { label: "data", stroke: "#94a3b8", width: 0, points: { show: true, size: 3, fill: "#94a3b8", stroke: "#94a3b8" } },
-      { label: "initial", stroke: "#f59e0b", width: 1.5, dash: [6, 4] },
-      { label: "optimum", stroke: "#16a34a", width: 1.5, dash: [2, 3] },
-      { label: "fit now", stroke: "#2563eb", width: 2.5 }],
+      { label: "initial", stroke: "#f59e0b", width: 1.5, dash: [6, 4], spanGaps: true },
+      { label: "optimum", stroke: "#16a34a", width: 2, dash: [2, 3], spanGaps: true },
+      { label: "fit now", stroke: "#2563eb", width: 2.5, spanGaps: true }],
     axes: [{ label: "x", labelSize: 18 }, { label: "y", labelSize: 18, size: 52 }],
   }, [[0], [null], [null], [null], [null]], fitEl);
   const lossEl = $("chart-loss");
   state.charts.loss = new uPlot({
-    ...size(lossEl), legend: { show: true }, cursor: { show: false },
-    scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
+    ...size(lossEl), legend: { show: true, live: false }, cursor: { show: false },
+    scales: { x: LIN, y: LIN },
     series: [{}, { label: "loss", stroke: "#2563eb", width: 2 }, { label: "optimum L*", stroke: "#16a34a", dash: [6, 4], width: 1.5 }],
     axes: [logX("step + 1"), logAxis("loss")],
     hooks: { draw: [drawDivergence] },
-  }, [[1], [null], [null]], lossEl);
+  }, [[0], [null], [null]], lossEl);
   const modes = shownModes(p), modeSeries = [{}];
   modes.forEach((i, n) => {
     const c = COLORS[n % COLORS.length], lam = fmt(V.problem.eigenvalues[i], 3);
@@ -162,10 +184,10 @@ function makeCharts() {
   });
   const modesEl = $("chart-modes");
   state.charts.modes = new uPlot({
-    ...size(modesEl), legend: { show: true }, cursor: { show: false },
-    scales: { x: { time: false, distr: 3 }, y: { distr: 3 } }, series: modeSeries,
+    ...size(modesEl), legend: { show: false }, cursor: { show: false },
+    scales: { x: LIN, y: LIN }, series: modeSeries,
     axes: [logX("step + 1"), logAxis("share of L − L*")],
-  }, [[1], ...modeSeries.slice(1).map(() => [null])], modesEl);
+  }, [[0], ...modeSeries.slice(1).map(() => [null])], modesEl);
   const coefEl = $("chart-coef"), coefSeries = [{}];
   V.problem.names.forEach((name, j) => {
     const c = COLORS[j % COLORS.length];
@@ -173,21 +195,31 @@ function makeCharts() {
     coefSeries.push({ label: "", stroke: c, width: 1, dash: [1, 3] });
   });
   state.charts.coef = new uPlot({
-    ...size(coefEl), legend: { show: p <= 8 }, cursor: { show: false },
-    scales: { x: { time: false, distr: 3 } }, series: coefSeries,
+    ...size(coefEl), legend: { show: false }, cursor: { show: false },
+    scales: { x: LIN }, series: coefSeries,
     axes: [logX("step + 1"), { label: "value", labelSize: 18, size: 60, values: (u, v) => v.map((x) => fmt(x, 3)) }],
-  }, [[1], ...coefSeries.slice(1).map(() => [null])], coefEl);
-  // the legend entries of the dashed twins say nothing: hide them
-  for (const key of ["modes", "coef"]) {
-    const rows = state.charts[key].root.querySelectorAll(".u-legend .u-series");
-    rows.forEach((row, i) => { if (i > 0 && i % 2 === 0) row.style.display = "none"; });
+  }, [[0], ...coefSeries.slice(1).map(() => [null])], coefEl);
+  // one legend entry per direction / coefficient (the dashed twins share its colour)
+  legend(state.charts.modes, modes.map((i, n) => [COLORS[n % COLORS.length], `λ${i + 1} = ${fmt(V.problem.eigenvalues[i], 3)}`]));
+  legend(state.charts.coef, p <= 12 ? V.problem.names.map((name, j) => [COLORS[j % COLORS.length], name]) : []);
+}
+
+function legend(chart, entries) {
+  const box = document.createElement("div");
+  box.className = "legend";
+  for (const [colour, label] of entries) {
+    const item = document.createElement("span");
+    item.innerHTML = `<i style="background:${colour}"></i>`;
+    item.appendChild(document.createTextNode(label));
+    box.appendChild(item);
   }
+  chart.root.appendChild(box);
 }
 
 function drawDivergence(u) {
   const r = state.view && state.view.run;
   if (!r || r.diverged_at === null) return;
-  const x = u.valToPos(r.diverged_at + 1, "x", true), ctx = u.ctx;
+  const x = u.valToPos(Math.log10(r.diverged_at + 1), "x", true), ctx = u.ctx;
   ctx.save();
   ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
   ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
@@ -212,10 +244,10 @@ function drawStatic() { // what does not move with the step cursor
   status.className = "status " + (r.diverging ? "bad" : rep.converged ? "good" : "");
   status.dataset.diverging = r.diverging ? "1" : "0";
   status.textContent = r.diverged_at !== null ? `diverged at step ${r.diverged_at}`
-    : r.diverging ? "lr above the stable bound: diverging" : rep.converged ? "converged to the optimum" : "";
+    : r.diverging ? "lr above the stable bound: diverging" : rep.converged ? `reaches the optimum within ${r.steps} steps` : "";
   const badge = $("divergence");
   badge.hidden = !r.diverging;
-  badge.textContent = r.diverged_at !== null ? `diverged: loss overflowed at step ${r.diverged_at}` : "diverging: lr > stable bound";
+  badge.textContent = r.diverged_at !== null ? `overflow at step ${r.diverged_at}` : "lr > stable bound";
   const rows = [
     ["final loss", fmt(rep.final_loss, 7)], ["optimum L*", fmt(rep.optimum_loss, 7)],
     ["final / optimum", rep.ratio === null ? "—" : fmt(rep.ratio, 5) + "×"], ["R²", fmt(rep.r2, 6)],
@@ -229,7 +261,13 @@ function drawStatic() { // what does not move with the step cursor
   $("stats").rows[0].cells[1].id = "final-loss";
   $("report-when").textContent = `after ${r.steps} steps` + (r.auto ? ` · ${r.auto}` : "");
   $("why").textContent = rep.why;
-  $("hint").textContent = rep.hint;
+  $("hint").innerHTML = "";
+  for (const part of rep.hint.split(/(--[a-z-]+ [^\s,;()]+)/)) { // keep "--lr 7.07e-6" on one line
+    const span = document.createElement("span");
+    span.textContent = part;
+    if (part.startsWith("--")) span.className = "opt";
+    $("hint").appendChild(span);
+  }
   const box = $("suggestions");
   box.innerHTML = "";
   for (const s of rep.suggestions) {
@@ -272,55 +310,53 @@ function render() {
     state.charts.fit.setScale("x", { min: X[0], max: X[X.length - 1] });
     state.charts.fit.setScale("y", { min: lo - pad, max: hi + pad });
   });
-  // loss chart, up to the cursor
-  const steps1 = r.recorded.slice(0, k + 1).map((s) => s + 1);
-  const losses = r.losses.slice(0, k + 1).map(positive);
-  const all1 = r.recorded.map((s) => s + 1);
-  const lossY = r.losses.map(positive).filter((v) => v !== null);
-  const opt = positive(P.optimum_loss);
+  // loss chart, up to the cursor: x = log10(step + 1), y = log10(loss)
+  const one = k === 0; // a single point draws nothing: show step 0 as a short flat segment
+  const xsLog = r.recorded.slice(0, k + 1).map((t) => Math.log10(t + 1));
+  const X1 = one ? [0, 0.05] : xsLog, pick = (arr) => (one ? [arr[0], arr[0]] : arr);
+  const xmax = Math.max(0.3, Math.log10(r.recorded[r.recorded.length - 1] + 1));
+  const lossLog = r.losses.map(L), optLog = L(P.optimum_loss);
+  const finiteLoss = [...lossLog, optLog].filter((v) => v !== null);
   state.charts.loss.batch(() => {
-    state.charts.loss.setData([steps1.length > 1 ? steps1 : [1, 2], steps1.length > 1 ? losses : [losses[0], null],
-      (steps1.length > 1 ? steps1 : [1, 2]).map(() => opt)], false);
-    state.charts.loss.setScale("x", { min: 1, max: Math.max(2, all1[all1.length - 1]) });
-    const ymin = Math.min(...lossY, opt ?? Infinity), ymax = Math.max(...lossY);
-    if (isFinite(ymin) && isFinite(ymax)) state.charts.loss.setScale("y", { min: ymin / 1.5, max: ymax * 1.5 });
+    state.charts.loss.setData([X1, pick(lossLog.slice(0, k + 1)), X1.map(() => optLog)], false);
+    state.charts.loss.setScale("x", { min: 0, max: xmax });
+    const lo = Math.min(...finiteLoss), hi = Math.max(...finiteLoss), pad = Math.max(0.1, 0.05 * (hi - lo));
+    state.charts.loss.setScale("y", { min: lo - pad, max: hi + pad });
   });
-  // modes
-  const modes = shownModes(P.p), e0 = modesOf(r.thetas[0]), series = [steps1.length > 1 ? steps1 : [1, 2]];
-  const stepsUsed = series[0];
-  const kk = stepsUsed.length;
-  let mmin = Infinity, mmax = 0;
+  // each eigen-direction's share of L - L*: measured (solid) and predicted from its rate (dashed)
+  const modes = shownModes(P.p), e0 = modesOf(r.thetas[0]), series = [X1];
+  const allE = r.thetas.slice(0, k + 1).map(modesOf);
+  let mmin = Infinity, mmax = -Infinity;
   for (const i of modes) {
-    const measured = [], predicted = [];
-    for (let j = 0; j < kk; j++) {
-      const idx = steps1.length > 1 ? j : 0;
-      const th = r.thetas[Math.min(idx, r.thetas.length - 1)];
-      const e = modesOf(th)[i];
-      const m = positive(P.weights[i] * e * e);
-      measured.push(steps1.length > 1 ? m : (j === 0 ? m : null));
-      const base = P.weights[i] * e0[i] * e0[i];
-      const pr = r.rates ? positive(base * Math.pow(r.rates[i], stepsUsed[j] - 1)) : null;
-      predicted.push(pr);
-      for (const v of [m, pr]) if (v !== null) { mmin = Math.min(mmin, v); mmax = Math.max(mmax, v); }
-    }
-    series.push(measured, predicted);
+    const measured = allE.map((e) => L(P.weights[i] * e[i] * e[i]));
+    const base = P.weights[i] * e0[i] * e0[i];
+    const predicted = r.rates ? r.recorded.slice(0, k + 1).map((t) => L(base) === null ? null : L(base) + t * Math.log10(r.rates[i])) : measured.map(() => null);
+    for (const v of [...measured, ...predicted]) if (v !== null && isFinite(v)) { mmin = Math.min(mmin, v); mmax = Math.max(mmax, v); }
+    series.push(pick(measured), pick(predicted));
   }
+  const start = Math.max(...series.slice(1).map((ser) => ser[0]).filter((v) => v !== null && isFinite(v)));
+  const floor = Math.max(mmin, Math.min(mmax, isFinite(start) ? start : mmax) - 16);
+  for (let n = 1; n < series.length; n++) series[n] = series[n].map((v) => (v !== null && isFinite(v) && v >= floor - 1 ? v : null));
   state.charts.modes.batch(() => {
     state.charts.modes.setData(series, false);
-    state.charts.modes.setScale("x", { min: 1, max: Math.max(2, all1[all1.length - 1]) });
-    if (mmax > 0) state.charts.modes.setScale("y", { min: Math.max(mmin, mmax * 1e-16) / 2, max: mmax * 2 });
+    state.charts.modes.setScale("x", { min: 0, max: xmax });
+    if (isFinite(mmax)) state.charts.modes.setScale("y", { min: floor - 0.3, max: mmax + 0.3 });
   });
   // coefficients
-  const coef = [steps1.length > 1 ? steps1 : [1, 2]];
+  const coef = [X1];
   let cmin = Infinity, cmax = -Infinity;
   for (let j = 0; j < P.p; j++) {
     const path = r.thetas.slice(0, k + 1).map((th) => (isFinite(th[j]) ? th[j] : null));
-    coef.push(steps1.length > 1 ? path : [path[0], path[0]], coef[0].map(() => P.optimum[j]));
+    coef.push(pick(path), X1.map(() => P.optimum[j]));
     for (const v of [...r.thetas.map((th) => th[j]), P.optimum[j]]) if (v !== null && isFinite(v)) { cmin = Math.min(cmin, v); cmax = Math.max(cmax, v); }
   }
+  // a diverging run's coefficients explode: keep the scale where the start and the optimum can be read
+  const sane = Math.max(...r.thetas[0].map(Math.abs), ...P.optimum.map(Math.abs)) * 10;
+  cmin = Math.max(cmin, -sane); cmax = Math.min(cmax, sane);
+  for (let n = 1; n < coef.length; n++) coef[n] = coef[n].map((v) => (v !== null && Math.abs(v) <= 100 * sane ? v : null));
   state.charts.coef.batch(() => {
     state.charts.coef.setData(coef, false);
-    state.charts.coef.setScale("x", { min: 1, max: Math.max(2, all1[all1.length - 1]) });
+    state.charts.coef.setScale("x", { min: 0, max: xmax });
     if (isFinite(cmin)) { const pad = 0.08 * (cmax - cmin || 1); state.charts.coef.setScale("y", { min: cmin - pad, max: cmax + pad }); }
   });
   drawContour(k);
@@ -417,7 +453,7 @@ function drawLrSlider() {
     state.boundShown = centre;
   }
   if (lr !== null && document.activeElement !== slider) slider.value = Math.log10(lr);
-  if (state.query.lr === "auto" && lr !== null) $("lr").value = lrText(lr);
+  if ((state.query.lr === "auto" || !state.query.lr) && lr !== null && document.activeElement !== $("lr")) $("lr").value = lrText(lr);
   const mark = $("bound-mark");
   if (bound === null) { mark.hidden = true; return; }
   const lo = +slider.min, hi = +slider.max, f = (Math.log10(bound) - lo) / (hi - lo);

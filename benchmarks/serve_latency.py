@@ -1,0 +1,74 @@
+"""B6: the playground's latency, slider input event -> redrawn curves, in headless Chromium.
+
+Starts `sinefit serve` on 127.0.0.1 (a free port), opens the page in Debian's Chromium through
+Playwright, moves the lr slider N times (waiting for each redraw), and reports the median and
+the 90th percentile of the time the page measures from the slider's `input` event to the
+animation frame after the charts were redrawn with the new answer. Bars (issue #11): median
+<= 50 ms for the seed's problem, <= 200 ms for degree 15 with momentum.
+
+    .venv/bin/python benchmarks/serve_latency.py            # 40 moves per scenario
+    .venv/bin/python benchmarks/serve_latency.py --quick    # 3 moves: checks it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from urllib.parse import urlencode
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+SCENARIOS = [
+    ("seed problem (cubic, gd, 2000 steps)", {}, 50.0),
+    ("degree 15, momentum 0.9, 2000 steps", {"degree": "15", "optimizer": "momentum", "momentum": "0.9"}, 200.0),
+]
+
+
+def measure(page, url: str, moves: int) -> list[float]:
+    page.goto(url)
+    page.wait_for_function("() => window.sinefit && window.sinefit.state.view !== null", timeout=120_000)
+    lo, hi = (float(page.get_attribute("#lr-slider", a)) for a in ("min", "max"))
+    span = hi - lo
+    for i in range(moves + 2):  # the first two warm the problem cache and the charts
+        value = lo + span * (0.55 + 0.1 * ((i * 7) % 10) / 10)  # below the stable bound: a converging run
+        count = page.evaluate("() => window.sinefit.latencies().length")
+        page.eval_on_selector("#lr-slider", "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }",
+                              str(value))  # fmt: skip
+        page.wait_for_function("(n) => window.sinefit.latencies().length > n", arg=count, timeout=120_000)
+    return page.evaluate("() => window.sinefit.latencies()")[2:]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 moves per scenario")
+    parser.add_argument("--moves", type=int, default=40)
+    args = parser.parse_args(argv)
+    moves = 3 if args.quick else args.moves
+
+    from playwright.sync_api import sync_playwright
+
+    from sinefit.serve import server
+
+    running = server.start("127.0.0.1", 0)
+    rows = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for name, query, bar in SCENARIOS:
+                times = measure(page, running.url + ("?" + urlencode(query) if query else ""), moves)
+                median = statistics.median(times)
+                p90 = sorted(times)[max(0, int(round(0.9 * len(times))) - 1)]
+                rows.append((name, median, p90, bar))
+            browser.close()
+    finally:
+        running.stop()
+    print(f"{'scenario':<40}{'median ms':>12}{'p90 ms':>10}{'bar ms':>9}  result")
+    for name, median, p90, bar in rows:
+        print(f"{name:<40}{median:>12.1f}{p90:>10.1f}{bar:>9.0f}  {'pass' if median <= bar else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
