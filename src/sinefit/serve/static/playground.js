@@ -68,6 +68,24 @@ function change(patch) {
 }
 
 // ------------------------------------------------------------------ talking to the server
+// Large arrays arrive packed: {f64: base64 of little-endian float64 bytes, shape}; exact, and quick to read.
+function unpack({ f64, shape }) {
+  const bin = atob(f64), bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const a = new Float64Array(bytes.buffer);
+  if (shape.length === 1) return Array.from(a);
+  const out = [], c = shape[1];
+  for (let i = 0; i < shape[0]; i++) out.push(Array.from(a.subarray(i * c, (i + 1) * c)));
+  return out;
+}
+function decode(o) {
+  if (Array.isArray(o)) return o.map(decode);
+  if (o && typeof o === "object") {
+    if ("f64" in o && "shape" in o) return unpack(o);
+    for (const k of Object.keys(o)) o[k] = decode(o[k]);
+  }
+  return o;
+}
 function clearErrors() {
   document.querySelectorAll(".err").forEach((e) => (e.textContent = ""));
   document.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
@@ -88,7 +106,7 @@ async function request() {
   try {
     const response = await fetch("/api/fit?" + params.toString(), { signal: controller.signal });
     ok = response.ok;
-    body = await response.json();
+    body = decode(await response.json());
   } catch (e) {
     if (e.name === "AbortError") return;
     if (seq !== state.seq) return;
@@ -283,6 +301,7 @@ function drawStatic() { // what does not move with the step cursor
   // the fixed series: data, initial, optimum
   const c = state.charts.fit;
   state.fixedFit = { grid: P.grid, initial: curve(r.thetas[0]), optimum: curve(P.optimum) };
+  state.E = r.thetas.map(modesOf); // each recorded step's error along the eigen-directions
   state.fitData = () => {
     // data points and curves share one x array: uPlot wants a single sorted x
     const xs = [...P.x.map((x, i) => [x, P.y[i], null]), ...P.grid.map((x, i) => [x, null, i])].sort((a, b) => a[0] - b[0]);
@@ -325,7 +344,7 @@ function render() {
   });
   // each eigen-direction's share of L - L*: measured (solid) and predicted from its rate (dashed)
   const modes = shownModes(P.p), e0 = modesOf(r.thetas[0]), series = [X1];
-  const allE = r.thetas.slice(0, k + 1).map(modesOf);
+  const allE = state.E.slice(0, k + 1);
   let mmin = Infinity, mmax = -Infinity;
   for (const i of modes) {
     const measured = allE.map((e) => L(P.weights[i] * e[i] * e[i]));
@@ -381,7 +400,7 @@ function drawContour(k) {
   ctx.font = "12px system-ui, sans-serif"; ctx.fillStyle = "#5f6b7a";
   if (P.p < 2) { ctx.fillText("a degree-0 model has one direction: no plane to draw", m.l, H / 2); return; }
   const a = P.p - 1, b = P.p - 2; // the slowest, then the second slowest
-  const path = r.thetas.map((th) => { const e = modesOf(th); return [e[a], e[b]]; }).filter(([u, v]) => isFinite(u) && isFinite(v));
+  const path = state.E.map((e) => [e[a], e[b]]).filter(([u, v]) => isFinite(u) && isFinite(v));
   let U = 1e-300, Vv = 1e-300;
   for (const [u, v] of path) { U = Math.max(U, Math.abs(u)); Vv = Math.max(Vv, Math.abs(v)); }
   U *= 1.15; Vv *= 1.15;
