@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, expr, losses, model, moments, optim, stats, train
+from . import analysis, basis, data, engine, expr, finite, losses, model, moments, optim, stats, train
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .moments import Moments
@@ -180,7 +180,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
     moments_ = None
     if engine == "per-sample":
         ds = _dataset(cfg, x, y)
-        columns = basis.columns(cfg.basis, ds.x, cfg.degree, ds.domain)
+        columns = finite.design(cfg.basis, ds.x, cfg.degree, ds.domain, ds.target, ds.y)  # before any SVD
         q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta)
         ds = data.Dataset(ds.x.to(device), ds.y.to(device), ds.target, ds.domain)
         columns = columns.to(device)
@@ -240,7 +240,7 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) ->
         if progress is not None:
             progress(n, total)
 
-    m = moments.accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), device, report, SAMPLE)
+    m = moments.accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), device, report, SAMPLE, source)
     if m.n == 0:
         raise ConfigError("--data", f"{source}: no points")
     if domain is None:  # power basis on data: the domain is only for people (and saved models)
@@ -248,7 +248,7 @@ def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) ->
     if m.n <= m.sample_x.size and np.unique(m.sample_x).size < cfg.degree + 1:
         raise _too_few_x(source, np.unique(m.sample_x).size, cfg.degree)
     ds = data.Dataset(torch.as_tensor(m.sample_x), torch.as_tensor(m.sample_y), source, domain, n=m.n)
-    columns = basis.columns(cfg.basis, ds.x, cfg.degree, domain)
+    columns = finite.design(cfg.basis, ds.x, cfg.degree, domain, source, ds.y)
     if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
         q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss)
         return ds, columns, q, None

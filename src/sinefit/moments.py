@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from . import basis
+from . import basis, finite
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,14 @@ def accumulate(
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
     sample_cap: int = 1 << 20,
+    source: str = "data",
 ) -> Moments:
     """One pass over (x, y) chunks: the augmented Gram matrix [X y]^T [X y] in float64.
 
     Each chunk's basis columns are built on ``device`` and reduced there with one
     matrix product, so the pass runs at memory speed. ``progress(n)`` is told the
-    number of points read so far.
+    number of points read so far. Every chunk's columns, and the sums, must be finite in float64
+    (``finite.NotFinite`` names the x and the power otherwise): the eigensolver never sees inf.
     """
     p = degree + 1
     total = torch.zeros(p + 1, p + 1, dtype=torch.float64, device=device)
@@ -59,8 +61,9 @@ def accumulate(
         sample.add(x, y)
         xt = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float64), device=device)
         yt = torch.as_tensor(np.ascontiguousarray(y, dtype=np.float64), device=device)
-        rows = torch.cat([basis.columns(kind, xt, degree, domain), yt[None]])  # (p + 1, m)
+        rows = torch.cat([finite.design(kind, xt, degree, domain, source, yt), yt[None]])  # (p + 1, m)
         total += rows @ rows.T
+        finite.check_gram(total, xt, degree, kind, source)
         n += xt.numel()
         y_sum += float(yt.sum())
         if xt.numel():
