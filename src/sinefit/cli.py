@@ -544,11 +544,11 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
         raise InputError(f"{run}: no such run directory")
     print(f"{run}: {e.kind}, {e.status}, {e.when}")
     if e.kind == "sweep":
-        print((run / "summary.json").read_text() if (run / "summary.json").exists() else "(no summary: incomplete)")
+        print(runhistory.read_small(run / "summary.json") or "(no summary: incomplete)")
         return
-    report_file = run / "report.txt"
-    if report_file.exists():
-        print(report_file.read_text(), end="")
+    report = runhistory.read_small(run / "report.txt")  # None: missing, or not a regular file
+    if report is not None:
+        print(report, end="")
     else:
         print("(no report: the run did not finish; its history so far is in history.csv)")
 

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import regular
 from .runs import RUN_NAME
+
+MAX_RUN_FILE = 16 << 20  # status.json, summary.json, config.toml: bytes read at most
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,14 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def read_small(path: Path) -> str | None:
+    """A run's text file (report.txt, summary.json), or None: missing, not a regular file, too large."""
+    return regular.read_text_bounded(path, MAX_RUN_FILE)
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(regular.read_text_bounded(path, MAX_RUN_FILE) or "null")  # a FIFO never blocks
         return doc if isinstance(doc, dict) else None
     except (OSError, ValueError):
         return None
@@ -83,7 +91,7 @@ def entry(path: Path) -> RunEntry:
     summary = _read_json(path / "summary.json")
     status_doc = _read_json(path / "status.json") or {}
     try:
-        config = tomllib.loads((path / "config.toml").read_text(encoding="utf-8"))
+        config = tomllib.loads(regular.read_text_bounded(path / "config.toml", MAX_RUN_FILE) or "")
     except (OSError, ValueError):
         config = {}
     if summary is not None:
