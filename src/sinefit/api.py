@@ -335,10 +335,13 @@ def _engine_text(p: _Problem) -> str:
     )
 
 
-def _run(p: _Problem, log, on_step=None, stop=None) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
-    """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step)."""
+def _run(
+    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
+    """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step).
+    ``record``: the steps whose parameters are kept (default: ``snapshot_steps``; the playground asks for its own)."""
     cfg = p.config
-    record = snapshot_steps(cfg.steps)
+    record = snapshot_steps(cfg.steps) if record is None else record
     if cfg.optimizer == "exact":
         objective = _objective(p)
         theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype, device=p.device)[None]
