@@ -470,7 +470,9 @@ def test_missing_file(tmp_path, name):
 
 def test_directory_cannot_be_read(tmp_path):
     (tmp_path / "dir.csv").mkdir()
-    assert refusal(tmp_path / "dir.csv") == "cannot read: Is a directory"
+    assert refusal(tmp_path / "dir.csv") == (
+        "cannot read: a directory, not a regular file (sinefit reads regular files only)"
+    )
 
 
 def test_all_formats_agree(tmp_path):

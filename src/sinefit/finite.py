@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from . import basis
+from . import basis, budget
 from .errors import InputError
 
 _NAMES = {torch.float32: "float32", torch.float64: "float64"}
@@ -28,10 +28,12 @@ class NotFinite(InputError):
 
 def design(kind: str, x: torch.Tensor, degree: int, domain: tuple[float, float], source: str,
            y: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """``basis.columns(kind, x, degree, domain)``, checked: every entry (and y) finite in x's dtype."""
+    """``basis.columns(kind, x, degree, domain)``, checked: within the memory budget before it is
+    built, and every entry (and y) finite in x's dtype after."""
     if y is not None:
         check_values(y, "y", source)
     check_values(x, "x", source)
+    budget.check_design(x.numel(), degree + 1, x.element_size(), source)  # before allocating it
     columns = basis.columns(kind, x, degree, domain)
     check_columns(columns, x, degree, kind, source)
     return columns

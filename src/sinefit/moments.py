@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from . import basis, finite
+from . import basis, budget, finite
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,21 @@ def accumulate(
     p = degree + 1
     total = torch.zeros(p + 1, p + 1, dtype=torch.float64, device=device)
     n, y_sum, lo, hi = 0, 0.0, np.inf, -np.inf
-    sample = _StrideSample(sample_cap)
+    # The points kept (and their columns later) and each block's columns stay within the budget.
+    sample = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)))
+    block = max(budget.rows_that_fit(p + 1, 8, 0.25), 1024)
     for x, y in chunks:
         sample.add(x, y)
-        xt = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float64), device=device)
-        yt = torch.as_tensor(np.ascontiguousarray(y, dtype=np.float64), device=device)
-        rows = torch.cat([finite.design(kind, xt, degree, domain, source, yt), yt[None]])  # (p + 1, m)
-        total += rows @ rows.T
-        finite.check_gram(total, xt, degree, kind, source)
-        n += xt.numel()
-        y_sum += float(yt.sum())
-        if xt.numel():
-            lo, hi = min(lo, float(xt.min())), max(hi, float(xt.max()))
+        for start in range(0, len(x), block):
+            xt = torch.as_tensor(np.ascontiguousarray(x[start : start + block], dtype=np.float64), device=device)
+            yt = torch.as_tensor(np.ascontiguousarray(y[start : start + block], dtype=np.float64), device=device)
+            rows = torch.cat([finite.design(kind, xt, degree, domain, source, yt), yt[None]])  # (p + 1, m)
+            total += rows @ rows.T
+            finite.check_gram(total, xt, degree, kind, source)
+        n += len(x)
+        y_sum += float(np.sum(y, dtype=np.float64))
+        if len(x):
+            lo, hi = min(lo, float(np.min(x))), max(hi, float(np.max(x)))
         if progress is not None:
             progress(n)
     A = total.cpu().numpy()
