@@ -40,7 +40,7 @@ MAX_STEPS = 50_000  # gd, momentum, nesterov (closed form / per mode)
 MAX_STEPS_ITERATIVE = 10_000  # adam, rmsprop, lbfgs, and the Huber loss: a loop over the steps
 MAX_TARGET_CHARS = 300
 CURVE_POINTS = 240
-SHOWN_POINTS = 1500
+SHOWN_POINTS = 600  # data points drawn: a cloud or a line at chart width, a third of the drawing time of 1500
 
 FIELDS = ("target", "data", "domain", "samples", "noise", "degree", "basis", "loss", "optimizer", "lr",
           "momentum", "steps", "seed")  # fmt: skip
