@@ -246,7 +246,7 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
             return hit
     base = cache.problem(cfg, upload)
     q = base.quadratic
-    theta0 = api.initial_draw(cfg.seed, cfg.degree, torch.float64)[None]
+    theta0 = api.initial_theta(cfg, torch.float64)[None]  # the seed's draw (or the start cfg.init names), as fit
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = _auto_step(cache, cfg, upload, q, theta0[0].numpy())
