@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
+import numpy as np
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -114,6 +115,19 @@ def test_play_pause_step_reset(page, running):
     assert step() == 1
     page.click("#step")
     assert step() == 2
+    page.click("#play")  # the stream of frames: a steady 30 a second from the step shown, 10 steps a frame
+    page.wait_for_function("() => +document.getElementById('step-label').dataset.step > 300")
+    page.click("#pause")
+    paused = step()
+    page.click("#step")  # beyond the record sent with the answer: this step's frame comes from the server
+    page.wait_for_function("(t) => +document.getElementById('step-label').dataset.step === t + 1", arg=paused)
+    t = step()
+    shown = page.evaluate("() => window.sinefit.state.cursor")
+    cfg, _ = core.settings({"steps": "3000"})
+    ref = core.run(cfg)
+    assert shown["theta"] == pytest.approx(list(ref.path.at(np.array([t]))[0]), rel=1e-14)
+    assert shown["loss"] == pytest.approx(ref.result.losses[t], rel=1e-14)
+    page.click("#reset")
     page.select_option("#speed", "10")
     page.click("#play")
     page.wait_for_function("() => +document.getElementById('step-label').dataset.step > 40")
@@ -125,11 +139,13 @@ def test_play_pause_step_reset(page, running):
     page.click("#reset")
     first = page.evaluate("() => window.sinefit.curve()")
     initial = page.evaluate("() => window.sinefit.state.view.run.thetas[0]")
-    cfg, _ = core.settings({"steps": "3000"})
-    assert initial == pytest.approx(list(core.run(cfg).result.initial.coefficients), rel=1e-15)
+    assert initial == pytest.approx(list(ref.result.initial.coefficients), rel=1e-15)
+    page.select_option("#speed", "1000")
     page.click("#play")
     page.wait_for_function("() => document.body.dataset.playing === '0'", timeout=60_000)  # plays to the end
     assert step() == 3000
+    frames = page.evaluate("() => window.sinefit.state.framesDrawn")
+    assert frames >= 3
     page.click("#reset")
     assert page.evaluate("() => window.sinefit.curve()") == first
 

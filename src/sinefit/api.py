@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, losses, model, optim, stats, streaming, train
+from . import analysis, basis, data, engine, init, losses, model, optim, stats, streaming, train
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .summary import Summary
@@ -153,13 +153,18 @@ class _Problem:
 
 
 def initial_draw(seed: int, degree: int, dtype: torch.dtype) -> torch.Tensor:
-    """The seed's draw: manual_seed(seed), then one randn(()) per coefficient, highest degree first.
+    """The seed's draw: manual_seed(seed), then one randn(()) per coefficient, highest degree first."""
+    return init.randn(seed, degree + 1, dtype)
 
-    A private generator seeded the same way gives the very numbers of the global one,
-    without disturbing the caller's random state.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    return torch.stack([torch.randn((), dtype=dtype, generator=gen) for _ in range(degree + 1)])
+
+def initial_theta(cfg: FitConfig, dtype: torch.dtype) -> torch.Tensor:
+    """The start ``cfg.init`` names (p,), highest power first; a saved model is read by io.warmstart."""
+    start = init.parse(cfg.init)
+    if start.kind == "path":
+        from .io import warmstart
+
+        return torch.as_tensor(warmstart.read_start(start.path, cfg)).to(dtype)
+    return init.start(start, cfg.seed, cfg.degree, dtype, cfg.order)
 
 
 CHUNK = 1 << 20  # points per chunk of a streaming pass
@@ -186,7 +191,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
         columns = columns.to(device)
     else:
         ds, columns, q, moments_ = _stream(cfg, x, y, device, progress, stop, summary)
-    theta0 = initial_draw(cfg.seed, cfg.degree, data.DTYPES[cfg.dtype])[None]
+    theta0 = initial_theta(cfg, data.DTYPES[cfg.dtype])[None]
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
@@ -265,10 +270,13 @@ def _engine_text(p: _Problem) -> str:
     )
 
 
-def _run(p: _Problem, log, on_step=None, stop=None) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
-    """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step)."""
+def _run(
+    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
+    """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step).
+    ``record``: the steps whose parameters are kept (default: ``snapshot_steps``; the playground asks for its own)."""
     cfg = p.config
-    record = snapshot_steps(cfg.steps)
+    record = snapshot_steps(cfg.steps) if record is None else record
     if cfg.optimizer == "exact":
         objective = _objective(p)
         theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype, device=p.device)[None]

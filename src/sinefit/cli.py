@@ -117,6 +117,8 @@ OutOpt = Annotated[Path, Opt(help="Directory under which each run gets a new num
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")]
 MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also log to MLflow (pip install 'sinefit\\[mlflow]'): alone, to the local store ./mlflow.db that `mlflow ui` opens; with a URI, to that tracking server or store.")]
 ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
+InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")]
+OrderOpt = Annotated[Optional[str], Opt(help="Naming order: descending (a x^3 + b x^2 + c x + d, the seed's) or ascending (a + b x + c x^2 + d x^3, the PyTorch tutorial's, summed in that order). [default: descending]")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
 
 
@@ -189,6 +191,8 @@ def fit(
     engine: EngineOpt = None,
     device: DeviceOpt = None,
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
+    init: InitOpt = None,
+    order: OrderOpt = None,
     summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
@@ -213,7 +217,7 @@ def fit(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every, summary=summary,
+        log_every=log_every, init=init, order=order, summary=summary,
     ))  # fmt: skip
     cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact")
 GRADS = ("manual", "autograd")
 ENGINES = ("auto", "per-sample", "stats")
 DEVICES = ("cpu", "cuda", "auto")
+ORDERS = ("descending", "ascending")
 # The learning rate an optimizer gets when none is given: the seed's for the
 # gradient-descent family, torch.optim's defaults for the others.
 DEFAULT_LR = {"gd": 1e-6, "momentum": 1e-6, "nesterov": 1e-6, "adam": 1e-2, "rmsprop": 1e-2, "lbfgs": 1.0}
@@ -66,6 +68,8 @@ class FitConfig:
     log_every: int = 100
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
+    init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py)
+    order: str = "descending"  # naming order: a x^3 + ... + d (the seed's) or a + b x + ... (the tutorial's)
 
     def validated(self) -> "FitConfig":
         """Check every setting; return a copy with dependent defaults filled in."""
@@ -87,6 +91,7 @@ class FitConfig:
             ("--grad", self.grad, GRADS),
             ("--engine", self.engine, ENGINES),
             ("--device", self.device, DEVICES),
+            ("--order", self.order, ORDERS),
         ):
             if value not in choices:
                 raise ConfigError(option, f"must be one of {', '.join(choices)}, got {value!r}")
@@ -145,7 +150,21 @@ class FitConfig:
         if momentum is None and self.optimizer in ("momentum", "nesterov") and lr != "auto":
             momentum = 0.9
         domain = tuple(float(v) for v in self.domain) if self.domain is not None else None
-        return dataclasses.replace(self, lr=lr, momentum=momentum, domain=domain)
+        return dataclasses.replace(self, lr=lr, momentum=momentum, domain=domain, init=self._init_text())
+
+    def _init_text(self) -> str:
+        """--init checked (syntax, count of values, the seed numpy takes) and in its canonical text."""
+        from . import init
+
+        try:
+            start = init.parse(self.init)
+            init.check(start, self.degree, self.seed)
+        except init.InitError as e:
+            raise ConfigError("--init", str(e)) from None
+        if start.kind == "path" and not os.path.exists(start.path):  # read (and checked further) before the start
+            raise ConfigError("--init", f"{start.path}: no such model file or run directory (or a kind: "
+                                        f"{', '.join(init.KINDS)}; or numbers a,b,c,...)")  # fmt: skip
+        return init.text(start)
 
     def resolved_engine(self) -> str:
         """Which engine runs: the stats engine wherever it gives the per-sample numbers (to 1e-9 in
