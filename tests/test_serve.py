@@ -313,6 +313,9 @@ def test_http_host_and_origin_checks(running):
     assert status == 403 and b"evil.example" in body and b"Traceback" not in body
     status, _, body = _request(running, "/", headers={"Origin": "http://evil.example"})
     assert status == 403 and b"evil.example" in body
+    for path in ("/api/stream?steps=10", "/api/frames?steps=10"):  # the animation's endpoints too
+        assert _request(running, path, headers={"Host": f"evil.example:{running.port}"})[0] == 403
+        assert _request(running, path, headers={"Origin": "http://evil.example"})[0] == 403
     status, _, _ = _request(running, "/api/upload?name=a.csv", "POST", {"Origin": "null"}, b"0,0\n1,1\n")
     assert status == 403
     status, _, _ = _request(running, "/api/fit", headers={"Origin": f"http://127.0.0.1:{running.port}"})

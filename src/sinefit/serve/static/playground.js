@@ -185,9 +185,10 @@ function openStream(from) {
   state.stream = source;
   source.onmessage = (ev) => { if (id === state.streamSeq) showFrame(JSON.parse(ev.data)); };
   source.addEventListener("end", () => { if (id === state.streamSeq) { flushFrame(); closeStream(); pause(); } });
-  source.onerror = () => { // the server stopped, or refused: pause where the page is
+  source.onerror = () => { // the server stopped, or refused: pause where the page is, and say so
     if (id !== state.streamSeq) return;
     closeStream(); pause();
+    showError("general", "the animation's stream stopped: is `sinefit serve` still running? (play resumes from here)");
   };
 }
 function showFrame(f) { // draw at the next animation frame, the newest frame only (a slow page skips, never lags)
@@ -454,8 +455,9 @@ function render() {
 // their own; each frame copies it and draws the path on top.
 function contourFrame() {
   const canvas = $("contour"), V = state.view, P = V.problem;
-  const rect = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
-  const W = rect.width, H = 260, m = { l: 58, r: 12, t: 10, b: 40 };
+  if (!state.contourWidth) state.contourWidth = canvas.getBoundingClientRect().width; // again on resize only
+  const dpr = window.devicePixelRatio || 1;
+  const W = state.contourWidth, H = 260, m = { l: 58, r: 12, t: 10, b: 40 };
   const key = [V, W, dpr].join();
   if (state.contour && state.contour.view === V && state.contour.key === key) return state.contour;
   if (canvas.width !== Math.round(W * dpr)) canvas.width = Math.round(W * dpr);
@@ -682,7 +684,7 @@ function wire() {
     }
   });
   let resizeTimer = null;
-  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; if (state.view) draw(); }, 150); });
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; state.contourWidth = 0; if (state.view) draw(); }, 150); });
 }
 
 window.sinefit = { // for the tests and the benchmark: what the page shows, in numbers
