@@ -107,6 +107,7 @@ async function request() {
   state.controller = controller;
   const params = new URLSearchParams(state.query);
   if (state.view) params.set("have", state.view.problem_id); // the data and surface come only when they change
+  params.set("client", CLIENT); // the server skips this request if a newer one of this tab overtakes it
   let body, ok;
   try {
     const response = await fetch("/api/fit?" + params.toString(), { signal: controller.signal });
