@@ -62,11 +62,10 @@ function fillControls(q) {
   $("row-momentum").style.display = opt === "momentum" || opt === "nesterov" ? "" : "none";
   $("row-lr").style.display = opt === "exact" ? "none" : "";
 }
-function change(patch) {
+function change(patch) { // the URL follows with the answer (its canonical settings), or with a refusal
   for (const [k, v] of Object.entries(patch)) {
     if (v === null || v === "") delete state.query[k]; else state.query[k] = String(v);
   }
-  writeURL();
   fillControls(state.query);
   request();
 }
@@ -125,6 +124,7 @@ async function request() {
   if (!ok) {
     showError(body.field || "general", body.error || "error");
     document.body.dataset.error = body.field;
+    writeURL(); // the URL keeps what was typed, so a reload shows the same message
     pause();
     $("status").className = "status bad";
     $("status").textContent = "a setting in red needs fixing: the views show the last valid one";
@@ -201,6 +201,7 @@ function flushFrame() {
   state.pending = null;
   if (id !== state.streamSeq || !state.view || f.t > state.view.run.end) return; // a stale frame: dropped
   state.cursor = f; state.framesDrawn++; state.frameTimes.push(performance.now());
+  if (window.sinefit.onFrame) window.sinefit.onFrame(f, state.view); // for the tests
   if (state.frameTimes.length > 600) state.frameTimes.shift();
   render();
 }
