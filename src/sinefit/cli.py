@@ -194,6 +194,7 @@ def fit(
     init: InitOpt = None,
     order: OrderOpt = None,
     summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
+    dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a task per partition: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
     fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
@@ -219,6 +220,8 @@ def fit(
         momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
         log_every=log_every, init=init, order=order, summary=summary,
     ))  # fmt: skip
+    if dask is not None:  # summaries are float64: so is the fit
+        settings.setdefault("dtype", "float64")
     cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
     talk = not (quiet or as_json)
@@ -228,6 +231,10 @@ def fit(
         print(report.LOSS_TABLE_HEADER)
     progress = _Progress("reading points", talk)
     training = _Progress("step", talk, delay=1.0)
+    if dask is not None:
+        from . import cluster
+
+        given = cluster.summarize_config(cfg, None if dask == DASK_LOCAL else dask, progress=talk)
 
     def on_log(t: int, value: float) -> None:
         training.clear()  # the table owns stdout; the progress line is redrawn after it
@@ -286,7 +293,8 @@ def fit(
 
 
 MLFLOW_DEFAULT = "\0default"  # what a bare --mlflow becomes (see main): the local default store
-OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif"}  # options whose value may be left out
+DASK_LOCAL = "\0local"  # what a bare --dask becomes: a local cluster
+OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif", "--dask": DASK_LOCAL}  # options whose value may be left out
 
 
 def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ...]:

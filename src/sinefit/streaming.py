@@ -96,7 +96,7 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
     CHUNK, SAMPLE = chunk, sample
     if given is not None:
         s = given.restrict(cfg.degree)
-        return solve(cfg, s, "summary")
+        return solve(cfg, s, cfg.data or cfg.summary or "summary")
     total: int | None
     if x is not None or y is not None:
         from .api import _dataset

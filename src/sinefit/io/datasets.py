@@ -162,7 +162,7 @@ def _remote(uri: str) -> list[Partition]:
         if info.type == pafs.FileType.File and pattern is None:
             listing = [info]
         elif info.type == pafs.FileType.NotFound:
-            raise DataFileError(f"{uri}: not found")
+            return []
         else:
             listing = fs.get_file_info(pafs.FileSelector(base, recursive=True))
     except DataFileError:
