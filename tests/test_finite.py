@@ -93,10 +93,15 @@ def test_float64_data_whose_powers_overflow(tmp_path, capfd, monkeypatch):
     assert "x^2 at x = 1e+300 overflows float64" in line and "--basis legendre" in line
 
 
-def test_streamed_sums_that_overflow_are_refused_before_the_eigensolver(monkeypatch):
-    monkeypatch.setattr(sinefit.api, "SAMPLE", 64)  # stream 400 points through the statistics
-    with pytest.raises(InputError, match=r"x\^(\d+) squared .* overflows float64 .*--degree \d+ at most"):
-        sinefit.fit(degree=320, dtype="float64", samples=400, steps=1)
+@pytest.mark.parametrize("settings, words", [
+    (dict(degree=650), r"x\^621 at x = -3.14159 overflows float64 .*--degree 620 at most"),
+    (dict(degree=3, domain=(-1e300, 1e300)), r"x\^2 at x = -?1e\+300 overflows float64"),
+])
+def test_streamed_points_are_checked_before_the_factorisation(settings, words, monkeypatch):
+    monkeypatch.setattr(sinefit.api, "SAMPLE", 64)  # stream 2000 points through the summary
+    monkeypatch.setattr(sinefit.api, "CHUNK", 500)
+    with pytest.raises(InputError, match=words):
+        sinefit.fit(dtype="float64", samples=2000, steps=1, **settings)
 
 
 def test_check_columns_finds_the_lowest_failing_power():

@@ -49,6 +49,7 @@ class FitConfig:
 
     target: str = "sin"
     data: str | None = None
+    summary: str | None = None  # a saved sinefit.Summary to fit instead of points
     columns: str | None = None
     domain: tuple[float, float] | None = None  # None: [-pi, pi], or the data's range
     samples: int = 1000
@@ -77,7 +78,7 @@ class FitConfig:
         _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
         _int("--samples", self.samples, 2, MAX_SAMPLES)
         _int("--log-every", self.log_every, 1, 10**9)
-        if self.data is None and self.samples < self.degree + 1:
+        if self.data is None and self.summary is None and self.samples < self.degree + 1:
             raise ConfigError(
                 "--samples",
                 f"a degree-{self.degree} polynomial needs at least {self.degree + 1} samples, got {self.samples}",
@@ -106,9 +107,12 @@ class FitConfig:
             _number("--domain", hi)
             if not lo < hi:
                 raise ConfigError("--domain", f"must be a < b, got {lo!r},{hi!r}")
-        for option, value in (("--target", self.target), ("--data", self.data), ("--columns", self.columns)):
+        for option, value in (("--target", self.target), ("--data", self.data), ("--columns", self.columns),
+                              ("--summary", self.summary)):  # fmt: skip
             if value is not None and not isinstance(value, str):
                 raise ConfigError(option, f"must be text, got {value!r}")
+        if self.summary is not None and (self.data is not None or self.noise):
+            raise ConfigError("--summary", "fits a saved summary instead of points: give no --data or --noise")
         if self.data is not None and self.noise:
             raise ConfigError("--noise", "applies to generated targets, not to --data")
         if self.data is None:

@@ -23,7 +23,7 @@ _NAMES = {torch.float32: "float32", torch.float64: "float64"}
 
 
 class NotFinite(InputError):
-    """The design matrix (or X^T X, or y) overflows the working dtype."""
+    """The design matrix (or y) overflows the working dtype."""
 
 
 def design(kind: str, x: torch.Tensor, degree: int, domain: tuple[float, float], source: str,
@@ -51,8 +51,7 @@ def check_values(v: torch.Tensor, name: str, source: str) -> None:
         )
 
 
-def check_columns(columns: torch.Tensor, x: torch.Tensor, degree: int, kind: str, source: str,
-                  what: str = "") -> None:  # fmt: skip
+def check_columns(columns: torch.Tensor, x: torch.Tensor, degree: int, kind: str, source: str) -> None:
     """Refuse (p, m) basis columns with an inf or NaN entry, naming x, the power and what would work.
 
     Rows run from phi_degree down to phi_0, so the lowest failing basis function is the last
@@ -67,24 +66,10 @@ def check_columns(columns: torch.Tensor, x: torch.Tensor, degree: int, kind: str
     culprits = x[~torch.isfinite(row)]
     at = float(culprits.abs().max()) if culprits.numel() else math.nan
     sign = -1.0 if culprits.numel() and float(culprits[culprits.abs().argmax()]) < 0 else 1.0
-    raise NotFinite(_message(source, kind, k, sign * at, degree, x.dtype, what))
+    raise NotFinite(_message(source, kind, k, sign * at, degree, x.dtype))
 
 
-def check_gram(total: torch.Tensor, x: torch.Tensor, degree: int, kind: str, source: str) -> None:
-    """The streamed [X y]^T [X y] (float64) must be finite too: it holds the squares of the columns."""
-    if bool(torch.isfinite(total).all()):
-        return
-    p = degree + 1
-    diag = torch.diagonal(total)[:p]
-    finite = torch.isfinite(diag)
-    if bool(finite.all()):  # the columns square fine: y^T y (or a cross term with y) overflows
-        raise NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
-    k = degree - int(torch.nonzero(~finite).flatten().max())
-    at = float(x.abs().max()) if x.numel() else math.nan
-    raise NotFinite(_message(source, kind, k, at, degree, total.dtype, " squared (streaming sums it in X^T X)"))
-
-
-def _message(source: str, kind: str, k: int, at: float, degree: int, dtype: torch.dtype, what: str) -> str:
+def _message(source: str, kind: str, k: int, at: float, degree: int, dtype: torch.dtype) -> str:
     name = _NAMES.get(dtype, str(dtype))
     big = torch.finfo(dtype).max
     phi = f"x^{k}" if kind == "power" else f"{basis.names(kind, k)[0]}(x)"
@@ -100,6 +85,6 @@ def _message(source: str, kind: str, k: int, at: float, degree: int, dtype: torc
     if degree > fits >= 0:
         ways.append(f"--degree {fits} at most")
     return (
-        f"{source}: {phi}{what} at x = {at:.6g} overflows {name} (largest {big:.2g}), so the degree-{degree} "
+        f"{source}: {phi} at x = {at:.6g} overflows {name} (largest {big:.2g}), so the degree-{degree} "
         f"design matrix is not finite; use {', '.join(ways[:-1])} or {ways[-1]}"
     )

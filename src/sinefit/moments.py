@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from . import basis, budget, finite
+from . import basis
 
 
 @dataclass(frozen=True)
@@ -44,33 +44,27 @@ def accumulate(
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
     sample_cap: int = 1 << 20,
-    source: str = "data",
 ) -> Moments:
     """One pass over (x, y) chunks: the augmented Gram matrix [X y]^T [X y] in float64.
 
     Each chunk's basis columns are built on ``device`` and reduced there with one
     matrix product, so the pass runs at memory speed. ``progress(n)`` is told the
-    number of points read so far. Every chunk's columns, and the sums, must be finite in float64
-    (``finite.NotFinite`` names the x and the power otherwise): the eigensolver never sees inf.
+    number of points read so far.
     """
     p = degree + 1
     total = torch.zeros(p + 1, p + 1, dtype=torch.float64, device=device)
     n, y_sum, lo, hi = 0, 0.0, np.inf, -np.inf
-    # The points kept (and their columns later) and each block's columns stay within the budget.
-    sample = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)))
-    block = max(budget.rows_that_fit(p + 1, 8, 0.25), 1024)
+    sample = _StrideSample(sample_cap)
     for x, y in chunks:
         sample.add(x, y)
-        for start in range(0, len(x), block):
-            xt = torch.as_tensor(np.ascontiguousarray(x[start : start + block], dtype=np.float64), device=device)
-            yt = torch.as_tensor(np.ascontiguousarray(y[start : start + block], dtype=np.float64), device=device)
-            rows = torch.cat([finite.design(kind, xt, degree, domain, source, yt), yt[None]])  # (p + 1, m)
-            total += rows @ rows.T
-            finite.check_gram(total, xt, degree, kind, source)
-        n += len(x)
-        y_sum += float(np.sum(y, dtype=np.float64))
-        if len(x):
-            lo, hi = min(lo, float(np.min(x))), max(hi, float(np.max(x)))
+        xt = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float64), device=device)
+        yt = torch.as_tensor(np.ascontiguousarray(y, dtype=np.float64), device=device)
+        rows = torch.cat([basis.columns(kind, xt, degree, domain), yt[None]])  # (p + 1, m)
+        total += rows @ rows.T
+        n += xt.numel()
+        y_sum += float(yt.sum())
+        if xt.numel():
+            lo, hi = min(lo, float(xt.min())), max(hi, float(xt.max()))
         if progress is not None:
             progress(n)
     A = total.cpu().numpy()
