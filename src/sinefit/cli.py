@@ -179,7 +179,7 @@ def fit(
     basis: Annotated[Optional[str], Opt(help="power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]")] = None,
     loss: LossOpt = None,
     huber_delta: HuberOpt = None,
-    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact. [default: gd]")] = None,
+    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact; lm (Levenberg-Marquardt) for --model. [default: gd]")] = None,
     lr: Annotated[Optional[str], Opt(help="Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]")] = None,
     momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
     grad: GradOpt = None,
@@ -189,6 +189,10 @@ def fit(
     engine: EngineOpt = None,
     device: DeviceOpt = None,
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
+    model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available).")] = None,
+    init: Annotated[Optional[str], Opt(help="--model: every parameter's start, e.g. a=1,b=0.5,c=0.")] = None,
+    bounds: Annotated[Optional[str], Opt(help="--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1.")] = None,
+    starts: Annotated[Optional[int], Opt(help="--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]")] = None,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
     fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
@@ -210,9 +214,14 @@ def fit(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every,
+        log_every=log_every, model=model, init=init, bounds=bounds, starts=starts,
     ))  # fmt: skip
     stems = _figure_stems(figures_, fmt, animate)
+    if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
+        from .nonlinear import command
+
+        with _stop_on_signals() as stop:
+            return command.run(cfg, out, stems, fmt, animate, quiet, as_json, stop)
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))

@@ -19,7 +19,7 @@ from .errors import InputError
 DTYPES = ("float32", "float64")
 BASES = ("power", "legendre", "chebyshev")
 LOSSES = ("sse", "mse", "huber")
-OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact")
+OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact", "lm")
 GRADS = ("manual", "autograd")
 ENGINES = ("auto", "per-sample", "stats")
 DEVICES = ("cpu", "cuda", "auto")
@@ -65,6 +65,10 @@ class FitConfig:
     log_every: int = 100
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
+    model: str | None = None  # an expression over x and named parameters: a model fit (sinefit.nonlinear)
+    init: str | None = None  # model fits: a=1,b=0.5 (see nonlinear.settings)
+    bounds: str | None = None  # model fits: b=0:inf
+    starts: int = 1  # model fits: the init and starts - 1 seeded perturbations of it
 
     def validated(self) -> "FitConfig":
         """Check every setting; return a copy with dependent defaults filled in."""
@@ -73,6 +77,11 @@ class FitConfig:
         _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
         _int("--samples", self.samples, 2, MAX_SAMPLES)
         _int("--log-every", self.log_every, 1, 10**9)
+        if self.model is not None or self.optimizer == "lm" or self.init is not None or self.bounds is not None \
+                or self.starts != 1:  # fmt: skip
+            from .nonlinear.settings import validated_config
+
+            return validated_config(self)
         if self.data is None and self.samples < self.degree + 1:
             raise ConfigError(
                 "--samples",
