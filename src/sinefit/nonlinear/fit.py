@@ -197,7 +197,7 @@ def fit_model(
 ) -> ModelFitResult:
     """Fit ``cfg.model`` (a validated config); see the module docstring."""
     model = parse(cfg.model)
-    init = settings.parse_init(cfg.init, model.parameters)
+    init = settings.parse_init(cfg.init, model.parameters, cfg.seed)
     bounds = settings.parse_bounds(cfg.bounds, model.parameters)
     xs, ys, target, domain = _points(cfg, x, y)
     if xs.size < model.size:

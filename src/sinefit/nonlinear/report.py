@@ -97,7 +97,9 @@ def fit_report(result: ModelFitResult) -> str:
     lines.append(_row("data", f"{s.n} points, x in [{float(result.x.min()):.6g}, {float(result.x.max()):.6g}]"
                       + (f", noise {cfg.noise:g}" if cfg.noise else "")))  # fmt: skip
     lines.append(_row("model", f"y = {result.expression.text}", f"({len(names)} parameters: {', '.join(names)})"))
-    lines.append(_row("start", cfg.init + (f" and {cfg.starts - 1} seeded perturbations (seed {cfg.seed})"
+    start = cfg.init if "=" in cfg.init else f"{cfg.init} (seed {cfg.seed}): " + ",".join(
+        f"{n}={v:.6g}" for n, v in zip(names, result.start_values[0]))
+    lines.append(_row("start", start + (f" and {cfg.starts - 1} seeded perturbations (seed {cfg.seed})"
                                            if cfg.starts > 1 else "")))  # fmt: skip
     if result.bounds:
         shown = ", ".join(f"{n} in [{a:g}, {b:g}]" for n, (a, b) in result.bounds.items())

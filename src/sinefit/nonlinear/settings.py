@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
+
 from .. import expr
 from ..config import ConfigError
 
@@ -66,11 +68,32 @@ def _check_names(option: str, names: list[str], parameters: tuple[str, ...]) -> 
         seen.add(name)
 
 
-def parse_init(value: Any, parameters: tuple[str, ...]) -> dict[str, float]:
-    """Every parameter's finite starting value, by name, in the model's order."""
+KINDS = ("randn", "zeros")  # the --init kinds that make sense for any model
+
+
+def parse_init(value: Any, parameters: tuple[str, ...], seed: int = 0) -> dict[str, float]:
+    """Every parameter's finite starting value, by name, in the model's order.
+
+    ``value``: name=value pairs (or a dict); numbers in the parameters' order (``1,0.5,0``);
+    ``randn`` (the seed's draw: ``torch.manual_seed(seed)`` then one ``torch.randn(())`` per
+    parameter, in order, float32 as the seed draws) or ``zeros``.
+    """
     example = ",".join(f"{p}=1" for p in parameters)
     if value is None:
         raise ConfigError(INIT, f"give every parameter a starting value, e.g. --init {example}")
+    if isinstance(value, str) and value.strip() in KINDS:
+        if value.strip() == "zeros":
+            return {p: 0.0 for p in parameters}
+        gen = torch.Generator().manual_seed(seed)
+        return {p: float(torch.randn((), generator=gen)) for p in parameters}
+    if isinstance(value, (list, tuple)) or (isinstance(value, str) and "=" not in value):
+        parts = list(value) if isinstance(value, (list, tuple)) else [v for v in value.split(",") if v.strip()]
+        if isinstance(value, str) and not all(_looks_numeric(v) for v in parts):
+            raise ConfigError(INIT, f"for a --model fit: name=value pairs ({example}), numbers in the parameters' "
+                              f"order ({', '.join(parameters)}), randn or zeros; got {value!r}")  # fmt: skip
+        if len(parts) != len(parameters):
+            raise ConfigError(INIT, f"{len(parts)} values for {len(parameters)} parameters ({', '.join(parameters)})")
+        return {p: _number(INIT, p, v) for p, v in zip(parameters, parts)}
     items = _pairs(INIT, value)
     _check_names(INIT, [n for n, _ in items], parameters)
     values = {n: _number(INIT, n, v) for n, v in items}
@@ -78,6 +101,14 @@ def parse_init(value: Any, parameters: tuple[str, ...]) -> dict[str, float]:
     if missing:
         raise ConfigError(INIT, f"no starting value for {', '.join(missing)} (every parameter needs one: {example})")
     return {p: values[p] for p in parameters}
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        expr.constant(text, option=INIT)
+        return True
+    except expr.ExpressionError:
+        return False
 
 
 def parse_bounds(value: Any, parameters: tuple[str, ...]) -> dict[str, tuple[float, float]]:
@@ -130,6 +161,12 @@ def is_named_init(value: Any) -> bool:
     return isinstance(value, dict) or (isinstance(value, str) and "=" in value)
 
 
+def applies(cfg) -> bool:
+    """Whether these checks are the ones for ``cfg``: a model fit, or a model setting without a model."""
+    return (cfg.model is not None or cfg.optimizer == "lm" or cfg.bounds is not None or cfg.starts != 1
+            or is_named_init(cfg.init))  # fmt: skip
+
+
 def validated_config(cfg):
     """``FitConfig.validated`` for model fits (and the refusals of model settings without a model).
 
@@ -145,15 +182,18 @@ def validated_config(cfg):
         if cfg.optimizer == "lm":
             raise ConfigError("--optimizer", "lm fits --model expressions; for polynomials --optimizer exact solves "
                               "least squares directly")  # fmt: skip
-        for option, value, default in ((INIT, cfg.init, None), (BOUNDS, cfg.bounds, None), ("--starts", cfg.starts, 1)):
+        for option, value, default in ((BOUNDS, cfg.bounds, None), ("--starts", cfg.starts, 1)):
             if value != default:
                 raise ConfigError(option, "is for --model fits (a polynomial's least-squares loss has one minimum)"
                                   if option == "--starts" else "name=value settings are for --model fits")  # fmt: skip
+        raise ConfigError(INIT, "name=value starts are for --model fits; a polynomial takes values a,b,c,... in the "
+                          "naming order")  # fmt: skip
     if isinstance(cfg.starts, bool) or not isinstance(cfg.starts, int) or not 1 <= cfg.starts <= 10_000:
         raise ConfigError("--starts", f"must be a whole number from 1 to 10000, got {cfg.starts!r}")
-    if cfg.degree != 3 or cfg.basis != "power":
-        option = "--degree" if cfg.degree != 3 else "--basis"
-        raise ConfigError(option, "is for polynomial fits; a --model names its own parameters")
+    for option, value, default in (("--degree", cfg.degree, 3), ("--basis", cfg.basis, "power"),
+                                   ("--order", cfg.order, "descending"), ("--summary", cfg.summary, None)):
+        if value != default:
+            raise ConfigError(option, "is for polynomial fits; a --model names its own parameters and reads points")
     if cfg.engine == "stats":
         raise ConfigError("--engine", "stats serves polynomial fits; a --model runs on the per-sample engine")
     if cfg.lr == "auto":
@@ -162,13 +202,15 @@ def validated_config(cfg):
     if cfg.optimizer == "lm" and cfg.loss == "huber":
         raise ConfigError("--optimizer", "lm solves least squares: use --loss sse or mse with it, or lbfgs for huber")
     model = parse(cfg.model)
-    init = parse_init(cfg.init, model.parameters)
+    init = parse_init(cfg.init, model.parameters, cfg.seed if isinstance(cfg.seed, int) else 0)
     bounds = parse_bounds(cfg.bounds, model.parameters)
     check_inside(init, bounds)
     optimizer = "gd" if cfg.optimizer == "lm" else cfg.optimizer
-    base = dataclasses.replace(cfg, model=None, init=None, bounds=None, starts=1, optimizer=optimizer,
+    base = dataclasses.replace(cfg, model=None, init="randn", bounds=None, starts=1, optimizer=optimizer,
                                engine="per-sample", grad="autograd").validated()  # fmt: skip
     lr = None if cfg.optimizer == "lm" else base.lr
-    return dataclasses.replace(base, model=model.text, init=init_text(init), bounds=bounds_text(bounds),
+    kind = isinstance(cfg.init, str) and cfg.init.strip() in KINDS  # kept as the kind: it depends on --seed
+    return dataclasses.replace(base, model=model.text, init=cfg.init.strip() if kind else init_text(init),
+                               bounds=bounds_text(bounds),
                                starts=cfg.starts, optimizer=cfg.optimizer, lr=lr,
                                momentum=None if cfg.optimizer == "lm" else base.momentum)  # fmt: skip
