@@ -382,7 +382,7 @@ def sweep(
         return
     if talk:
         print(_sweep_table(result, top))
-        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json")
+        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json, status.json")
 
 
 def _sweep_table(result, top: int) -> str:

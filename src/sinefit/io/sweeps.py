@@ -6,7 +6,9 @@
     sweep.png      a heatmap of the gap to the optimum over lr and the second swept setting
                    (a line chart of the final loss when one setting is swept)
     best.png       the loss curves of the best few configurations, refitted one by one
-    summary.json   the best configurations and the timing; written last: marks the sweep complete
+    summary.json   the best configurations and the timing; written after the rest: marks the sweep complete
+    status.json    running (with the process id) from the first moment, then completed,
+                   interrupted or failed, as a fit's (see ``runs``)
 """
 
 from __future__ import annotations
