@@ -356,6 +356,10 @@ def fit(
     base = config if config is not None else FitConfig()
     given, settings = streaming.summary_settings(summary, base, settings)
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
+    if cfg.model is not None:  # fit(model="a*exp(-b*x)", init=...): sinefit.nonlinear
+        from .nonlinear.fit import fit_model
+
+        return fit_model(cfg, x, y, on_log, on_start, stop)
     p = _prepare(cfg, x, y, on_progress, stop, streaming.load_given(given, cfg) if given is not None else None)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
     if on_start is not None:
