@@ -222,6 +222,9 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
     base = cache.problem(cfg, upload)
     q = base.quadratic
     theta0 = api.initial_draw(cfg.seed, cfg.degree, torch.float64)[None]
+    if cfg.lr is None and cfg.optimizer in ("gd", "momentum", "nesterov"):  # the library's default (api.default_lr)
+        lr_setting, mu, _ = api.default_lr(cfg, q)
+        cfg = dataclasses.replace(cfg, lr=lr_setting, momentum=mu)
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = _auto_step(cache, cfg, upload, q, theta0[0].numpy())
@@ -230,11 +233,16 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
     record = frozenset(recorded_steps(cfg.steps, cfg.degree + 1))
     if p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov"):
         # The branch of api._run, with the page's record of steps (every step, where it fits).
-        if cfg.optimizer == "gd":
-            r = engine.gd_closed_form(q, theta0.numpy(), np.array([lr]), cfg.steps, True, record)
-        else:
-            r = engine.momentum_modes(q, theta0.numpy(), np.array([lr]), np.array([momentum]),
-                                      cfg.optimizer == "nesterov", cfg.steps, True, record)  # fmt: skip
+        def closed(steps: int, record_):
+            if cfg.optimizer == "gd":
+                return engine.gd_closed_form(q, theta0.numpy(), np.array([lr]), steps, True, record_)
+            return engine.momentum_modes(q, theta0.numpy(), np.array([lr]), np.array([momentum]),
+                                         cfg.optimizer == "nesterov", steps, True, record_)  # fmt: skip
+
+        r = closed(cfg.steps, record)
+        at = api.converged_step(p, r.losses[:, 0])
+        if at is not None:  # stopped at the optimum, as `sinefit fit` does
+            r = closed(at, frozenset(t for t in record if t < at) | {at})
         d = int(r.diverged_at[0])
         theta, losses, diverged_at, snaps = r.theta[0], r.losses[:, 0], (d if d >= 0 else None), r.snapshots
     else:
