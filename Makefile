@@ -22,10 +22,11 @@ $(VENV)/.ready: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# The tests also need pytest, hypothesis, the MLflow extra (its round trip is tested), and the
-# playground's serve extra with Playwright (its browser tests).
+# The tests also need pytest, hypothesis, the MLflow extra (its round trip is tested), the
+# playground's serve extra with Playwright (its browser tests), Dask (a local cluster) and moto's
+# S3 server (remote data sets).
 $(VENV)/.ready-test: $(VENV)/.ready
-	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser,dask,s3test]"
 	touch $@
 
 # The playground's browser tests drive Debian's Chromium (Playwright's own browser download is not

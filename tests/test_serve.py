@@ -27,7 +27,8 @@ from sinefit.config import ConfigError  # noqa: E402
 from sinefit.errors import InputError  # noqa: E402
 from sinefit.io import datafiles  # noqa: E402
 from sinefit.serve import app as serve_app  # noqa: E402
-from sinefit.serve import core, rates, server, uploads  # noqa: E402
+from sinefit.serve import core, paths, rates, server, uploads  # noqa: E402
+from sinefit.serve import stream as serve_stream  # noqa: E402
 
 SETTINGS = [
     {"lr": "2e-6"},  # the seed, with a larger step
@@ -244,11 +245,10 @@ def test_each_direction_converges_at_its_predicted_rate(optimizer, mu):
     r = core.run(cfg, None, core.ProblemCache())
     q = r.result.quadratic
     w = q.scale * q.singular_values**2
-    e = (r.thetas - q.optimum) @ q.directions
-    share = w * e**2  # (k, p)
     t0, t1 = 1000, 1400
-    i0, i1 = list(r.steps).index(t0), list(r.steps).index(t1)
-    measured = (share[i1] / share[i0]) ** (1 / (t1 - t0))
+    e = (r.path.at(np.array([t0, t1])) - q.optimum) @ q.directions
+    share = w * e**2  # (2, p)
+    measured = (share[1] / share[0]) ** (1 / (t1 - t0))
     np.testing.assert_allclose(measured, r.rates, rtol=2e-2 if mu else 1e-9)
 
 
@@ -313,6 +313,9 @@ def test_http_host_and_origin_checks(running):
     assert status == 403 and b"evil.example" in body and b"Traceback" not in body
     status, _, body = _request(running, "/", headers={"Origin": "http://evil.example"})
     assert status == 403 and b"evil.example" in body
+    for path in ("/api/stream?steps=10", "/api/frames?steps=10"):  # the animation's endpoints too
+        assert _request(running, path, headers={"Host": f"evil.example:{running.port}"})[0] == 403
+        assert _request(running, path, headers={"Origin": "http://evil.example"})[0] == 403
     status, _, _ = _request(running, "/api/upload?name=a.csv", "POST", {"Origin": "null"}, b"0,0\n1,1\n")
     assert status == 403
     status, _, _ = _request(running, "/api/fit", headers={"Origin": f"http://127.0.0.1:{running.port}"})
@@ -367,3 +370,162 @@ def test_cli_serve_prints_the_url_and_warns_off_loopback():
 def test_cli_serve_bad_port(capsys):
     assert main(["serve", "--port", "70000"]) == 2
     assert "--port: must be 0 to 65535" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the animation's frames
+
+FRAMES = [SETTINGS[0], SETTINGS[2], SETTINGS[3], SETTINGS[5], SETTINGS[6], {"optimizer": "momentum", "lr": "2e-5"}]
+
+
+@pytest.mark.parametrize("query", FRAMES, ids=["gd", "momentum", "nesterov-auto", "adam", "gd-diverges",
+                                               "momentum-diverges"])  # fmt: skip
+def test_frames_are_the_library_fit_at_those_steps(query):
+    """Every frame of a stream is the parameters and the loss of ``fit`` at its step (the oracle:
+    the library's own recorded snapshots and history), and the stream ends on the last finite step."""
+    ref = _api_fit(core.settings(query)[0])
+    r, steps, control = core.frames({**query, "from": "0", "speed": "7", "client": "t"})
+    assert control["speed"] == 7 and control["client"] == "t"
+    frames = serve_stream.frames(r.path, r.result.losses, steps)
+    end = len(ref.losses) - 1 if ref.diverged_at is None else ref.diverged_at - 1
+    assert [f["t"] for f in frames] == [*range(0, end, 7), end] if end % 7 else list(range(0, end + 1, 7))
+    np.testing.assert_allclose([f["loss"] for f in frames], ref.losses[[f["t"] for f in frames]], rtol=1e-12)
+    on = [t for t in ref.snapshot_steps.tolist() if t <= end]
+    np.testing.assert_allclose(r.path.at(np.array(on)), ref.snapshots[: len(on)], rtol=1e-12, atol=1e-300)
+    if ref.diverged_at is None:
+        np.testing.assert_allclose(frames[-1]["theta"], ref.model.coefficients, rtol=1e-12, atol=1e-300)
+    # from a later step, at most `count` frames
+    _, later, _ = core.frames({**query, "from": "5", "speed": "3", "count": "4"})
+    assert later.tolist() == [5, 8, 11, 14]
+
+
+@pytest.mark.parametrize("nesterov,lr", [(False, 1e-6), (True, 3e-6), (False, 1.2e-5)], ids=["hb", "nesterov", "diverges"])
+def test_the_kept_momentum_path_is_the_engines(nesterov, lr):
+    from sinefit import engine
+
+    cfg, _ = core.settings({"degree": "5"})
+    q = core.CACHE.problem(cfg, None).quadratic
+    theta0 = api.initial_draw(0, 5, __import__("torch").float64)[None].numpy()
+    ref = engine.momentum_modes(q, theta0, np.array([lr]), np.array([0.9]), nesterov, 3000, True, frozenset({0, 10, 999}))
+    mine = paths.momentum(q, theta0, lr, 0.9, nesterov, 3000)
+    np.testing.assert_array_equal(mine.losses, ref.losses[:, 0])
+    assert mine.diverged_at == (None if ref.diverged_at[0] < 0 else ref.diverged_at[0])
+    np.testing.assert_allclose(mine.theta, ref.theta[0], rtol=1e-13, atol=1e-300)
+    for t, theta in ref.snapshots.items():
+        np.testing.assert_allclose(mine.path.at(np.array([t]))[0], theta[0], rtol=1e-13, atol=1e-300)
+
+
+def test_a_stream_is_paced_and_a_newer_one_of_the_same_tab_stops_it():
+    import asyncio
+
+    r, steps, _ = core.frames({"steps": "100", "from": "0", "speed": "10"})
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(s):
+        waits.append(s)
+        now[0] += s
+
+    async def take(gen, n=None):
+        out = []
+        async for ev in gen:
+            out.append(ev)
+            now[0] += 0.004  # the client takes 4 ms a frame
+            if n is not None and len(out) == n:
+                break
+        return out
+
+    streams = serve_stream.Streams()
+    token = streams.open("tab")
+    events = asyncio.run(take(serve_stream.paced(r.path, r.result.losses, steps, 25, streams, "tab", token,
+                                                 clock=lambda: now[0], sleep=sleep)))  # fmt: skip
+    assert [json.loads(e.split("data: ")[1])["t"] for e in events[:-1]] == list(range(0, 101, 10))
+    assert events[-1].startswith("event: end\n")
+    assert waits == pytest.approx([0.04 - 0.004] * 10)  # a fixed schedule: 1/25 s a frame, whatever the client took
+    # a newer stream of the same tab retires the older at its next frame; another tab's stream is untouched
+    old, other = streams.open("tab"), streams.open("other")
+
+    async def interleaved():
+        a = serve_stream.paced(r.path, r.result.losses, steps, 25, streams, "tab", old, clock=lambda: now[0], sleep=sleep)
+        b = serve_stream.paced(r.path, r.result.losses, steps, 25, streams, "other", other, clock=lambda: now[0], sleep=sleep)
+        first = [await a.__anext__(), await b.__anext__()]
+        streams.open("tab")  # the page moved a slider: a newer stream
+        rest_a = [e async for e in a]
+        rest_b = [e async for e in b]
+        return first, rest_a, rest_b
+
+    first, rest_a, rest_b = asyncio.run(interleaved())
+    assert len(first) == 2 and rest_a == []  # stopped, no `end`: the page left it
+    assert len(rest_b) == 11 and rest_b[-1].startswith("event: end")
+
+
+def test_stream_controls_are_checked():
+    for query, message in (({"speed": "0"}, "--speed: must be 1 to"), ({"from": "x"}, "--from: must be a whole number"),
+                           ({"fps": "1000"}, "--fps: must be 1 to 120")):  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            core.frames(query)
+    with pytest.raises(ConfigError, match="--lr"):
+        core.frames({"lr": "fast", "speed": "2"})
+
+
+def test_http_stream_of_frames(running):
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+    conn.request("GET", "/api/stream?steps=60&speed=20&fps=120&client=a", headers={"Host": f"127.0.0.1:{running.port}"})
+    response = conn.getresponse()
+    assert response.status == 200 and response.getheader("content-type").startswith("text/event-stream")
+    body = response.read().decode()
+    conn.close()
+    data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+    assert [d["t"] for d in data] == [0, 20, 40, 60, 60]  # the frames, then the end event
+    assert "event: end" in body
+    status, _, body = _request(running, "/api/frames?steps=60&from=59&count=1")
+    frames = json.loads(body)["frames"]
+    assert status == 200 and [f["t"] for f in frames] == [59]
+    ref = _api_fit(core.settings({"steps": "60"})[0])
+    assert frames[0]["loss"] == pytest.approx(ref.losses[59], rel=1e-12)
+    status, _, body = _request(running, "/api/stream?speed=0")
+    assert status == 400 and json.loads(body) == {"error": "--speed: must be 1 to 1000000000 for a stream, got 0",
+                                                  "field": "general"}  # fmt: skip
+
+
+def test_a_tabs_overtaken_request_is_not_computed(running, monkeypatch):
+    """A slider dragged fast: the tab's requests run one at a time, and those overtaken while they
+    waited answer 409 at once instead of computing; another tab is not held up by them."""
+    import time
+
+    latest = running.server.config.app.latest
+    calls: list[str] = []
+    release = threading.Event()
+    real = core.view
+
+    def held(query, *args, **kwargs):
+        calls.append(query.get("lr", ""))
+        if query.get("lr") == "1e-6":
+            release.wait(30)  # the first request computes until the others have arrived
+        return real(query, *args, **kwargs)
+
+    monkeypatch.setattr(core, "view", held)
+    statuses: dict[str, int] = {}
+
+    def get(lr, client):
+        statuses[lr] = _request(running, f"/api/fit?lr={lr}&client={client}")[0]
+
+    def send(lr, client, then=None):
+        before = latest.current(client)
+        thread = threading.Thread(target=get, args=(lr, client))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while latest.current(client) == before or (then is not None and not then()):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        return thread
+
+    threads = [send("1e-6", "tab", then=lambda: "1e-6" in calls)]  # computing, and holding the tab's turn
+    threads += [send("2e-6", "tab"), send("3e-6", "tab")]  # both wait behind it; 3e-6 overtakes 2e-6
+    threads.append(send("4e-6", "other"))
+    threads[-1].join()
+    assert statuses == {"4e-6": 200}  # another tab is not held up by this one
+    release.set()
+    for t in threads:
+        t.join()
+    assert statuses == {"1e-6": 200, "2e-6": 409, "3e-6": 200, "4e-6": 200}
+    assert "2e-6" not in calls  # overtaken: never computed

@@ -10,7 +10,8 @@ does not pay for importing torch.
 
 from ._version import __version__
 
-__all__ = ["__version__", "fit", "load", "FitConfig", "FitResult", "Polynomial", "ConfigError"]
+__all__ = ["__version__", "fit", "load", "FitConfig", "FitResult", "Polynomial", "ConfigError", "Summary", "summarize",
+           "merge"]
 
 
 def __getattr__(name: str):
@@ -22,6 +23,10 @@ def __getattr__(name: str):
         from . import config
 
         return getattr(config, name)
+    if name in ("Summary", "summarize", "merge"):
+        from . import summary
+
+        return getattr(summary, name)
     if name == "load":
         from .io.modelfile import load
 

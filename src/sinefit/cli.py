@@ -101,7 +101,7 @@ Opt = typer.Option
 # Options shared by `fit` and `sweep`: defined once, so their help and parsing never drift apart.
 ConfigOpt = Annotated[Optional[Path], Opt(help="TOML (or JSON) file of settings; options given here override it.")]
 TargetOpt = Annotated[Optional[str], Opt(help="Function of x to fit: a name (sin, cos, exp, tanh, abs, sinc, gaussian, step) or an expression like 'sin(x) + 0.1*x**2'. [default: sin]")]
-DataOpt = Annotated[Optional[str], Opt(help="Fit the points in a file instead: .csv (x,y), .npy (n,2), .npz (x, y) or .parquet; streamed, so any size.")]
+DataOpt = Annotated[Optional[str], Opt(help="Fit the points in a file instead: .csv (x,y), .npy (n,2), .npz (x, y) or .parquet; or a data set of them: a directory, a glob ('parts/*.parquet') or a URI (s3://bucket/prefix/*.parquet); streamed, so any size.")]
 ColumnsOpt = Annotated[Optional[str], Opt(help="Columns of --data to use as x,y: names or 0-based indexes, e.g. 'time,volts' or '0,2'.")]
 DomainOpt = Annotated[Optional[str], Opt(help="Interval a,b of the generated x (pi allowed: -pi,pi); with --data, the basis's domain. [default: -pi,pi]")]
 SamplesOpt = Annotated[Optional[int], Opt(help="Number of evenly spaced points. [default: 1000]")]
@@ -118,6 +118,8 @@ OutOpt = Annotated[Path, Opt(help="Directory under which each run gets a new num
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")]
 MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also log to MLflow (pip install 'sinefit\\[mlflow]'): alone, to the local store ./mlflow.db that `mlflow ui` opens; with a URI, to that tracking server or store.")]
 ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
+InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")]
+OrderOpt = Annotated[Optional[str], Opt(help="Naming order: descending (a x^3 + b x^2 + c x + d, the seed's) or ascending (a + b x + c x^2 + d x^3, the PyTorch tutorial's, summed in that order). [default: descending]")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
 
 
@@ -191,6 +193,10 @@ def fit(
     engine: EngineOpt = None,
     device: DeviceOpt = None,
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
+    init: InitOpt = None,
+    order: OrderOpt = None,
+    summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
+    dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a task per partition: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
     fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
@@ -208,12 +214,17 @@ def fit(
     from .config import FitConfig
     from .io import figures, runs
 
-    cfg = FitConfig.from_dict(_settings(
+    from . import streaming
+
+    given, settings = streaming.summary_settings(None, FitConfig(), _settings(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, tol=tol, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every,
+        log_every=log_every, init=init, order=order, summary=summary,
     ))  # fmt: skip
+    if dask is not None:  # summaries are float64: so is the fit
+        settings.setdefault("dtype", "float64")
+    cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
     _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
@@ -223,6 +234,10 @@ def fit(
         print(report.LOSS_TABLE_HEADER)
     progress = _Progress("reading points", talk)
     training = _Progress("step", talk, delay=1.0)
+    if dask is not None:
+        from . import cluster
+
+        given = cluster.summarize_config(cfg, None if dask == DASK_LOCAL else dask, progress=talk)
 
     def on_log(t: int, value: float) -> None:
         training.clear()  # the table owns stdout; the progress line is redrawn after it
@@ -242,7 +257,7 @@ def fit(
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
         try:
             result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress, on_step=training,
-                             on_start=on_start, stop=stop)  # fmt: skip
+                             on_start=on_start, stop=stop, summary=given)  # fmt: skip
         finally:
             progress.close()
             training.close()
@@ -294,7 +309,8 @@ def _say_ignored(cfg, **given: Any) -> None:
 
 
 MLFLOW_DEFAULT = "\0default"  # what a bare --mlflow becomes (see main): the local default store
-OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif"}  # options whose value may be left out
+DASK_LOCAL = "\0local"  # what a bare --dask becomes: a local cluster
+OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif", "--dask": DASK_LOCAL}  # options whose value may be left out
 
 
 def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ...]:

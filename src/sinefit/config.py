@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact")
 GRADS = ("manual", "autograd")
 ENGINES = ("auto", "per-sample", "stats")
 DEVICES = ("cpu", "cuda", "auto")
+ORDERS = ("descending", "ascending")
 # The learning rate an optimizer gets when none is given: the seed's for the
 # gradient-descent family, torch.optim's defaults for the others.
 DEFAULT_LR = {"gd": 1e-6, "momentum": 1e-6, "nesterov": 1e-6, "adam": 1e-2, "rmsprop": 1e-2, "lbfgs": 1.0}
@@ -47,6 +49,7 @@ class FitConfig:
 
     target: str = "sin"
     data: str | None = None
+    summary: str | None = None  # a saved sinefit.Summary to fit instead of points
     columns: str | None = None
     domain: tuple[float, float] | None = None  # None: [-pi, pi], or the data's range
     samples: int = 1000
@@ -66,6 +69,8 @@ class FitConfig:
     log_every: int = 100
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
+    init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py)
+    order: str = "descending"  # naming order: a x^3 + ... + d (the seed's) or a + b x + ... (the tutorial's)
 
     def validated(self) -> "FitConfig":
         """Check every setting; return a copy with dependent defaults filled in."""
@@ -74,7 +79,7 @@ class FitConfig:
         _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
         _int("--samples", self.samples, 2, MAX_SAMPLES)
         _int("--log-every", self.log_every, 1, 10**9)
-        if self.data is None and self.samples < self.degree + 1:
+        if self.data is None and self.summary is None and self.samples < self.degree + 1:
             raise ConfigError(
                 "--samples",
                 f"a degree-{self.degree} polynomial needs at least {self.degree + 1} samples, got {self.samples}",
@@ -87,6 +92,7 @@ class FitConfig:
             ("--grad", self.grad, GRADS),
             ("--engine", self.engine, ENGINES),
             ("--device", self.device, DEVICES),
+            ("--order", self.order, ORDERS),
         ):
             if value not in choices:
                 raise ConfigError(option, f"must be one of {', '.join(choices)}, got {value!r}")
@@ -106,9 +112,12 @@ class FitConfig:
             _number("--domain", hi)
             if not lo < hi:
                 raise ConfigError("--domain", f"must be a < b, got {lo!r},{hi!r}")
-        for option, value in (("--target", self.target), ("--data", self.data), ("--columns", self.columns)):
+        for option, value in (("--target", self.target), ("--data", self.data), ("--columns", self.columns),
+                              ("--summary", self.summary)):  # fmt: skip
             if value is not None and not isinstance(value, str):
                 raise ConfigError(option, f"must be text, got {value!r}")
+        if self.summary is not None and (self.data is not None or self.noise):
+            raise ConfigError("--summary", "fits a saved summary instead of points: give no --data or --noise")
         if self.data is not None and self.noise:
             raise ConfigError("--noise", "applies to generated targets, not to --data")
         if self.data is None:
@@ -148,7 +157,21 @@ class FitConfig:
         if momentum is None and self.optimizer in ("momentum", "nesterov") and lr not in ("auto", None):
             momentum = 0.9
         domain = tuple(float(v) for v in self.domain) if self.domain is not None else None
-        return dataclasses.replace(self, lr=lr, momentum=momentum, domain=domain)
+        return dataclasses.replace(self, lr=lr, momentum=momentum, domain=domain, init=self._init_text())
+
+    def _init_text(self) -> str:
+        """--init checked (syntax, count of values, the seed numpy takes) and in its canonical text."""
+        from . import init
+
+        try:
+            start = init.parse(self.init)
+            init.check(start, self.degree, self.seed)
+        except init.InitError as e:
+            raise ConfigError("--init", str(e)) from None
+        if start.kind == "path" and not os.path.exists(start.path):  # read (and checked further) before the start
+            raise ConfigError("--init", f"{start.path}: no such model file or run directory (or a kind: "
+                                        f"{', '.join(init.KINDS)}; or numbers a,b,c,...)")  # fmt: skip
+        return init.text(start)
 
     def resolved_engine(self) -> str:
         """Which engine runs: the stats engine wherever it gives the per-sample numbers (to 1e-9 in

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import analysis, basis, hints, model, stability
+from . import analysis, basis, hints, init, model, stability
 from .api import FitResult
 from .config import FitConfig
 
@@ -171,6 +171,7 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("loss", _loss_text(cfg)))
     lines.append(_row("optimizer", _optimizer_text(cfg, result.lr, result.momentum)))
     lines.append(_row("engine", f"{result.engine}, {cfg.dtype}, seed {cfg.seed}"))
+    lines.append(_row("start", init.parse(cfg.init).describe()))
     at = result.diverged_at if result.diverged_at is not None else result.interrupted_at
     lines.append(_row("status", result.status + (f" at step {at}" if at is not None else "")
                       + (f", converged at step {result.converged_at}" if result.converged_at is not None else "")))

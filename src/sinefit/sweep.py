@@ -9,6 +9,8 @@ A row that diverges is frozen and flagged; its neighbours are untouched.
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 import math
 import time
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from . import analysis, engine, optim, train
-from .api import _objective, _prepare, initial_draw
+from .api import _objective, _prepare, initial_theta
 from .config import DEFAULT_LR, ConfigError, FitConfig
 
 AXES = ("lr", "seed", "degree", "basis", "optimizer", "momentum")
@@ -180,7 +182,7 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
     for k, (_, c) in enumerate(members):
         seed = c.get("seed", base.seed)
         if seed not in draws:
-            draws[seed] = initial_draw(seed, p - 1, dtype)
+            draws[seed] = initial_theta(dataclasses.replace(problem.config, seed=seed), dtype)  # the start --init names
         by_optimizer.setdefault(c.get("optimizer", base.optimizer), []).append(k)
     for opt, ks in by_optimizer.items():
         seeds = [members[k][1].get("seed", base.seed) for k in ks]

@@ -47,7 +47,7 @@ def read(path: str | Path) -> dict[str, Any]:
             continue
         if name not in known:
             raise ConfigFileError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
-        if isinstance(value, (dict, list)) and name != "domain":
+        if isinstance(value, (dict, list)) and name not in ("domain", "init"):
             raise ConfigFileError(f"{path}: {key} must be a single value, got {type(value).__name__}")
         settings[name] = value
     if isinstance(settings.get("domain"), list):

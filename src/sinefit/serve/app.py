@@ -1,6 +1,6 @@
 """The ASGI app: thin wrappers over ``core``, behind Host/Origin checks and size limits.
 
-Every answer is JSON or a static file; bad input is a 400 with sinefit's one-line message and
+Every answer is JSON, a static file or a stream of frames (server-sent events); bad input is a 400 with sinefit's one-line message and
 the control it belongs to; anything unexpected is a 500 with one line, never a traceback, and
 the server keeps serving. Each request carries the page's whole state (the URL's settings),
 so two tabs never share anything but the cache of solved problems, which is keyed by content.
@@ -16,12 +16,12 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import InputError
-from . import core, uploads
+from . import core, stream, uploads
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("sinefit.serve")
@@ -92,16 +92,59 @@ def create_app(port: int | None = None, store: uploads.Store | None = None,
     """The playground app; ``port`` is the one Host headers must name (default: the socket's)."""
     store = store if store is not None else uploads.Store()
     cache = cache if cache is not None else core.ProblemCache()
+    runs, streams, latest = core.RunCache(), stream.Streams(), stream.Streams()
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def fit(request: Request) -> Response:
         try:
-            return _json(await run_in_threadpool(core.view, dict(request.query_params), store, cache))
+            query = dict(request.query_params)
+            have = query.pop("have", None)  # the problem the page holds already
+            client = query.pop("client", None)
+            token = latest.open(client) if client else None
+
+            def answer():
+                if not client:
+                    return core.view(query, store, cache, runs, have)
+                # a slider dragged fast sends many requests: a tab's run one at a time, and one that a
+                # newer one of its tab overtook while it waited is not computed (the page dropped it)
+                with latest.serial(client):
+                    if not latest.is_current(client, token):
+                        return None
+                    return core.view(query, store, cache, runs, have)
+
+            body = await run_in_threadpool(answer)
+            if body is None:
+                return _json({"error": "superseded by a newer request of this page", "field": "general"}, 409)
+            return _json(body)
         except InputError as e:
             return _error(e, 400)
         except Exception as e:  # a bug: one line for the page, the details in the server's log
+            log.exception("internal error on %s", request.url.path)
+            return _error(RuntimeError(f"internal error: {type(e).__name__}: {e}"), 500)
+
+    async def stream_(request: Request) -> Response:
+        """Server-sent events: the frames of the run from a step on, paced (see ``stream``)."""
+        try:
+            r, steps, control = await run_in_threadpool(core.frames, dict(request.query_params), store, cache, runs)
+        except InputError as e:
+            return _error(e, 400)
+        except Exception as e:
+            log.exception("internal error on %s", request.url.path)
+            return _error(RuntimeError(f"internal error: {type(e).__name__}: {e}"), 500)
+        token = streams.open(control["client"])
+        events = stream.paced(r.path, r.result.losses, steps, control["fps"], streams, control["client"], token)
+        return StreamingResponse(events, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+    async def frames(request: Request) -> Response:
+        """The same frames at once, as JSON (the page's single step)."""
+        try:
+            r, steps, _ = await run_in_threadpool(core.frames, dict(request.query_params), store, cache, runs)
+            return _json({"frames": stream.frames(r.path, r.result.losses, steps), "end": r.path.end})
+        except InputError as e:
+            return _error(e, 400)
+        except Exception as e:
             log.exception("internal error on %s", request.url.path)
             return _error(RuntimeError(f"internal error: {type(e).__name__}: {e}"), 500)
 
@@ -138,9 +181,13 @@ def create_app(port: int | None = None, store: uploads.Store | None = None,
         routes=[
             Route("/", index),
             Route("/api/fit", fit),
+            Route("/api/stream", stream_),
+            Route("/api/frames", frames),
             Route("/api/upload", upload, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={404: not_found, 500: server_error},
     )
-    return Guard(app, port)
+    guard = Guard(app, port)
+    guard.latest = latest  # each tab's newest request (the tests watch it)
+    return guard

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -30,7 +31,7 @@ from .. import analysis, api, basis, engine, expr, report
 from ..config import ConfigError, FitConfig
 from ..errors import InputError
 from ..io import configfile, modelfile
-from . import rates, uploads
+from . import paths, rates, stream, uploads
 
 # Caps: the playground answers while a slider moves, so it refuses work that cannot be instant.
 MAX_SAMPLES = 100_000
@@ -38,9 +39,8 @@ MAX_DEGREE = 20
 MAX_STEPS = 50_000  # gd, momentum, nesterov (closed form / per mode)
 MAX_STEPS_ITERATIVE = 10_000  # adam, rmsprop, lbfgs, and the Huber loss: a loop over the steps
 MAX_TARGET_CHARS = 300
-SNAPSHOT_BUDGET = 20_000  # numbers of recorded parameters sent to the page (steps x p)
 CURVE_POINTS = 240
-SHOWN_POINTS = 1500
+SHOWN_POINTS = 600  # data points drawn: a cloud or a line at chart width, a third of the drawing time of 1500
 
 FIELDS = ("target", "data", "domain", "samples", "noise", "degree", "basis", "loss", "optimizer", "lr",
           "momentum", "steps", "seed")  # fmt: skip
@@ -186,16 +186,6 @@ class ProblemCache:
 CACHE = ProblemCache()
 
 
-def recorded_steps(steps: int, p: int) -> list[int]:
-    """Steps whose parameters the page gets: all of them when they fit the budget; else every early
-    step, then the library's linear-and-geometric spread."""
-    budget = max(300, SNAPSHOT_BUDGET // p)
-    if steps + 1 <= budget:
-        return list(range(steps + 1))
-    early = range(min(steps, budget // 4) + 1)
-    return sorted(set(early) | api.snapshot_steps(steps, budget - len(early)))
-
-
 def _auto_step(cache: ProblemCache, cfg: FitConfig, upload, q: analysis.Quadratic, theta0: np.ndarray):
     """The library's textbook step. For momentum and Nesterov its step count iterates up to 200 000
     steps on an ill-conditioned surface (a minute at degree 15): the page asks for the step and
@@ -207,21 +197,56 @@ def _auto_step(cache: ProblemCache, cfg: FitConfig, upload, q: analysis.Quadrati
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One fit as the page shows it: the library's result plus the recorded steps."""
+    """One fit as the page shows it: the library's result, a light record of its parameters (what
+    each answer carries) and its whole path (what the animation's frames read)."""
 
     result: api.FitResult
     problem: Any  # api._Problem
-    steps: np.ndarray  # (k,) recorded steps
+    steps: np.ndarray  # (k,) recorded steps: every early one, then spread (paths.light_steps)
     thetas: np.ndarray  # (k, p) parameters then
     bound: float | None  # the stable-lr bound of this optimizer
     rates: np.ndarray | None  # per-step factor on each direction's loss
+    path: paths.Path  # parameters at any step 0..path.end
 
 
-def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCache = CACHE) -> Run:
+class RunCache:
+    """The last runs asked for, by their exact settings: a stream of frames, a reload or a second
+    tab with the same URL reuses the run instead of computing it again."""
+
+    def __init__(self, keep: int = 8):
+        self._items: OrderedDict[tuple, Run] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(cfg: FitConfig, upload: uploads.Upload | None) -> tuple:
+        return (upload.id if upload is not None else None, json.dumps(cfg.to_dict(), sort_keys=True, default=repr))
+
+    def get(self, cfg: FitConfig, upload: uploads.Upload | None) -> Run | None:
+        with self._lock:
+            hit = self._items.get(self.key(cfg, upload))
+            if hit is not None:
+                self._items.move_to_end(self.key(cfg, upload))
+            return hit
+
+    def put(self, cfg: FitConfig, upload: uploads.Upload | None, r: Run) -> None:
+        with self._lock:
+            self._items[self.key(cfg, upload)] = r
+            while len(self._items) > self._keep:
+                self._items.popitem(last=False)
+
+
+
+def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCache = CACHE,
+        runs: RunCache | None = None) -> Run:  # fmt: skip
     """The fit for these settings, as ``sinefit fit`` computes it, from the cached problem."""
+    if runs is not None:
+        hit = runs.get(cfg, upload)
+        if hit is not None:
+            return hit
     base = cache.problem(cfg, upload)
     q = base.quadratic
-    theta0 = api.initial_draw(cfg.seed, cfg.degree, torch.float64)[None]
+    theta0 = api.initial_theta(cfg, torch.float64)[None]  # the seed's draw (or the start cfg.init names), as fit
     if cfg.lr is None and cfg.optimizer in ("gd", "momentum", "nesterov"):  # the library's default (api.default_lr)
         lr_setting, mu, _ = api.default_lr(cfg, q)
         cfg = dataclasses.replace(cfg, lr=lr_setting, momentum=mu)
@@ -230,27 +255,38 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
         auto = _auto_step(cache, cfg, upload, q, theta0[0].numpy())
         lr, momentum = auto.lr, (auto.momentum if momentum is None else momentum)
     p = dataclasses.replace(base, config=cfg, theta0=theta0, lr=lr, momentum=momentum, auto=auto)
-    record = frozenset(recorded_steps(cfg.steps, cfg.degree + 1))
-    if p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov"):
-        # The branch of api._run, with the page's record of steps (every step, where it fits).
-        def closed(steps: int, record_):
-            if cfg.optimizer == "gd":
-                return engine.gd_closed_form(q, theta0.numpy(), np.array([lr]), steps, True, record_)
-            return engine.momentum_modes(q, theta0.numpy(), np.array([lr]), np.array([momentum]),
-                                         cfg.optimizer == "nesterov", steps, True, record_)  # fmt: skip
-
-        r = closed(cfg.steps, record)
-        at = api.converged_step(p, r.losses[:, 0])
+    linear = p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov")
+    if linear and cfg.optimizer != "gd":
+        # The engine's per-mode recurrence with every step kept (paths.momentum: same numbers, no per-step checks).
+        m = paths.momentum(q, theta0.numpy(), lr, momentum, cfg.optimizer == "nesterov", cfg.steps)
+        at = api.converged_step(p, m.losses)
         if at is not None:  # stopped at the optimum, as `sinefit fit` does
-            r = closed(at, frozenset(t for t in record if t < at) | {at})
-        d = int(r.diverged_at[0])
-        theta, losses, diverged_at, snaps = r.theta[0], r.losses[:, 0], (d if d >= 0 else None), r.snapshots
+            m = paths.momentum(q, theta0.numpy(), lr, momentum, cfg.optimizer == "nesterov", at)
+        path, theta, losses, diverged_at = m.path, m.theta, m.losses, m.diverged_at
+        light = paths.light_steps(path.end)
+        snaps = dict(zip(light, path.at(np.array(light))[:, None, :]))
     else:
-        theta, losses, diverged_at, snaps, _ = api._run(p, None)
+        # gd: the closed form, any step on demand; the rest: the library's loop, every step recorded.
+        record = frozenset(paths.light_steps(cfg.steps) if linear else range(cfg.steps + 1))
+        theta, losses, diverged_at, snaps, _ = api._run(p, None, record=record)
     result = api._assemble(p, theta, losses, diverged_at, snaps)
     steps_, thetas = result.snapshot_steps, result.snapshots
-    return Run(result, p, steps_, thetas, rates.stable_lr(q, cfg.optimizer, momentum),
-               rates.loss_rates(q, cfg.optimizer, lr, momentum) if cfg.optimizer != "exact" else None)  # fmt: skip
+    if not (linear and cfg.optimizer != "gd"):
+        d = result.diverged_at
+        end = max(0, d - 1) if d is not None else len(result.losses) - 1
+        if linear:
+            path = paths.closed_form_gd(q, theta0.numpy(), lr, cfg.steps, end)
+        else:
+            end = min(end, int(steps_[-1]) if len(steps_) else 0)  # the last step whose parameters are kept
+            path = paths.recorded(dict(zip(steps_.tolist(), thetas)), end)
+            light = set(paths.light_steps(end))
+            keep = np.array([t in light for t in steps_.tolist()], dtype=bool)
+            steps_, thetas = steps_[keep], thetas[keep]
+    out = Run(result, p, steps_, thetas, rates.stable_lr(q, cfg.optimizer, momentum),
+              rates.loss_rates(q, cfg.optimizer, lr, momentum) if cfg.optimizer != "exact" else None, path)  # fmt: skip
+    if runs is not None:
+        runs.put(cfg, upload, out)
+    return out
 
 
 # --------------------------------------------------------------------------- what the page shows
@@ -378,12 +414,10 @@ def _finite(a: Any) -> Any:
     return out
 
 
-def view(query: Mapping[str, str], store: uploads.Store | None = None, cache: ProblemCache = CACHE) -> dict[str, Any]:
-    """Everything the page draws for these settings, JSON-ready: the endpoint /api/fit."""
-    cfg, upload = settings(query, store)
-    r = run(cfg, upload, cache)
-    res, q = r.result, r.result.quadratic
-    ds = res.dataset
+def problem_view(cfg: FitConfig, res: api.FitResult) -> dict[str, Any]:
+    """What the page draws of the problem itself (data, basis on a grid, the solved surface): the same
+    for every lr, momentum, optimizer, steps and seed of one (data, basis, degree, loss)."""
+    q, ds = res.quadratic, res.dataset
     lo, hi = ds.domain
     x_all = ds.x.double().cpu().numpy()
     y_all = ds.y.double().cpu().numpy()
@@ -391,6 +425,29 @@ def view(query: Mapping[str, str], store: uploads.Store | None = None, cache: Pr
     xmin, xmax = min(lo, float(x_all.min())), max(hi, float(x_all.max()))
     grid = np.linspace(xmin, xmax, CURVE_POINTS)
     columns = basis.columns(cfg.basis, torch.as_tensor(grid), cfg.degree, ds.domain).double().numpy()
+    return {
+        "p": cfg.degree + 1, "names": res.model.names, "domain": [lo, hi], "n": ds.size,
+        "x": _packed(x_all[shown]), "y": _packed(y_all[shown]),
+        "grid": _packed(grid), "columns": _packed(columns),
+        "optimum": _finite(q.optimum), "optimum_loss": q.optimum_loss,
+        "eigenvalues": _finite(q.eigenvalues), "weights": _finite(q.scale * q.singular_values**2),
+        "directions": _finite(q.directions), "condition": _finite(q.condition_number),
+        "stable_lr_gd": q.stable_lr, "quadratic": q.quadratic,
+    }  # fmt: skip
+
+
+def view(query: Mapping[str, str], store: uploads.Store | None = None, cache: ProblemCache = CACHE,
+         runs: RunCache | None = None, have: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything the page draws for these settings, JSON-ready: the endpoint /api/fit.
+
+    ``have``: the id of the problem the page already holds (``problem_id`` of an earlier answer);
+    when it is this answer's, ``problem`` is None and the page keeps its own (a slider move sends
+    only what moved)."""
+    cfg, upload = settings(query, store)
+    r = run(cfg, upload, cache, runs)
+    res, q = r.result, r.result.quadratic
+    ds = res.dataset
+    problem_id = hashlib.sha1(repr(cache.key(cfg, upload)).encode()).hexdigest()[:16]
     hint, why = report.hint(res), report.why(res)
     canonical = canonical_query(cfg, upload)
     s = res.statistics
@@ -401,15 +458,8 @@ def view(query: Mapping[str, str], store: uploads.Store | None = None, cache: Pr
     return {
         "query": canonical,
         "target": ds.target if upload is None else upload.name,
-        "problem": {
-            "p": cfg.degree + 1, "names": res.model.names, "domain": [lo, hi], "n": ds.size,
-            "x": _packed(x_all[shown]), "y": _packed(y_all[shown]),
-            "grid": _packed(grid), "columns": _packed(columns),
-            "optimum": _finite(q.optimum), "optimum_loss": q.optimum_loss,
-            "eigenvalues": _finite(q.eigenvalues), "weights": _finite(q.scale * q.singular_values**2),
-            "directions": _finite(q.directions), "condition": _finite(q.condition_number),
-            "stable_lr_gd": q.stable_lr, "quadratic": q.quadratic,
-        },  # fmt: skip
+        "problem_id": problem_id,
+        "problem": None if have == problem_id else problem_view(cfg, res),
         "run": {
             "optimizer": cfg.optimizer, "lr": res.lr, "momentum": res.momentum, "steps": cfg.steps,
             "auto": None if res.auto is None else _auto_text(res),
@@ -418,7 +468,7 @@ def view(query: Mapping[str, str], store: uploads.Store | None = None, cache: Pr
             "losses": _packed(res.losses[np.minimum(r.steps, len(res.losses) - 1)]),
             "initial_loss": _finite(initial_loss), "final_loss": _finite(final),
             "diverged_at": res.diverged_at, "diverging": bool(diverging), "status": res.status,
-            "history_length": len(res.losses), "engine": res.engine,
+            "history_length": len(res.losses), "end": r.path.end, "engine": res.engine,
         },  # fmt: skip
         "report": {
             "final_loss": _finite(final), "optimum_loss": q.optimum_loss, "ratio": _finite(res.advice.ratio),
@@ -430,6 +480,17 @@ def view(query: Mapping[str, str], store: uploads.Store | None = None, cache: Pr
         "downloads": {"command": command(cfg, upload), "config_toml": config_toml(cfg, upload),
                       "model_json": model_json},  # fmt: skip
     }
+
+
+def frames(query: Mapping[str, str], store: uploads.Store | None = None, cache: ProblemCache = CACHE,
+           runs: RunCache | None = None) -> tuple[Run, np.ndarray, dict[str, Any]]:  # fmt: skip
+    """The endpoints /api/stream and /api/frames: the run for the query's settings (from the run cache
+    when the page's answer computed it) and the steps of its frames, with the stream's own fields."""
+    settings_query, control = stream.split(query)
+    cfg, upload = settings(settings_query, store)
+    r = run(cfg, upload, cache, runs)
+    steps = paths.frame_steps(control["start"], control["speed"], r.path.end, control["count"])
+    return r, steps, control
 
 
 def upload(name: str, content: bytes, store: uploads.Store) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-// sinefit playground: the page's state lives in the URL; the server answers each state with the whole
-// run (closed form / per mode), and the page plays it back. No build step, one vendored library (uPlot).
+// sinefit playground: the page's state lives in the URL; the server answers each state with the run's
+// numbers and a light record of its path (closed form / per mode), and streams the frames of an animation
+// (server-sent events, a steady 30 a second) from the run it computed. No build step, one vendored library (uPlot).
 "use strict";
 
 const FIELDS = ["target", "data", "domain", "samples", "noise", "degree", "basis", "loss", "optimizer", "lr",
@@ -7,8 +8,11 @@ const FIELDS = ["target", "data", "domain", "samples", "noise", "degree", "basis
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#2563eb", "#e67e22", "#16a34a", "#9333ea", "#db2777", "#0891b2", "#a16207", "#475569"];
 
-const state = { query: {}, view: null, k: 0, playing: false, seq: 0, controller: null, charts: {}, shape: "",
-  inputAt: null, latencies: [], uploadName: null, boundShown: null, lastFrame: 0, lastSeqDrawn: 0 };
+// Each tab names itself to the server, so that its newer stream retires its older one there too.
+const CLIENT = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+const state = { query: {}, view: null, cursor: null, playing: false, seq: 0, controller: null, charts: {}, shape: "",
+  inputAt: null, latencies: [], uploadName: null, boundShown: null, lastSeqDrawn: 0,
+  stream: null, streamSeq: 0, pending: null, framesDrawn: 0, frameTimes: [] };
 
 // ------------------------------------------------------------------ formatting
 function fmt(v, digits = 4) {
@@ -58,11 +62,10 @@ function fillControls(q) {
   $("row-momentum").style.display = opt === "momentum" || opt === "nesterov" ? "" : "none";
   $("row-lr").style.display = opt === "exact" ? "none" : "";
 }
-function change(patch) {
+function change(patch) { // the URL follows with the answer (its canonical settings), or with a refusal
   for (const [k, v] of Object.entries(patch)) {
     if (v === null || v === "") delete state.query[k]; else state.query[k] = String(v);
   }
-  writeURL();
   fillControls(state.query);
   request();
 }
@@ -98,10 +101,13 @@ function showError(field, message) {
 }
 async function request() {
   const seq = ++state.seq;
-  if (state.controller) state.controller.abort(); // a newer request cancels the older one
+  if (state.controller) state.controller.abort(); // a newer request cancels the older one...
+  closeStream(); // ...and the frames of the older settings stop
   const controller = new AbortController();
   state.controller = controller;
   const params = new URLSearchParams(state.query);
+  if (state.view) params.set("have", state.view.problem_id); // the data and surface come only when they change
+  params.set("client", CLIENT); // the server skips this request if a newer one of this tab overtakes it
   let body, ok;
   try {
     const response = await fetch("/api/fit?" + params.toString(), { signal: controller.signal });
@@ -119,6 +125,8 @@ async function request() {
   if (!ok) {
     showError(body.field || "general", body.error || "error");
     document.body.dataset.error = body.field;
+    writeURL(); // the URL keeps what was typed, so a reload shows the same message
+    pause();
     $("status").className = "status bad";
     $("status").textContent = "a setting in red needs fixing: the views show the last valid one";
     state.lastSeqDrawn = seq;
@@ -127,17 +135,80 @@ async function request() {
   delete document.body.dataset.error;
   state.query = { ...body.query }; // the canonical settings (exact floats) become the URL
   writeURL();
-  const now = state.view && state.playing ? state.view.run.recorded[state.k] : null;
+  const now = state.view && state.playing && state.cursor ? state.cursor.t : null;
+  if (body.problem === null) { // the same problem as the page's: keep it (and what was derived from it)
+    if (!state.view || state.view.problem_id !== body.problem_id) { delete state.query.have; state.view = null; return request(); }
+    body.problem = state.view.problem;
+  }
   state.view = body;
-  const rec = body.run.recorded;
-  if (now === null) state.k = rec.length - 1; // a new answer shows the end of the run...
-  else { let k = 0; while (k < rec.length - 1 && rec[k + 1] <= now) k++; state.k = k; } // ...or plays on
+  const run = body.run;
+  // a new answer shows the end of the run, or, playing, plays on from the same step with the new settings
+  setCursor(recordedIndex(now === null ? run.end : Math.min(now, run.end)));
   draw();
   state.lastSeqDrawn = seq;
+  if (state.playing) openStream(state.cursor.t);
+}
+
+// ------------------------------------------------------------------ the cursor: the step the views show
+function recordedIndex(t) { // the last recorded step at or before t
+  const rec = state.view.run.recorded;
+  let lo = 0, hi = rec.length - 1;
+  while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (rec[mid] <= t) lo = mid; else hi = mid - 1; }
+  return lo;
+}
+function setCursor(i) {
+  const r = state.view.run;
+  state.cursor = { t: r.recorded[i], theta: r.thetas[i], loss: r.losses[i] };
+}
+function pathNow() { // the recorded steps up to the cursor, and the cursor's own step
+  const r = state.view.run, c = state.cursor, i = recordedIndex(c.t);
+  const steps = r.recorded.slice(0, i + 1), thetas = r.thetas.slice(0, i + 1), losses = r.losses.slice(0, i + 1);
+  const E = state.E.slice(0, i + 1);
+  if (c.t > steps[i]) { steps.push(c.t); thetas.push(c.theta); losses.push(c.loss); E.push(modesOf(c.theta)); }
+  return { steps, thetas, losses, E };
+}
+
+// ------------------------------------------------------------------ the animation's stream of frames
+function streamURL(path, from, extra = {}) {
+  const params = new URLSearchParams(state.query);
+  params.set("from", String(from)); params.set("client", CLIENT);
+  for (const [k, v] of Object.entries(extra)) params.set(k, String(v));
+  return path + "?" + params.toString();
+}
+function closeStream() {
+  state.streamSeq++; // frames of the stream being left are dropped, even those already on their way
+  if (state.stream) { state.stream.close(); state.stream = null; }
+}
+function openStream(from) {
+  closeStream();
+  const id = state.streamSeq, speed = +$("speed").value;
+  const source = new EventSource(streamURL("/api/stream", from, { speed }));
+  state.stream = source;
+  source.onmessage = (ev) => { if (id === state.streamSeq) showFrame(JSON.parse(ev.data)); };
+  source.addEventListener("end", () => { if (id === state.streamSeq) { flushFrame(); closeStream(); pause(); } });
+  source.onerror = () => { // the server stopped, or refused: pause where the page is, and say so
+    if (id !== state.streamSeq) return;
+    closeStream(); pause();
+    showError("general", "the animation's stream stopped: is `sinefit serve` still running? (play resumes from here)");
+  };
+}
+function showFrame(f) { // draw at the next animation frame, the newest frame only (a slow page skips, never lags)
+  const first = state.pending === null;
+  state.pending = { f, id: state.streamSeq };
+  if (first) requestAnimationFrame(flushFrame);
+}
+function flushFrame() {
+  if (state.pending === null) return;
+  const { f, id } = state.pending;
+  state.pending = null;
+  if (id !== state.streamSeq || !state.view || f.t > state.view.run.end) return; // a stale frame: dropped
+  state.cursor = f; state.framesDrawn++; state.frameTimes.push(performance.now());
+  if (window.sinefit.onFrame) window.sinefit.onFrame(f, state.view); // for the tests
+  if (state.frameTimes.length > 600) state.frameTimes.shift();
+  render();
 }
 
 // ------------------------------------------------------------------ linear algebra on the page (p is small)
-function thetaAt(k) { return state.view.run.thetas[Math.min(k, state.view.run.thetas.length - 1)]; }
 function modesOf(theta) { // e = V^T (theta - theta*)
   const P = state.view.problem, p = P.p, e = new Array(p).fill(0);
   for (let j = 0; j < p; j++) { const d = theta[j] - P.optimum[j]; for (let i = 0; i < p; i++) e[i] += P.directions[j][i] * d; }
@@ -298,58 +369,50 @@ function drawStatic() { // what does not move with the step cursor
   $("dl-model").disabled = V.downloads.model_json === null;
   const P = V.problem;
   $("fit-legend").textContent = `${V.target} · ${P.n} points`;
-  // the fixed series: data, initial, optimum
-  const c = state.charts.fit;
-  state.fixedFit = { grid: P.grid, initial: curve(r.thetas[0]), optimum: curve(P.optimum) };
-  state.E = r.thetas.map(modesOf); // each recorded step's error along the eigen-directions
-  state.fitData = () => {
-    // data points and curves share one x array: uPlot wants a single sorted x
+  // the fixed series: data, initial, optimum, on one sorted x (uPlot wants a single x array)
+  if (!P.fit) {
     const xs = [...P.x.map((x, i) => [x, P.y[i], null]), ...P.grid.map((x, i) => [x, null, i])].sort((a, b) => a[0] - b[0]);
-    return xs;
-  };
-  state.fitXs = state.fitData();
-  c.setScale; // (scales follow the data)
+    P.fit = { X: xs.map((v) => v[0]), D: xs.map((v) => v[1]), at: xs.map((v) => v[2]) };
+  }
+  const initial = curve(r.thetas[0]), optimum = curve(P.optimum), at = P.fit.at;
+  const yr = [...P.y, ...optimum].filter((v) => v !== null && isFinite(v));
+  const lo = Math.min(...yr), hi = Math.max(...yr), pad = 0.35 * (hi - lo || 1);
+  state.fitFixed = { I: at.map((i) => (i === null ? null : initial[i])), O: at.map((i) => (i === null ? null : optimum[i])),
+    y: { min: lo - pad, max: hi + pad } };
+  state.E = r.thetas.map(modesOf); // each recorded step's error along the eigen-directions
 }
 
 function render() {
-  const V = state.view, r = V.run, P = V.problem, k = Math.min(state.k, r.recorded.length - 1);
-  const theta = thetaAt(k), now = curve(theta), t = r.recorded[k];
-  // fit chart
-  const xs = state.fitXs, X = [], D = [], I = [], O = [], N = [];
-  for (const [x, y, i] of xs) {
-    X.push(x); D.push(y);
-    I.push(i === null ? null : state.fixedFit.initial[i]);
-    O.push(i === null ? null : state.fixedFit.optimum[i]);
-    N.push(i === null ? null : now[i]);
-  }
-  const yr = [...P.y, ...state.fixedFit.optimum].filter((v) => v !== null && isFinite(v));
-  const lo = Math.min(...yr), hi = Math.max(...yr), pad = 0.35 * (hi - lo || 1);
+  const V = state.view, r = V.run, P = V.problem, c = state.cursor, path = pathNow(), k = path.steps.length - 1;
+  const theta = c.theta, now = curve(theta), t = c.t;
+  // fit chart: only the current curve moves
+  const X = P.fit.X, N = P.fit.at.map((i) => (i === null ? null : now[i]));
   state.charts.fit.batch(() => {
-    state.charts.fit.setData([X, D, I, O, N], false);
+    state.charts.fit.setData([X, P.fit.D, state.fitFixed.I, state.fitFixed.O, N], false);
     state.charts.fit.setScale("x", { min: X[0], max: X[X.length - 1] });
-    state.charts.fit.setScale("y", { min: lo - pad, max: hi + pad });
+    state.charts.fit.setScale("y", state.fitFixed.y);
   });
   // loss chart, up to the cursor: x = log10(step + 1), y = log10(loss)
   const one = k === 0; // a single point draws nothing: show step 0 as a short flat segment
-  const xsLog = r.recorded.slice(0, k + 1).map((t) => Math.log10(t + 1));
+  const xsLog = path.steps.map((t) => Math.log10(t + 1));
   const X1 = one ? [0, 0.05] : xsLog, pick = (arr) => (one ? [arr[0], arr[0]] : arr);
-  const xmax = Math.max(0.3, Math.log10(r.recorded[r.recorded.length - 1] + 1));
-  const lossLog = r.losses.map(L), optLog = L(P.optimum_loss);
-  const finiteLoss = [...lossLog, optLog].filter((v) => v !== null);
+  const xmax = Math.max(0.3, Math.log10(r.end + 1));
+  const lossLog = path.losses.map(L), optLog = L(P.optimum_loss), allLog = r.losses.map(L);
+  const finiteLoss = [...allLog, optLog].filter((v) => v !== null); // the scale of the whole run: steady while it plays
   state.charts.loss.batch(() => {
-    state.charts.loss.setData([X1, pick(lossLog.slice(0, k + 1)), X1.map(() => optLog)], false);
+    state.charts.loss.setData([X1, pick(lossLog), X1.map(() => optLog)], false);
     state.charts.loss.setScale("x", { min: 0, max: xmax });
     const lo = Math.min(...finiteLoss), hi = Math.max(...finiteLoss), pad = Math.max(0.1, 0.05 * (hi - lo));
     state.charts.loss.setScale("y", { min: lo - pad, max: hi + pad });
   });
   // each eigen-direction's share of L - L*: measured (solid) and predicted from its rate (dashed)
   const modes = shownModes(P.p), e0 = modesOf(r.thetas[0]), series = [X1];
-  const allE = state.E.slice(0, k + 1);
+  const allE = path.E;
   let mmin = Infinity, mmax = -Infinity;
   for (const i of modes) {
     const measured = allE.map((e) => L(P.weights[i] * e[i] * e[i]));
     const base = P.weights[i] * e0[i] * e0[i];
-    const predicted = r.rates ? r.recorded.slice(0, k + 1).map((t) => L(base) === null ? null : L(base) + t * Math.log10(r.rates[i])) : measured.map(() => null);
+    const predicted = r.rates ? path.steps.map((t) => L(base) === null ? null : L(base) + t * Math.log10(r.rates[i])) : measured.map(() => null);
     for (const v of [...measured, ...predicted]) if (v !== null && isFinite(v)) { mmin = Math.min(mmin, v); mmax = Math.max(mmax, v); }
     series.push(pick(measured), pick(predicted));
   }
@@ -365,8 +428,8 @@ function render() {
   const coef = [X1];
   let cmin = Infinity, cmax = -Infinity;
   for (let j = 0; j < P.p; j++) {
-    const path = r.thetas.slice(0, k + 1).map((th) => (isFinite(th[j]) ? th[j] : null));
-    coef.push(pick(path), X1.map(() => P.optimum[j]));
+    const line = path.thetas.map((th) => (isFinite(th[j]) ? th[j] : null));
+    coef.push(pick(line), X1.map(() => P.optimum[j]));
     for (const v of [...r.thetas.map((th) => th[j]), P.optimum[j]]) if (v !== null && isFinite(v)) { cmin = Math.min(cmin, v); cmax = Math.max(cmax, v); }
   }
   // a diverging run's coefficients explode: keep the scale where the start and the optimum can be read
@@ -378,8 +441,8 @@ function render() {
     state.charts.coef.setScale("x", { min: 0, max: xmax });
     if (isFinite(cmin)) { const pad = 0.08 * (cmax - cmin || 1); state.charts.coef.setScale("y", { min: cmin - pad, max: cmax + pad }); }
   });
-  drawContour(k);
-  drawMath(theta, t, r.losses[k]);
+  drawContour(path.E);
+  drawMath(theta, t, c.loss);
   $("step-label").textContent = `step ${t} of ${r.steps}`;
   $("step-label").dataset.step = String(t);
   if (state.inputAt !== null) { // slider input -> redrawn: measured for the benchmark
@@ -389,22 +452,31 @@ function render() {
   }
 }
 
-function drawContour(k) {
-  const canvas = $("contour"), V = state.view, P = V.problem, r = V.run;
-  const rect = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.round(rect.width * dpr); canvas.height = Math.round(260 * dpr);
-  const ctx = canvas.getContext("2d");
+// The contour map: the ellipses, frame and labels are drawn once per answer (and size) into a canvas of
+// their own; each frame copies it and draws the path on top.
+function contourFrame() {
+  const canvas = $("contour"), V = state.view, P = V.problem;
+  if (!state.contourWidth) state.contourWidth = canvas.getBoundingClientRect().width; // again on resize only
+  const dpr = window.devicePixelRatio || 1;
+  const W = state.contourWidth, H = 260, m = { l: 58, r: 12, t: 10, b: 40 };
+  const key = [V, W, dpr].join();
+  if (state.contour && state.contour.view === V && state.contour.key === key) return state.contour;
+  if (canvas.width !== Math.round(W * dpr)) canvas.width = Math.round(W * dpr);
+  if (canvas.height !== Math.round(H * dpr)) canvas.height = Math.round(H * dpr);
+  const bg = document.createElement("canvas");
+  bg.width = canvas.width; bg.height = canvas.height;
+  const ctx = bg.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  const W = rect.width, H = 260, m = { l: 58, r: 12, t: 10, b: 40 };
-  ctx.clearRect(0, 0, W, H);
   ctx.font = "12px system-ui, sans-serif"; ctx.fillStyle = "#5f6b7a";
-  if (P.p < 2) { ctx.fillText("a degree-0 model has one direction: no plane to draw", m.l, H / 2); return; }
+  const out = { view: V, key, bg, W, H, m, dpr, flat: P.p < 2 };
+  state.contour = out;
+  if (out.flat) { ctx.fillText("a degree-0 model has one direction: no plane to draw", m.l, H / 2); return out; }
   const a = P.p - 1, b = P.p - 2; // the slowest, then the second slowest
-  const path = state.E.map((e) => [e[a], e[b]]).filter(([u, v]) => isFinite(u) && isFinite(v));
-  let U = 1e-300, Vv = 1e-300;
-  for (const [u, v] of path) { U = Math.max(U, Math.abs(u)); Vv = Math.max(Vv, Math.abs(v)); }
+  let U = 1e-300, Vv = 1e-300; // the scale of the whole run's path: steady while it plays
+  for (const e of state.E) if (isFinite(e[a]) && isFinite(e[b])) { U = Math.max(U, Math.abs(e[a])); Vv = Math.max(Vv, Math.abs(e[b])); }
   U *= 1.15; Vv *= 1.15;
   const sx = (u) => m.l + ((u + U) / (2 * U)) * (W - m.l - m.r), sy = (v) => m.t + ((Vv - v) / (2 * Vv)) * (H - m.t - m.b);
+  Object.assign(out, { a, b, sx, sy });
   // contours of w_a u^2 + w_b v^2 (the loss above L* in this plane), log-spaced levels
   const wa = P.weights[a], wb = P.weights[b], top = wa * U * U + wb * Vv * Vv;
   ctx.save();
@@ -417,16 +489,6 @@ function drawContour(k) {
       s === 0 ? ctx.moveTo(sx(u), sy(v)) : ctx.lineTo(sx(u), sy(v));
     }
     ctx.strokeStyle = `rgba(37, 99, 235, ${0.15 + 0.07 * n})`; ctx.lineWidth = 1; ctx.stroke();
-  }
-  // the path up to the cursor
-  ctx.beginPath();
-  const upto = path.slice(0, Math.min(k + 1, path.length));
-  upto.forEach(([u, v], i) => (i === 0 ? ctx.moveTo(sx(u), sy(v)) : ctx.lineTo(sx(u), sy(v))));
-  ctx.strokeStyle = "#e67e22"; ctx.lineWidth = 2; ctx.stroke();
-  if (upto.length) {
-    const [u0, v0] = upto[0], [u1, v1] = upto[upto.length - 1];
-    ctx.fillStyle = "#f59e0b"; ctx.beginPath(); ctx.arc(sx(u0), sy(v0), 4, 0, 7); ctx.fill();
-    ctx.fillStyle = "#2563eb"; ctx.beginPath(); ctx.arc(sx(u1), sy(v1), 5, 0, 7); ctx.fill();
   }
   ctx.fillStyle = "#16a34a"; ctx.beginPath(); ctx.arc(sx(0), sy(0), 5, 0, 7); ctx.fill();
   ctx.restore();
@@ -441,6 +503,29 @@ function drawContour(k) {
   let x = m.l; const y = H - 6;
   for (const [c, label] of legend) { ctx.fillStyle = c; ctx.beginPath(); ctx.arc(x + 4, y - 4, 4, 0, 7); ctx.fill();
     ctx.fillStyle = "#5f6b7a"; ctx.fillText(label, x + 12, y); x += ctx.measureText(label).width + 30; }
+  return out;
+}
+
+function drawContour(E) {
+  const f = contourFrame(), canvas = $("contour"), ctx = canvas.getContext("2d");
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.drawImage(f.bg, 0, 0);
+  if (f.flat) return;
+  const { a, b, sx, sy, m, W, H, dpr } = f;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.save();
+  ctx.beginPath(); ctx.rect(m.l, m.t, W - m.l - m.r, H - m.t - m.b); ctx.clip();
+  const upto = E.map((e) => [e[a], e[b]]).filter(([u, v]) => isFinite(u) && isFinite(v)); // the path up to the cursor
+  ctx.beginPath();
+  upto.forEach(([u, v], i) => (i === 0 ? ctx.moveTo(sx(u), sy(v)) : ctx.lineTo(sx(u), sy(v))));
+  ctx.strokeStyle = "#e67e22"; ctx.lineWidth = 2; ctx.stroke();
+  if (upto.length) {
+    const [u0, v0] = upto[0], [u1, v1] = upto[upto.length - 1];
+    ctx.fillStyle = "#f59e0b"; ctx.beginPath(); ctx.arc(sx(u0), sy(v0), 4, 0, 7); ctx.fill();
+    ctx.fillStyle = "#2563eb"; ctx.beginPath(); ctx.arc(sx(u1), sy(v1), 5, 0, 7); ctx.fill();
+  }
+  ctx.restore();
 }
 
 function drawMath(theta, t, loss) {
@@ -485,30 +570,30 @@ function drawLrSlider() {
 }
 
 // ------------------------------------------------------------------ play, pause, step, reset
-function frame(now) {
-  if (!state.playing) return;
-  if (now - state.lastFrame >= 1000 / 30 - 1) { // a steady 30 frames a second
-    state.lastFrame = now;
-    const r = state.view.run, speed = +$("speed").value, target = r.recorded[state.k] + speed;
-    let k = state.k;
-    while (k < r.recorded.length - 1 && r.recorded[k + 1] <= target) k++;
-    if (k === state.k && k < r.recorded.length - 1) k++;
-    state.k = k;
-    render();
-    if (k >= r.recorded.length - 1) { pause(); return; }
-  }
-  requestAnimationFrame(frame);
-}
+// Playing streams the frames from the server (``openStream``); pausing closes the stream where the page is.
+function atEnd() { return state.cursor.t >= state.view.run.end; }
 function play() {
   if (!state.view) return;
-  if (state.k >= state.view.run.recorded.length - 1) state.k = 0;
+  if (atEnd()) setCursor(0);
   state.playing = true; document.body.dataset.playing = "1";
   render();
-  requestAnimationFrame(frame);
+  openStream(state.cursor.t);
 }
-function pause() { state.playing = false; document.body.dataset.playing = "0"; }
-function step() { pause(); if (state.view && state.k < state.view.run.recorded.length - 1) { state.k++; render(); } }
-function reset() { pause(); state.k = 0; if (state.view) render(); }
+function pause() { state.playing = false; document.body.dataset.playing = "0"; closeStream(); }
+async function step() { // one step further: from the record when it holds the step, else one frame from the server
+  pause();
+  if (!state.view || atEnd()) return;
+  const t = state.cursor.t + 1, i = recordedIndex(t), r = state.view.run, view = state.view;
+  if (r.recorded[i] === t) { setCursor(i); render(); return; }
+  try {
+    const response = await fetch(streamURL("/api/frames", t, { count: 1 }));
+    const body = await response.json();
+    if (!response.ok) { showError(body.field || "general", body.error); return; }
+    if (state.view !== view || state.playing) return; // a newer answer, or playing: this frame is stale
+    state.cursor = body.frames[0]; render();
+  } catch (e) { showError("general", "the playground server does not answer: is `sinefit serve` still running?"); }
+}
+function reset() { pause(); if (state.view) { setCursor(0); render(); } }
 
 // ------------------------------------------------------------------ uploads
 async function uploadFile(file) {
@@ -576,6 +661,7 @@ function wire() {
     change({ momentum: $("momentum-slider").value });
   });
   $("play").addEventListener("click", play);
+  $("speed").addEventListener("change", () => { if (state.playing) openStream(state.cursor.t); });
   $("pause").addEventListener("click", pause);
   $("step").addEventListener("click", step);
   $("reset").addEventListener("click", reset);
@@ -599,11 +685,11 @@ function wire() {
     }
   });
   let resizeTimer = null;
-  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; if (state.view) draw(); }, 150); });
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; state.contourWidth = 0; if (state.view) draw(); }, 150); });
 }
 
 window.sinefit = { // for the tests and the benchmark: what the page shows, in numbers
-  state, curve: () => (state.view ? curve(thetaAt(state.k)) : null), figuresPNG,
+  state, curve: () => (state.view ? curve(state.cursor.theta) : null), figuresPNG,
   latencies: () => state.latencies.slice(),
 };
 
