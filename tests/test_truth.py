@@ -163,3 +163,15 @@ def test_readme_default_of_another_problem_does_not_diverge():
         r = fit(target="sin(x) + 0.1*x**2", noise=0.1, degree=5, steps=200)
     assert r.diverged_at is None and r.config.lr == "auto"
     assert fit(steps=1).lr == 1e-6  # the seed keeps the seed's lr
+
+
+def test_animate_mp4_without_ffmpeg_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    from matplotlib.animation import writers
+
+    from sinefit import cli
+
+    monkeypatch.setattr(writers, "is_available", lambda name: False)
+    code = cli.main(["fit", "--steps", "5", "--animate", "mp4", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--animate gif" in err and "ffmpeg" in err
+    assert not list(tmp_path.iterdir())  # nothing trained, no run left incomplete

@@ -324,6 +324,12 @@ def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ..
         raise ConfigError("--format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if animate not in (None, "gif", "mp4"):
         raise ConfigError("--animate", f"must be gif or mp4, got {animate!r}")
+    if animate == "mp4":  # checked before training, not after it
+        from matplotlib.animation import writers
+
+        if not writers.is_available("ffmpeg"):
+            raise ConfigError("--animate", "mp4 needs ffmpeg, which is not installed (or not on PATH); "
+                                           "--animate gif works without it")  # fmt: skip
     return ("initial", "trained") if which == "seed" else tuple(FIGURE_STEMS)
 
 

@@ -187,7 +187,7 @@ def suggest(result) -> Hint:
         unstable = a.bound is not None and (result.lr or 0.0) >= a.bound
         here = ("no number of steps at this lr gets there" if unstable else
                 f"this lr needs more than {analysis.PRACTICAL_STEPS:.0e} steps" if not _ok(n) else
-                f"this lr needs --steps {_steps(n)}")  # fmt: skip
+                f"--steps {_steps(n)} at this lr would get within {analysis.CONVERGED:.1%} of the optimum")  # fmt: skip
         if route is not None:
             return _hint(f"{here}; {route.text}; --optimizer exact solves it outright", route.settings, route.promise)
         return _exact_or_lbfgs(result, f"{here}, and no gd-family step gets there within "

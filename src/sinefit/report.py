@@ -144,7 +144,7 @@ def why(result: FitResult) -> str:
     return (
         f"the loss surface is {q.condition_number:.3g} times steeper one way than another, and lr "
         f"must suit the steepest; at lr {result.lr:g} the direction that holds {a.bottleneck_share:.0%} of "
-        f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) loses only {1.0 - a.bottleneck_rate:.3g} "
+        f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) loses only {100 * (1.0 - a.bottleneck_rate):.3g}% "
         f"of it per step" + tail
     )
 
