@@ -2,8 +2,6 @@
 honest standard errors, round-off said as such, no raw library warnings (issue 9)."""
 
 import math
-import os
-import signal
 import warnings
 
 import mpmath
@@ -56,23 +54,6 @@ def test_degree_14_finishes_and_the_hint_never_asks_for_billions_of_steps():
             assert int(token) <= analysis.PRACTICAL_STEPS
     assert "legendre" in report.hint(r) and "exact" in report.hint(r)
     assert "Why:" in text
-
-
-def test_first_signal_outside_training_stops_at_once():
-    from sinefit.cli import _stop_on_signals
-
-    with pytest.raises(KeyboardInterrupt):
-        with _stop_on_signals() as stop:
-            assert not stop.graceful
-            os.kill(os.getpid(), signal.SIGTERM)
-            for _ in range(10**7):  # the handler runs between bytecodes
-                pass
-    with _stop_on_signals() as stop:  # during training the first one only asks the loop to stop
-        stop.graceful = True
-        os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(1000):
-            pass
-        assert stop.set
 
 
 def test_calibration_curve_power_coefficients_match_the_50_digit_reference():

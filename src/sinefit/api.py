@@ -434,6 +434,10 @@ def fit(
     base = config if config is not None else FitConfig()
     given, settings = streaming.summary_settings(summary, base, settings)
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
+    if cfg.model is not None:  # fit(model="a*exp(-b*x)", init=...): sinefit.nonlinear
+        from .nonlinear.fit import fit_model
+
+        return fit_model(cfg, x, y, on_log, on_start, stop)
     p = _prepare(cfg, x, y, on_progress, stop, streaming.load_given(given, cfg) if given is not None else None)
     note = default_lr(cfg, p.quadratic)[2]
     cfg = p.config  # the lr the defaults chose is part of the settings from here on

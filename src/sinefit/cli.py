@@ -20,6 +20,8 @@ from typing import Annotated, Any, Optional
 import click
 import typer
 
+from . import interrupts
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
@@ -118,9 +120,10 @@ OutOpt = Annotated[Path, Opt(help="Directory under which each run gets a new num
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")]
 MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also log to MLflow (pip install 'sinefit\\[mlflow]'): alone, to the local store ./mlflow.db that `mlflow ui` opens; with a URI, to that tracking server or store.")]
 ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
-InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")]
+InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start); for --model, name=value pairs a=1,b=0.5. [default: randn]")]
 OrderOpt = Annotated[Optional[str], Opt(help="Naming order: descending (a x^3 + b x^2 + c x + d, the seed's) or ascending (a + b x + c x^2 + d x^3, the PyTorch tutorial's, summed in that order). [default: descending]")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
+ForceOpt = Annotated[bool, Opt("--force", help="Replace the output file if it exists (never an input, never a device).")]
 
 
 def _settings(config: Optional[Path], **given: Any) -> dict[str, Any]:
@@ -182,7 +185,7 @@ def fit(
     basis: Annotated[Optional[str], Opt(help="power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]")] = None,
     loss: LossOpt = None,
     huber_delta: HuberOpt = None,
-    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact. [default: gd]")] = None,
+    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact; lm (Levenberg-Marquardt) for --model. [default: gd]")] = None,
     lr: Annotated[Optional[str], Opt(help="Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]")] = None,
     momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
     grad: GradOpt = None,
@@ -197,6 +200,9 @@ def fit(
     order: OrderOpt = None,
     summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
     dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a task per partition: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
+    model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0.")] = None,
+    bounds: Annotated[Optional[str], Opt(help="--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1.")] = None,
+    starts: Annotated[Optional[int], Opt(help="--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]")] = None,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
     fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
@@ -207,12 +213,13 @@ def fit(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit a polynomial by gradient descent and say how good the fit is."""
+    """Fit a polynomial (or, with --model, any model) by gradient descent and say how good the fit is."""
     from . import report
     from .api import DivergenceWarning
     from .api import fit as run_fit
-    from .config import FitConfig
+    from .config import ConfigError, FitConfig
     from .io import figures, runs
+    from .train import StopFlag
 
     from . import streaming
 
@@ -220,12 +227,19 @@ def fit(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, tol=tol, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every, init=init, order=order, summary=summary,
+        log_every=log_every, init=init, order=order, summary=summary, model=model, bounds=bounds, starts=starts,
     ))  # fmt: skip
     if dask is not None:  # summaries are float64: so is the fit
         settings.setdefault("dtype", "float64")
     cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
+    if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
+        from .nonlinear import command
+
+        if dask is not None:
+            raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
+        with _stop_on_signals() as stop:
+            return command.run(cfg, out, stems, fmt, animate, quiet, as_json, stop)
     _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
     if talk:
@@ -245,6 +259,8 @@ def fit(
 
     run_dir: Path | None = None
 
+    stop = StopFlag()
+
     def on_start(resolved) -> None:  # the data is read and sound: from here on, a run exists
         nonlocal run_dir
         progress.close()
@@ -252,8 +268,10 @@ def fit(
             run_dir = runs.start_run(out, resolved)
         except OSError as e:
             raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
+        interrupts.working_on(run_dir)
+        interrupts.enter("training", stop)  # Ctrl-C now stops after the current step, and the run is kept
 
-    with warnings.catch_warnings(), _stop_on_signals() as stop:
+    with warnings.catch_warnings(), interrupts.phase("reading the data"):
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
         try:
             result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress, on_step=training,
@@ -340,36 +358,12 @@ def _track(uri: Optional[str], experiment: str, quiet: bool, log) -> dict[str, A
     from .io import tracking
 
     uri = None if uri == MLFLOW_DEFAULT else uri
-    run_id = log(tracking, uri)
+    with interrupts.phase("logging to MLflow"):
+        run_id = log(tracking, uri)
     if not quiet:
         print(f"MLflow: logged run {run_id} in experiment '{experiment}' at {tracking.shown(tracking.resolve_uri(uri))}; "
               f"view it with: {tracking.view_hint(uri)}", file=sys.stderr)  # fmt: skip
     return {"mlflow_run_id": run_id, "mlflow_uri": tracking.shown(tracking.resolve_uri(uri))}
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """Ctrl-C or SIGTERM asks the training loop to stop after the current step (a second one
-    stops at once): the run is then written as it stands and marked interrupted. Outside training
-    (reading data, the analysis) the first one stops at once."""
-    from .train import StopFlag
-
-    stop = StopFlag()
-
-    def handler(signum, frame):
-        if stop.set or not getattr(stop, "graceful", True):
-            raise KeyboardInterrupt
-        stop.set = True
-
-    try:
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: no signal handling, nothing to restore
-        previous = {}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @app.command()
@@ -421,7 +415,8 @@ def sweep(
     talk = not (quiet or as_json)
     progress = _Progress("configurations", talk)
     try:
-        result = run_sweep(base, on_progress=progress, **axes)
+        with interrupts.phase("sweeping"):
+            result = run_sweep(base, on_progress=progress, **axes)
     finally:
         progress.close()
     try:
@@ -435,7 +430,7 @@ def sweep(
         return
     if talk:
         print(_sweep_table(result, top))
-        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json")
+        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json, status.json")
 
 
 def _sweep_table(result, top: int) -> str:
@@ -484,13 +479,16 @@ def predict(
     input: Annotated[Optional[Path], Opt("--input", help="CSV of x values: one column, or a column named x.")] = None,
     output: Annotated[Optional[Path], Opt("--output", help="Write x,y to this CSV instead of printing a table.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print {x: [...], y: [...]} as JSON.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Evaluate a saved model at x values."""
     import numpy as np
 
-    from .io import modelfile, predictions
+    from .io import modelfile, predictions, safefile
 
     poly = modelfile.load(model)
+    target = None if output is None else safefile.check_target(
+        output, (".csv",), "x,y CSV text", force=force, inputs=[model, *([input] if input else [])])  # fmt: skip
     values = predictions.parse_x_values([*(x or []), *(xs or [])])
     if input is not None:
         values = np.concatenate([values, predictions.read_x_csv(input)])
@@ -501,7 +499,7 @@ def predict(
     y = poly.predict(values)
     if output is not None:
         try:
-            predictions.write_csv(output, values, y)
+            predictions.write_csv(target, values, y)
         except OSError as e:
             raise Failure(f"cannot write {output}: {e.strerror or e}") from None
     if as_json:
@@ -518,12 +516,18 @@ def plot(
     out: Annotated[Optional[Path], Opt(help="Where to write the figures. [default: the run directory]")] = None,
     fmt: Annotated[str, Opt("--format", help="png, svg or pdf.")] = "png",
     show: Annotated[bool, Opt("--show", help="Also open them in windows, where a display exists.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Draw a run's figures from its files alone: the seed's two, overlay, loss, coefficients, convergence."""
-    from .io import figures, rundata
+    from .io import figures, rundata, safefile
 
+    if out is not None and out.is_dir() and not (run.is_dir() and out.samefile(run)):  # not the run's own figures
+        for stem in figures.FIGURE_STEMS:
+            safefile.check_target(out / f"{stem}.{fmt}", (), "a figure", force=force, inputs=_run_files(run),
+                                  option="--out")  # fmt: skip
     try:
-        paths = figures.plot_run(run, out, fmt)
+        with interrupts.phase("drawing the figures"):
+            paths = figures.plot_run(run, out, fmt)
     except OSError as e:
         raise Failure(f"cannot write the figures: {e.strerror or e}") from None
     print("Wrote " + ", ".join(str(p) for p in paths))
@@ -537,16 +541,29 @@ def animate(
     output: Annotated[Optional[Path], Opt("--output", help="The file to write. [default: RUN/training.FORMAT]")] = None,
     fmt: Annotated[str, Opt("--format", help="gif, or mp4 where ffmpeg exists.")] = "gif",
     frames: Annotated[int, Opt(help="Number of frames (1 to 150).")] = 150,
+    force: ForceOpt = False,
 ) -> None:
     """Animate a run from its files: the curve moving from the random start toward the target."""
-    from .io import animation, rundata
+    from .io import animation, rundata, safefile
 
+    data = rundata.load(run)
     path = output or run / f"training.{fmt}"
+    target = safefile.classify(path) if output is None else safefile.check_target(
+        output, (f".{fmt}",), f"a {fmt.upper()} animation", force=force, inputs=_run_files(run))  # fmt: skip
     try:
-        written = animation.write_animation(rundata.load(run), path, fmt, frames)
+        with interrupts.phase("writing the animation"):
+            written = animation.write_animation(data, target, fmt, frames)
     except OSError as e:
         raise Failure(f"cannot write {path}: {e.strerror or e}") from None
     print(f"Wrote {written}")
+
+
+def _run_files(run: Path) -> list[Path]:
+    """The files of a run directory: inputs of the commands that read it, never overwritten by them."""
+    try:
+        return [p for p in Path(run).iterdir() if p.is_file()]
+    except OSError:
+        return []
 
 
 runs_app = typer.Typer(help="Browse the runs on disk: list, show, compare.", no_args_is_help=True)
@@ -595,17 +612,20 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
 @runs_app.command("compare")
 def runs_compare(
     runs_: Annotated[list[Path], typer.Argument(metavar="RUN...", help="Two or more run directories.")],
-    output: Annotated[Optional[Path], Opt("--output", help="Where to save the figure. [default: compare.png in the current directory]")] = None,
+    output: Annotated[Optional[Path], Opt("--output", help="Where to save the figure (.png, .svg or .pdf). [default: compare.png in the current directory]")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Loss curves of several runs overlaid in one figure, and a table of how they ended."""
-    from .io import figures, rundata, runhistory
+    from .io import figures, rundata, runhistory, safefile
 
+    path = output or Path("compare.png")
+    target = safefile.check_target(path, tuple(f".{f}" for f in figures.FORMATS), "a figure (png, svg or pdf)",
+                                   force=force, inputs=[f for r in runs_ for f in _run_files(r)])  # fmt: skip
     data = [rundata.load(r) for r in runs_]
     labels = [r.name for r in runs_]
     print(runhistory.table([runhistory.entry(r) for r in runs_]))
-    path = output or Path("compare.png")
     try:
-        figures.save(figures.compare_losses(data, labels), path)
+        figures.save(figures.compare_losses(data, labels), target)
     except OSError as e:
         raise Failure(f"cannot write {path}: {e.strerror or e}") from None
     print(f"\nWrote {path}")
@@ -661,8 +681,47 @@ def main(argv: Optional[list[str]] = None) -> int:
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _warning
     try:
+        with interrupts.installed():
+            try:
+                code = _dispatch(command, argv)
+            except interrupts.Stopped as e:  # a signal between two commands' phases
+                with interrupts.ignored():
+                    _error(str(e))
+                code = EXIT_INTERRUPTED
+            if code not in (EXIT_OK, EXIT_INTERRUPTED):
+                _mark_unfinished_run("failed")
+    finally:
+        warnings.showwarning = previous_showwarning
+    return code
+
+
+def _mark_unfinished_run(status: str) -> bool:
+    """A run still "running" when its command fails or is stopped gets its final status; True if it did."""
+    run_dir = interrupts.current_run()
+    if run_dir is None:
+        return False
+    from .io import runs
+
+    with interrupts.ignored():
+        try:
+            return runs.end_unfinished(run_dir, status)
+        except Exception:  # the disk that failed the run may fail this too: the run then reads "incomplete"
+            return False
+
+
+def _dispatch(command, argv: list[str]) -> int:
+    from .errors import SinefitError
+
+    try:
         code: Any = command.main(args=argv, prog_name="sinefit", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
+    except interrupts.Stopped as e:
+        with interrupts.ignored():
+            _traceback_if_debugging()
+            marked = _mark_unfinished_run("interrupted")
+            run_dir = interrupts.current_run()
+            _error(str(e) + (f"; {_quoted(run_dir)} is kept, marked interrupted" if marked else ""))
+        return EXIT_INTERRUPTED
     except click.exceptions.NoArgsIsHelpError:  # `sinefit` alone: the help was the answer
         return EXIT_OK
     except click.UsageError as e:
@@ -691,8 +750,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         _traceback_if_debugging()
         _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback, and please report it)")
         return EXIT_FAILURE
-    finally:
-        warnings.showwarning = previous_showwarning
+
+
+def _quoted(path: Path) -> str:
+    from .io.safefile import _q
+
+    return _q(path)
 
 
 def _traceback_if_debugging() -> None:

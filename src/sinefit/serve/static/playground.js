@@ -563,7 +563,8 @@ function drawLrSlider() {
   const lo = +slider.min, hi = +slider.max, f = (Math.log10(bound) - lo) / (hi - lo);
   mark.hidden = false;
   // the thumb's centre runs from half a thumb to the track's end minus half a thumb
-  const thumb = 16, width = slider.getBoundingClientRect().width;
+  if (!state.sliderWidth) state.sliderWidth = slider.getBoundingClientRect().width; // again on resize only
+  const thumb = 16, width = state.sliderWidth;
   mark.style.left = `${thumb / 2 + f * (width - thumb)}px`;
   mark.dataset.bound = String(bound);
   $("bound-label").textContent = `stable < ${fmt(bound, 3)}`;
@@ -685,7 +686,7 @@ function wire() {
     }
   });
   let resizeTimer = null;
-  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; state.contourWidth = 0; if (state.view) draw(); }, 150); });
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; state.contourWidth = 0; state.sliderWidth = 0; if (state.view) draw(); }, 150); });
 }
 
 window.sinefit = { // for the tests and the benchmark: what the page shows, in numbers
