@@ -238,8 +238,7 @@ def fit(
 
         if dask is not None:
             raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
-        with _stop_on_signals() as stop:
-            return command.run(cfg, out, stems, fmt, animate, quiet, as_json, stop)
+        return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
     _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
     if talk:
