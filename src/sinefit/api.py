@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, init, losses, model, optim, stability, stats, streaming, train
+from . import analysis, basis, data, engine, init, losses, model, optim, stability, stats, streaming, threads, train
 from .config import AUTO_LR, MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .summary import Summary
@@ -448,13 +448,8 @@ def fit(
         on_start(cfg)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
     step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
-    if stop is not None:
-        stop.graceful = True
-    try:
+    with threads.torch_threads(threads.for_size(p.columns.numel() if p.engine == "per-sample" else 0)):
         theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop)
-    finally:
-        if stop is not None:
-            stop.graceful = False
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
