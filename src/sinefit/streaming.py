@@ -192,7 +192,7 @@ def solve(cfg: FitConfig, s: Summary, source: str):
             from .api import _too_few_x
 
             raise _too_few_x(source, distinct, cfg.degree)
-        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss)
+        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss, x=ds.x.numpy(), basis=cfg.basis)
         return ds, columns, q, None
     q = quadratic(s, cfg.loss)
     rank = int(np.sum(q.singular_values > q.singular_values[0] * max(s.n, s.p) * np.finfo(np.float64).eps))
