@@ -4,6 +4,7 @@ The matrix below is the README's troubleshooting table: one row per input, the e
 must end with, and the words its one-line message must contain.
 """
 
+import io
 import json
 import os
 import random
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,24 @@ GOOD_MODEL = {
 
 def model_text(**changes):
     return json.dumps({**GOOD_MODEL, **changes})
+
+
+def _npy_header(shape) -> bytes:
+    """An .npy header declaring ``shape`` of float64, with no data after it."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+def _bz2_npz() -> bytes:
+    """A small .npz whose members are bzip2-compressed (a bomb when they declare GBs)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_BZIP2) as z:
+        for name in ("x", "y"):
+            member = io.BytesIO()
+            np.save(member, np.arange(8.0))
+            z.writestr(f"{name}.npy", member.getvalue())
+    return out.getvalue()
 
 
 # (id, command line, files to create first {name: text or bytes}, exit code, words in the message)
@@ -119,7 +139,20 @@ MATRIX = [
     ("compare-suffix", ["runs", "compare", "a", "b", "--output", "c.txt"], {}, 2, ["c.txt", "suffix '.txt'"]),
     # run directories (issue 10: 12)
     ("noise-overflow", ["fit", "--noise", "1e308"], {}, 2, ["--noise", "not finite"]),
+    # input that cannot hang or exhaust the machine (issue 10: 5, 6, 9, 10)
+    ("design-overflow", ["fit", "--domain", "-1e19,1e19"], {}, 2, ["x^3 at x = -1e+19 overflows float32", "--dtype float64"]),
+    ("degree-float32", ["fit", "--degree", "78"], {}, 2, ["x^78", "--degree 77 at most"]),
+    ("data-huge-x", ["fit", "--data", "big.csv"], {"big.csv": "x,y\n" + "".join(f"{i},{i}\n" for i in range(50)) + "1e13,0\n"}, 2, ["big.csv", "x^3 at x = 1e+13"]),
+    ("config-directory", ["fit", "--config", "."], {}, 2, [".: cannot read: a directory, not a regular file"]),
+    ("data-long-line", ["fit", "--data", "wide.csv"], {"wide.csv": "1," * (1 << 20) + "1\n"}, 2, ["wide.csv", "line 1", "longer than"]),
+    ("npy-claims", ["fit", "--data", "claim.npy", "--columns", "0,1"], {"claim.npy": _npy_header((10, 10**12))}, 2, ["claim.npy", "declares shape"]),
+    ("npz-bzip2", ["fit", "--data", "b.npz"], {"b.npz": _bz2_npz()}, 2, ["b.npz", "bzip2 or lzma"]),
+    ("memory-budget", ["--memory", "64M", "fit", "--degree", "200", "--samples", "100000"], {}, 2, ["memory budget of 64 MiB", "points fit at degree 200"]),
+    ("memory-text", ["--memory", "lots", "fit"], {}, 2, ["--memory", "4G"]),
 ]
+
+
+_MESSAGES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name, args, files, code, words", MATRIX, ids=[row[0] for row in MATRIX])
@@ -137,6 +170,7 @@ def test_bad_input_matrix(name, args, files, code, words, tmp_path, capsys, monk
     for w in words:
         assert w in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+    _MESSAGES[name] = lines[0]  # for the README's table (test_readme_troubleshooting_table_is_current)
 
 
 def test_the_matrix_is_large_enough():
@@ -316,3 +350,28 @@ def test_read_only_output_is_a_clear_failure_and_earlier_runs_survive(tmp_path):
     message = [line for line in result.stdout.splitlines() if line.startswith("sinefit: error:")]
     assert len(message) == 1 and "Read-only file system" in message[0]
     assert result.stdout.split("exit=1")[1].count("fit-0002") == 0  # no half-made run
+
+
+def test_readme_troubleshooting_table_is_current(tmp_path, capsys, monkeypatch):
+    """The README's table is the matrix: SINEFIT_WRITE_README=1 rewrites it from what sinefit prints now."""
+    import troubleshooting
+
+    rows = []
+    for k, (name, args, files, code, _words) in enumerate(MATRIX):
+        if name not in _MESSAGES:  # run alone (-k troubleshooting): run the row here
+            where = tmp_path / f"row{k}"
+            where.mkdir()
+            monkeypatch.chdir(where)
+            for file, content in files.items():
+                (where / file).parent.mkdir(parents=True, exist_ok=True)
+                (where / file).write_bytes(content if isinstance(content, bytes) else content.encode())
+            main(args)
+            _MESSAGES[name] = capsys.readouterr().err.strip().splitlines()[-1]
+        rows.append(troubleshooting.row(name, args, files, code, _MESSAGES[name]))
+    table = troubleshooting.table(rows)
+    if os.environ.get("SINEFIT_WRITE_README") == "1":
+        troubleshooting.write(table)
+    assert troubleshooting.current() == table, (
+        "README.md's troubleshooting table is not the matrix's: SINEFIT_WRITE_README=1 pytest "
+        "tests/test_hardening.py -k troubleshooting rewrites it"
+    )

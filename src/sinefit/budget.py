@@ -6,8 +6,8 @@ swap or the kernel kill the process, sinefit states a budget and refuses, before
 anything whose estimate exceeds it, saying what would fit.
 
 The budget is, in order: ``--memory`` (``sinefit --memory 4G fit ...``), the environment
-variable ``SINEFIT_MEMORY``, else ``DEFAULT_SHARE`` of the machine's memory (the smaller of
-physical RAM and a cgroup limit). Values: bytes with an optional K/M/G/T suffix (powers of
+variable ``SINEFIT_MEMORY``, else ``DEFAULT_SHARE`` of the machine's memory (the smallest of
+physical RAM, a cgroup limit and the process's address-space limit). Values: bytes with an optional K/M/G/T suffix (powers of
 1024: ``512M``, ``4G``, ``1.5G``) or a share of RAM (``25%``).
 """
 
@@ -33,7 +33,7 @@ class OverBudget(InputError):
 
 
 def machine_memory() -> int:
-    """Physical RAM, or the cgroup's memory limit when that is smaller."""
+    """Physical RAM, or the cgroup's memory limit or RLIMIT_AS when smaller."""
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -46,6 +46,14 @@ def machine_memory() -> int:
                 ram = int(text)
         except (OSError, ValueError):
             pass
+    try:  # an address-space limit (ulimit -v, resource.setrlimit) bounds what this process can have
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY and 0 < soft < ram:
+            ram = soft
+    except (ImportError, OSError, ValueError):
+        pass
     return ram
 
 

@@ -396,9 +396,11 @@ def evaluate_target(expr: Expression, x: torch.Tensor) -> torch.Tensor:
     """Evaluate ``expr`` on x and refuse a result that is not finite everywhere.
 
     A fit to inf or nan only fails later and obscurely, so the first offending
-    x is named now, while the person can still change the domain.
+    x is named now, while the person can still change the domain. Long inputs are
+    evaluated ``EVAL_CHUNK`` points at a time into one output, so a deep expression's
+    temporaries stay a few MB whatever the number of points (elementwise: same numbers).
     """
-    y = expr(x)
+    y = _chunked(expr, x)
     bad = ~torch.isfinite(y)
     if bool(bad.any()):
         i = int(bad.flatten().nonzero()[0])
@@ -408,6 +410,22 @@ def evaluate_target(expr: Expression, x: torch.Tensor) -> torch.Tensor:
             "choose a domain where it is defined"
         )
     return y
+
+
+EVAL_CHUNK = 1 << 16  # points per piece of a long evaluation: each temporary is 512 kB in float64
+
+
+def _chunked(expr: Expression, x: torch.Tensor) -> torch.Tensor:
+    if x.dim() != 1 or x.numel() <= EVAL_CHUNK:
+        return expr(x)
+    out = None
+    for start in range(0, x.numel(), EVAL_CHUNK):
+        piece = x[start : start + EVAL_CHUNK]
+        value = torch.broadcast_to(torch.as_tensor(expr(piece)), piece.shape)
+        if out is None:
+            out = torch.empty(x.shape, dtype=value.dtype, device=x.device)
+        out[start : start + len(piece)] = value
+    return out
 
 
 def constant(text: str, *, option: str = "--domain") -> float:

@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 import tokenize
 import zipfile
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,6 +67,9 @@ _NUMBER = re.compile(
 )
 _INDEX = re.compile(r"[+-]?[0-9]+")
 _CELL_SPACE = " \t"  # what pyarrow trims around a number; the exact scan trims the same
+MAX_LINE = 1 << 20  # characters in one CSV line: 10^8 fields on one line would take GBs as Python strings
+BLOCK_BYTES = 64 << 20  # bytes of an .npy file read at once, however wide its rows
+_ZIP_STREAMED = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}  # zipfile bounds these reads; bzip2/lzma it does not
 
 
 class DataFileError(InputError):
@@ -188,7 +190,7 @@ def count_rows(path: str | Path) -> int | None:
                 if "x" not in members:
                     return None
                 with _npz_member(path, archive, "x", members["x"]) as fp:
-                    length = _npz_vector(path, "x", fp)[0]
+                    length = _npz_vector(path, "x", fp, members["x"])[0]
             return length
         with open_regular(path, "rb") as stream, _parquet_file(path, stream) as table:
             return table.metadata.num_rows
@@ -349,7 +351,7 @@ def _csv_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
 def _csv_plan(path: str | Path, columns: Columns | None) -> _CsvPlan | None:
     """Read line 1: header or data, the number of fields, and which columns are x and y. None for an empty file."""
     with _csv_text(path) as f:
-        first = f.readline()
+        first = _bounded_line(path, f, 1)
     if not first:
         return None
     cells = _csv_fields(path, 1, first)
@@ -420,8 +422,9 @@ def _csv_exact(path: str | Path, plan: _CsvPlan, start_line: int, chunk_rows: in
     xs: list[float] = []
     ys: list[float] = []
     with _csv_text(path) as f:
-        deque(islice(f, start_line - 1), maxlen=0)  # skip what is already read, at C speed
-        for line_number, line in enumerate(f, start_line):
+        for skipped in range(1, start_line):  # skip what is already read (pyarrow read those lines)
+            _bounded_line(path, f, skipped)
+        for line_number, line in _bounded_lines(path, f, start_line):
             cells = _csv_fields(path, line_number, line)
             if len(cells) != plan.width:
                 raise DataFileError(f"{path}: line {line_number}: expected {plan.width} fields, got {len(cells)}")
@@ -432,6 +435,22 @@ def _csv_exact(path: str | Path, plan: _CsvPlan, start_line: int, chunk_rows: in
                 xs, ys = [], []
     if xs:
         yield np.array(xs), np.array(ys)
+
+
+def _bounded_lines(path: str | Path, f: IO[str], first: int) -> Iterator[tuple[int, str]]:
+    number = first
+    while line := _bounded_line(path, f, number):
+        yield number, line
+        number += 1
+
+
+def _bounded_line(path: str | Path, f: IO[str], line_number: int) -> str:
+    """The next line, refused past MAX_LINE characters before it is split into fields."""
+    line = f.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        raise DataFileError(f"{path}: line {line_number}: longer than {MAX_LINE} characters; "
+                            "sinefit reads CSV files of at most that per line")  # fmt: skip
+    return line
 
 
 def _csv_fields(path: str | Path, line_number: int, line: str) -> list[str]:
@@ -481,6 +500,16 @@ def _npy_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
         n = shape[0]
         k = shape[1] if len(shape) == 2 else 1
         offset = fp.tell()
+        declared = n * k * dtype.itemsize
+        held = os.fstat(fp.fileno()).st_size - offset
+        if declared > held:  # a header can claim any shape: check it against the bytes there are
+            raise DataFileError(f"{path}: not a valid .npy file (its header declares shape {shape} of {dtype}, "
+                                f"{declared} bytes, but the file holds {held}: truncated?)")  # fmt: skip
+        if not fortran and k * dtype.itemsize > BLOCK_BYTES:  # rows too wide to read whole: two values each
+            yield from _npy_two_columns(path, fp, offset, shape, dtype, (ix, iy), labels, chunk_rows)
+            return
+        if not fortran:  # read whole rows, but never more than BLOCK_BYTES at once
+            chunk_rows = max(1, min(chunk_rows, BLOCK_BYTES // (k * dtype.itemsize)))
         for start in range(0, n, chunk_rows):
             m = min(chunk_rows, n - start)
             if fortran:  # columns are contiguous: read the two wanted ones
@@ -493,6 +522,21 @@ def _npy_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
                 x, y = _float64(x), _float64(y)
             _refuse_nonfinite(path, x, y, labels, "row", start + 1)
             yield x, y
+
+
+def _npy_two_columns(path, fp, offset: int, shape, dtype: np.dtype, picks, labels, chunk_rows: int) -> Iterator[Chunk]:
+    """x and y of very wide rows, read value by value (a row of 10^12 values is never read)."""
+    n, k = shape
+    rows = min(chunk_rows, 1 << 14)
+    for start in range(0, n, rows):
+        m = min(rows, n - start)
+        x, y = np.empty(m), np.empty(m)
+        for r in range(m):
+            base = offset + (start + r) * k * dtype.itemsize
+            x[r] = _float64(_read_values(path, fp, base + picks[0] * dtype.itemsize, dtype, 1))[0]
+            y[r] = _float64(_read_values(path, fp, base + picks[1] * dtype.itemsize, dtype, 1))[0]
+        _refuse_nonfinite(path, x, y, labels, "row", start + 1)
+        yield x, y
 
 
 def _npy_layout(path: str | Path, fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, bool]:
@@ -583,8 +627,8 @@ def _npz_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
             _npz_member(path, archive, wanted[0], members[wanted[0]]) as fx,
             _npz_member(path, archive, wanted[1], members[wanted[1]]) as fy,
         ):
-            n, x_dtype = _npz_vector(path, wanted[0], fx)
-            ny, y_dtype = _npz_vector(path, wanted[1], fy)
+            n, x_dtype = _npz_vector(path, wanted[0], fx, members[wanted[0]])
+            ny, y_dtype = _npz_vector(path, wanted[1], fy, members[wanted[1]])
             if ny != n:
                 names = f"{wanted[0]!r} and {wanted[1]!r}"
                 raise DataFileError(f"{path}: arrays {names} differ in length ({n} and {ny})")
@@ -620,7 +664,11 @@ def _npz_archive(path: str | Path) -> zipfile.ZipFile:
 
 @contextmanager
 def _npz_member(path: str | Path, archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
-    """One array's member of the archive, open for streaming."""
+    """One array's member of the archive, open for streaming (bzip2 and lzma members are refused:
+    zipfile decompresses their data without a bound, so 6 kB can expand to gigabytes)."""
+    if info.compress_type not in _ZIP_STREAMED:
+        raise DataFileError(f"{path}: array {name!r} is compressed with method {info.compress_type} (bzip2 or lzma), "
+                            "which sinefit does not read; numpy.savez or savez_compressed write readable .npz files")
     with _zip_errors(path, f"array {name!r} is unreadable"):
         fp = archive.open(info)
     with fp:
@@ -632,12 +680,16 @@ def _npz_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return {info.filename[: -len(".npy")]: info for info in archive.infolist() if info.filename.endswith(".npy")}
 
 
-def _npz_vector(path: str | Path, name: str, fp: IO[bytes]) -> tuple[int, np.dtype]:
-    """Length and dtype of a 1-D array member, its header consumed so the data follows."""
+def _npz_vector(path: str | Path, name: str, fp: IO[bytes], info: zipfile.ZipInfo) -> tuple[int, np.dtype]:
+    """Length and dtype of a 1-D array member, its header consumed so the data follows; the shape
+    the header declares is checked against the member's size before any data is decompressed."""
     with _zip_errors(path, f"array {name!r} is unreadable"):
         shape, dtype = _npy_header(path, f"array {name!r}", fp)
     if len(shape) != 1:
         raise DataFileError(f"{path}: array {name!r} must be 1-D, got shape {shape}")
+    if shape[0] * dtype.itemsize > info.file_size:
+        raise DataFileError(f"{path}: array {name!r} declares {shape[0]} values of {dtype} "
+                            f"({shape[0] * dtype.itemsize} bytes) but its member holds {info.file_size}")  # fmt: skip
     return shape[0], dtype
 
 

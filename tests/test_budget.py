@@ -1,0 +1,87 @@
+"""The memory budget: parsed as documented, settable by --memory and SINEFIT_MEMORY, and the
+refusals' advice (the points and the degree that fit) holds when followed."""
+
+import re
+
+import numpy as np
+import pytest
+
+import sinefit
+from sinefit import budget
+from sinefit.cli import main
+from sinefit.errors import InputError
+
+
+@pytest.fixture(autouse=True)
+def _reset(monkeypatch):
+    monkeypatch.delenv(budget.ENV, raising=False)
+    budget.configure(None)
+    yield
+    budget.configure(None)
+
+
+@pytest.mark.parametrize("text, expected", [("4G", 4 << 30), ("512M", 512 << 20), ("1.5G", 3 << 29),
+                                            ("2000000000", 2_000_000_000), ("100MiB", 100 << 20), ("1T", 1 << 40)])
+def test_parse(text, expected):
+    assert budget.parse(text) == expected
+
+
+def test_parse_share_of_ram():
+    assert budget.parse("25%") == int(budget.machine_memory() * 0.25)
+
+
+@pytest.mark.parametrize("text", ["lots", "-1G", "0", "1K", "150%", "0%", "4 G B", "nan"])
+def test_parse_refuses(text):
+    with pytest.raises(InputError, match="--memory"):
+        budget.parse(text)
+
+
+def test_default_is_half_the_machine_and_the_environment_overrides(monkeypatch):
+    assert budget.limit() == budget.machine_memory() // 2
+    monkeypatch.setenv(budget.ENV, "1G")
+    assert budget.limit() == 1 << 30
+    budget.configure("2G")  # --memory wins over the environment
+    assert budget.limit() == 2 << 30
+
+
+def test_a_bad_environment_value_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv(budget.ENV, "lots")
+    assert main(["fit", "--steps", "1"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "sinefit: error: SINEFIT_MEMORY: expected bytes like 4G, 512M or 2000000000, or a share of RAM like 25%, "
+        "got 'lots'"
+    )
+
+
+def test_the_advice_of_a_refusal_holds(tmp_path, capsys):
+    code = main(["--memory", "256M", "fit", "--degree", "200", "--samples", "400000", "--basis", "legendre",
+                 "--out", str(tmp_path)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "over the memory budget of 256 MiB" in err, err
+    m = re.search(r"at most (\d+) points fit at degree 200, or degree (\d+) at 400000 points", err)
+    assert m, err
+    points, degree = int(m[1]), int(m[2])
+    budget.configure("256M")
+    budget.check_design(points, 201, 4, "t")  # what it says fits, fits
+    budget.check_design(400000, degree + 1, 4, "t")
+    with pytest.raises(budget.OverBudget):
+        budget.check_design(points + 1000, 201, 4, "t")
+    with pytest.raises(budget.OverBudget):
+        budget.check_design(400000, degree + 2, 4, "t")
+    # and the estimate is not timid: the points that fit are within 2x of the real largest matrix
+    assert points * 201 * 4 < budget.limit() < 20 * points * 201 * 4
+
+
+def test_a_small_budget_still_fits_the_seed(tmp_path):
+    budget.configure("128M")
+    r = sinefit.fit(steps=50)
+    assert np.isfinite(r.final_loss)
+
+
+def test_streaming_keeps_a_sample_the_budget_holds(monkeypatch):
+    budget.configure("64M")
+    monkeypatch.setattr(sinefit.api, "SAMPLE", 1 << 20)
+    monkeypatch.setattr(sinefit.api, "CHUNK", 1 << 16)
+    r = sinefit.fit(dtype="float64", degree=60, basis="legendre", samples=300_000, steps=5)
+    kept = r.dataset.x.numel()
+    assert kept < 300_000 and kept * 61 * 8 < budget.limit()
