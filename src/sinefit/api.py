@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import analysis, basis, data, engine, finite, init, losses, model, optim, stability, stats, streaming, threads
-from . import budget, train
+from . import budget, expr, train
 from .config import AUTO_LR, MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .summary import Summary
@@ -211,7 +211,8 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
     moments_ = None
     if engine == "per-sample":
         if x is None and cfg.data is None:  # generated points: their matrix is refused before they are made
-            budget.check_design(cfg.samples, cfg.degree + 1, 8 if cfg.dtype == "float64" else 4, cfg.target)
+            budget.check_design(cfg.samples, cfg.degree + 1, 8 if cfg.dtype == "float64" else 4,
+                                expr.resolve(cfg.target).text)  # fmt: skip
         ds = _dataset(cfg, x, y)
         columns = finite.design(cfg.basis, ds.x, cfg.degree, ds.domain, ds.target, ds.y)  # before any SVD
         q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta,
