@@ -17,7 +17,7 @@ def _reset(monkeypatch):
     monkeypatch.delenv(budget.ENV, raising=False)
     budget.configure(None)
     yield
-    budget.configure(None)
+    budget._limit = None  # back to the default (the environment is restored after this fixture)
 
 
 @pytest.mark.parametrize("text, expected", [("4G", 4 << 30), ("512M", 512 << 20), ("1.5G", 3 << 29),
