@@ -12,10 +12,12 @@ import numpy as np
 import torch
 
 from . import analysis, basis, data, engine, expr, init, losses, model, moments, optim, stats, train
+from .coefficients import Coefficients
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .moments import Moments
-from .objective import PerSample
+from .objective import Ascending, PerSample
+from .polynomial import Polynomial
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -24,46 +26,6 @@ class DivergenceWarning(RuntimeWarning):
 
 class UnstableLRWarning(UserWarning):
     """The learning rate is above the bound where plain gradient descent is stable."""
-
-
-@dataclass(frozen=True)
-class Polynomial:
-    """A learned polynomial: coefficients (highest degree first) in a basis on a domain."""
-
-    coefficients: np.ndarray
-    domain: tuple[float, float]
-    basis: str = "power"
-
-    @property
-    def degree(self) -> int:
-        return len(self.coefficients) - 1
-
-    @property
-    def names(self) -> list[str]:
-        return basis.names(self.basis, self.degree)
-
-    @property
-    def powers(self) -> list[int]:
-        return model.powers(self.degree)
-
-    @property
-    def power_coefficients(self) -> np.ndarray:
-        """The same polynomial as plain power-series coefficients of raw x, highest first."""
-        return basis.to_power(self.basis, self.coefficients, self.domain)
-
-    def predict(self, x: Any) -> np.ndarray:
-        """The polynomial at x (a number, a sequence, an array or a tensor), in float64."""
-        if isinstance(x, torch.Tensor):
-            x = x.detach().cpu().numpy()
-        return basis.evaluate_numpy(self.basis, self.coefficients, np.asarray(x, dtype=np.float64), self.domain)
-
-    def formula(self, digits: int = 6) -> str:
-        """The polynomial in powers of raw x, for people."""
-        return model.formula(self.power_coefficients, digits)
-
-    def as_dict(self) -> dict[str, float]:
-        """{'a': ..., 'b': ..., ...}: coefficients by name, in the fitted basis."""
-        return {n: float(c) for n, c in zip(self.names, self.coefficients)}
 
 
 @dataclass(frozen=True)
@@ -91,7 +53,7 @@ class FitResult:
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
         """The polynomial at the recorded steps (up to ~300, spread linearly and geometrically)."""
-        return [(int(t), Polynomial(c, self.model.domain, self.model.basis))
+        return [(int(t), Polynomial(c, self.model.domain, self.model.basis, self.model.order))
                 for t, c in zip(self.snapshot_steps, self.snapshots)]  # fmt: skip
 
     @property
@@ -101,12 +63,13 @@ class FitResult:
         return "interrupted" if self.interrupted_at is not None else "completed"
 
     @property
-    def coefficients(self) -> dict[str, float]:
-        return self.model.as_dict()
+    def coefficients(self) -> Coefficients:
+        """The fitted coefficients: an array (highest power first) that also reads by name."""
+        return self.model.coefficients
 
     @property
     def optimum(self) -> Polynomial:
-        return Polynomial(self.quadratic.optimum, self.model.domain, self.model.basis)
+        return Polynomial(self.quadratic.optimum, self.model.domain, self.model.basis, self.model.order)
 
     @property
     def optimum_loss(self) -> float:
@@ -288,8 +251,8 @@ def _assemble(
     interrupted_at: int | None = None,
 ) -> FitResult:
     cfg, ds, q = p.config, p.dataset, p.quadratic
-    initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis)
-    fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis)
+    initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis, cfg.order)
+    fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis, cfg.order)
     last = diverged_at - 1 if diverged_at is not None else len(losses_) - 1
     final_loss = float(losses_[max(last, 0)])
     advice = analysis.advise(
@@ -384,6 +347,8 @@ def _objective(p: _Problem):
     if p.engine == "stats":
         return engine.StatsObjective.of(p.quadratic, p.device)
     loss = losses.get(p.config.loss, p.config.huber_delta)
+    if p.config.order == "ascending":  # the model summed from the constant up, as the tutorial writes it
+        return Ascending.of(p.columns, p.dataset.y, loss, p.config.grad)
     return PerSample(p.columns, p.dataset.y, loss, p.config.grad)
 
 

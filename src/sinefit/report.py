@@ -25,7 +25,7 @@ OPTIMIZER_NAMES = {
 
 def model_text(cfg: FitConfig) -> str:
     """'a x^3 + b x^2 + c x + d' in the seed's naming, or the basis functions."""
-    names = basis.names(cfg.basis, cfg.degree)
+    names = basis.names(cfg.basis, cfg.degree, cfg.order)
     if cfg.degree >= 8:
         return f"a degree-{cfg.degree} polynomial ({cfg.basis} basis)"
     terms = []
@@ -34,7 +34,7 @@ def model_text(cfg: FitConfig) -> str:
             terms.append(name if k == 0 else f"{name} x" if k == 1 else f"{name} x^{k}")
         else:
             terms.append(f"c{k} {name}(t)")
-    return " + ".join(terms)
+    return " + ".join(terms[::-1] if cfg.order == "ascending" else terms)
 
 
 def _loss_text(cfg: FitConfig) -> str:
@@ -204,7 +204,8 @@ def fit_report(result: FitResult) -> str:
     scale = float(abs(q.optimum).max()) if len(q.optimum) else 0.0
     lines.append(f"[[Coefficients]] ({cfg.basis} basis)")
     lines.append(f"    {'':<14}{'value':>16}{'stderr':>14}{'optimum':>16}{'initial':>16}")
-    for i, (name, c, o, i0) in enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)):
+    rows = list(enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)))
+    for i, (name, c, o, i0) in rows[::-1] if cfg.order == "ascending" else rows:  # in the naming order
         o = 0.0 if abs(o) < 1e-12 * scale else o  # float64 round-off, not a finding
         label = name + (f"  ({_term(model.powers(cfg.degree)[i])})" if cfg.basis == "power" else "")
         lines.append(f"    {label:<14}{c:>16.6g}{s.stderr[i]:>14.3g}{o:>16.6g}{i0:>16.6g}")
@@ -213,7 +214,8 @@ def fit_report(result: FitResult) -> str:
         power = M @ result.model.coefficients
         power_se = _sqrt_diag(M @ s.covariance @ M.T)
         lines.append("[[Power form]] (coefficients of raw x)")
-        for name, k, c, se in zip(model.coefficient_names(cfg.degree), model.powers(cfg.degree), power, power_se):
+        power_rows = list(zip(basis.names("power", cfg.degree, cfg.order), model.powers(cfg.degree), power, power_se))
+        for name, k, c, se in power_rows[::-1] if cfg.order == "ascending" else power_rows:
             lines.append(f"    {name + '  (' + _term(k) + ')':<14}{c:>16.6g}{se:>14.3g}")
     pairs = s.correlations(0.1)
     lines.append("[[Correlations]] (|r| >= 0.1)")

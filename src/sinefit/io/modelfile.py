@@ -20,7 +20,7 @@ FORMAT = "sinefit.model"
 FORMAT_VERSION = 1
 MAX_BYTES = 1 << 20  # a degree-1000 model is ~60 kB; anything near this is not ours
 KEYS = {"format", "format_version", "sinefit_version", "basis", "degree", "domain", "window",
-        "coefficients", "power_coefficients", "loss_function", "final_loss", "status"}  # fmt: skip
+        "coefficients", "power_coefficients", "loss_function", "final_loss", "status", "order"}  # fmt: skip
 
 
 class ModelFileError(InputError):
@@ -53,6 +53,7 @@ def document(result: FitResult) -> dict[str, Any]:
         "loss_function": result.config.loss,
         "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
         "status": result.status,
+        **({"order": "ascending"} if m.order == "ascending" else {}),  # names run from the constant up
     }
 
 
@@ -87,8 +88,11 @@ def from_document(doc: Any, where: str) -> Polynomial:
     coefficients = doc.get("coefficients")
     if not isinstance(coefficients, list) or len(coefficients) != degree + 1:
         raise bad(f"a degree-{degree} model needs {degree + 1} coefficients")
+    order = doc.get("order", "descending")
+    if order not in ("descending", "ascending"):
+        raise bad(f"order must be descending or ascending, got {order!r}")
     values = []
-    for i, (entry, name, k) in enumerate(zip(coefficients, names(kind, degree), powers(degree))):
+    for i, (entry, name, k) in enumerate(zip(coefficients, names(kind, degree, order), powers(degree))):
         if not isinstance(entry, dict) or set(entry) != {"name", "degree", "value"}:
             raise bad(f"coefficient {i} must be an object with name, degree and value")
         if entry["name"] != name or entry["degree"] != k:
@@ -97,7 +101,7 @@ def from_document(doc: Any, where: str) -> Polynomial:
         if not _is_number(value) or not math.isfinite(value):
             raise bad(f"coefficient {name!r} must be a finite number, got {value!r}")
         values.append(float(value))
-    return Polynomial(np.array(values, dtype=np.float64), domain, kind)
+    return Polynomial(np.array(values, dtype=np.float64), domain, kind, order)
 
 
 def check_degree(degree: Any, bad) -> int:

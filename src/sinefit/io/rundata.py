@@ -121,7 +121,8 @@ class RunData:
         return self.polynomial(self.optimum)
 
     def polynomial(self, coefficients: np.ndarray) -> Polynomial:
-        return Polynomial(np.asarray(coefficients, dtype=np.float64), self.domain, self.basis)
+        return Polynomial(np.asarray(coefficients, dtype=np.float64), self.domain, self.basis,
+                          self.config.get("order", "descending"))  # fmt: skip
 
     def evaluate(self, coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
         """A coefficient vector (or (k, p) stack of them) of this run's basis at x."""
@@ -168,7 +169,7 @@ def load(run_dir: str | Path) -> RunData:
     config = configfile.read(run_dir / "config.toml")
     surface = _read_surface(run_dir / "surface.json")
     p = surface["degree"] + 1
-    names = basis_mod.names(surface["basis"], surface["degree"])
+    names = basis_mod.names(surface["basis"], surface["degree"], config.get("order", "descending"))
 
     steps, losses = _read_history(run_dir / "history.csv")
     trajectory_steps, thetas = _read_trajectory(run_dir / "trajectory.csv", names)

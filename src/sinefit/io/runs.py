@@ -76,9 +76,9 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
         "lr": result.lr,
         "momentum": result.momentum,
         "logged": [[t, finite_or_none(v)] for t, v in result.logged],
-        "coefficients": result.coefficients,
-        "power_coefficients": dict(zip(_power_names(result), map(float, result.model.power_coefficients))),
-        "stderr": dict(zip(result.model.names, map(finite_or_none, s.stderr))),
+        "coefficients": result.coefficients.as_dict(),
+        "power_coefficients": _in_order(result, dict(zip(_power_names(result), map(float, result.model.power_coefficients)))),
+        "stderr": _in_order(result, dict(zip(result.model.names, map(finite_or_none, s.stderr)))),
         "initial_coefficients": result.initial.as_dict(),
         "formula": result.formula(17),
         "final_loss": finite_or_none(result.final_loss),
@@ -104,10 +104,15 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
     }
 
 
-def _power_names(result: FitResult) -> list[str]:
-    from ..model import coefficient_names
+def _in_order(result: FitResult, by_name: dict) -> dict:
+    """A dict built highest power first, in the naming order in force (constant first when ascending)."""
+    return dict(reversed(by_name.items())) if result.model.order == "ascending" else by_name
 
-    return coefficient_names(result.model.degree)
+
+def _power_names(result: FitResult) -> list[str]:
+    from ..basis import names
+
+    return names("power", result.model.degree, result.model.order)
 
 
 POINTS_SHOWN = 2000
