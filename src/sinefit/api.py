@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -18,6 +19,7 @@ from .errors import InputError, Interrupted
 from .moments import Moments
 from .objective import Ascending, PerSample
 from .polynomial import Polynomial
+from . import trace as trace_mod
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -49,6 +51,7 @@ class FitResult:
     snapshot_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (k,)
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, p): the parameters then
     interrupted_at: int | None = None  # the step where a stop request (Ctrl-C) ended training
+    trace: Any = None  # trace.Trace of the first steps, with fit(trace=N)
 
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
@@ -362,6 +365,8 @@ def fit(
     on_step: Callable[[int, int], None] | None = None,
     on_start: Callable[[FitConfig], None] | None = None,
     stop: train.StopFlag | None = None,
+    trace: int = 0,
+    on_trace: Callable[[Any], None] | None = None,
     **settings: Any,
 ) -> FitResult:
     """Fit a polynomial by gradient descent; with no arguments, the seed experiment.
@@ -378,12 +383,20 @@ def fit(
     then during a long training loop; ``on_start(config)`` once the data is read
     and checked, just before the first step. Setting ``stop`` (a
     ``train.StopFlag``) ends training after the current step: the result then
-    has ``status == "interrupted"`` and the parameters reached so far.
+    has ``status == "interrupted"`` and the parameters reached so far. ``trace=N`` keeps the
+    first N steps in full (``result.trace``; ``on_trace(trace)`` hears of it before training).
     """
     base = config if config is not None else FitConfig()
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
+    trace_mod.check(trace, cfg.optimizer)
     p = _prepare(cfg, x, y, on_progress, stop)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
+    traced = None
+    if trace:
+        theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
+        traced = trace_mod.record(_objective(p), _rule(cfg.optimizer, p.lr, p.momentum), theta0, min(trace, cfg.steps))
+        if on_trace is not None:
+            on_trace(traced)
     if on_start is not None:
         on_start(cfg)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
@@ -396,7 +409,8 @@ def fit(
             DivergenceWarning,
             stacklevel=2,
         )
-    return _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
+    result = _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
+    return result if traced is None else dataclasses.replace(result, trace=traced)
 
 
 def from_run(

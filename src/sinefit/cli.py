@@ -193,6 +193,7 @@ def fit(
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
     init: InitOpt = None,
     order: OrderOpt = None,
+    trace: Annotated[int, Opt("--trace", metavar="N", help="Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).")] = 0,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
     fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
@@ -221,7 +222,8 @@ def fit(
     if talk:
         print(report.header(cfg, _target_text(cfg)))
         print()
-        print(report.LOSS_TABLE_HEADER)
+        if not trace:
+            print(report.LOSS_TABLE_HEADER)
     progress = _Progress("reading points", talk)
     training = _Progress("step", talk, delay=1.0)
 
@@ -230,6 +232,12 @@ def fit(
         print(report.loss_row(t, value), flush=True)
 
     run_dir: Path | None = None
+
+    def on_trace(traced) -> None:  # --trace: the first steps in full, then the loss table
+        progress.close()
+        if talk:
+            print(report.trace_text(traced, cfg), end="\n\n")
+            print(report.LOSS_TABLE_HEADER)
 
     def on_start(_cfg) -> None:  # the data is read and sound: from here on, a run exists
         nonlocal run_dir
@@ -243,7 +251,7 @@ def fit(
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
         try:
             result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress, on_step=training,
-                             on_start=on_start, stop=stop)  # fmt: skip
+                             on_start=on_start, stop=stop, trace=trace, on_trace=on_trace)  # fmt: skip
         finally:
             progress.close()
             training.close()

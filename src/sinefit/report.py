@@ -227,6 +227,15 @@ def fit_report(result: FitResult) -> str:
     return "\n".join(lines)
 
 
+def trace_text(traced, cfg: FitConfig) -> str:
+    """--trace: the first steps in full, in the naming order in force."""
+    from . import trace
+
+    lr = cfg.lr if isinstance(cfg.lr, float) else None
+    return trace.text(traced, basis.names(cfg.basis, cfg.degree, cfg.order), model.powers(cfg.degree), cfg.basis,
+                      cfg.loss, cfg.optimizer, lr, cfg.order == "ascending")  # fmt: skip
+
+
 def divergence_message(result: FitResult) -> str:
     step = result.diverged_at
     return (

@@ -198,6 +198,10 @@ def finish_run(
     write_text(run_dir / "history.csv", history_csv(result.losses))
     write_text(run_dir / "trajectory.csv", trajectory_csv(result))
     write_text(run_dir / "points.csv", points_csv(result))
+    if result.trace is not None:  # --trace: the first steps in full
+        from .. import trace
+
+        write_text(run_dir / "trace.csv", trace.csv(result.trace, result.model.names, result.model.order == "ascending"))
     write_json(run_dir / "surface.json", _finite_json(surface_document(result)))
     if modelfile.writable(result):
         write_json(run_dir / "model.json", modelfile.document(result))
