@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, expr, init, losses, model, moments, optim, stats, train
+from . import analysis, basis, data, engine, expr, init, losses, minibatch, model, moments, optim, stats, train
 from .coefficients import Coefficients
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
@@ -52,6 +52,7 @@ class FitResult:
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, p): the parameters then
     interrupted_at: int | None = None  # the step where a stop request (Ctrl-C) ended training
     trace: Any = None  # trace.Trace of the first steps, with fit(trace=N)
+    minibatch: Any = None  # minibatch.MiniBatchRun, with batch_size
 
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
@@ -294,7 +295,9 @@ def _engine_text(p: _Problem) -> str:
     if cfg.optimizer == "exact":
         return "closed form (least squares)"
     if p.engine == "per-sample":
-        return f"per-sample (the seed's way), {cfg.grad} gradients"
+        return f"per-sample (the seed's way), {cfg.grad} gradients" + (
+            f", mini-batches of {cfg.batch_size}" if cfg.batch_size is not None else ""
+        )
     how = {"gd": "closed form", "momentum": "modal recurrence", "nesterov": "modal recurrence"}
     return f"sufficient statistics, {how.get(cfg.optimizer, 'O(p^2) per step')}" + (
         f", {p.moments.n} points streamed" if p.moments is not None else ""
@@ -302,7 +305,7 @@ def _engine_text(p: _Problem) -> str:
 
 
 def _run(
-    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None
+    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None, objective=None
 ) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
     """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step).
     ``record``: the steps whose parameters are kept (default: ``snapshot_steps``; the playground asks for its own)."""
@@ -329,7 +332,7 @@ def _run(
                 log(t, torch.tensor([losses_[t]]))
         d = int(run.diverged_at[0])
         return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, None
-    objective = _objective(p)
+    objective = objective or _objective(p)
     theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
     if cfg.optimizer == "lbfgs":
         trajectory = train.train_lbfgs(
@@ -349,10 +352,16 @@ def _run(
 def _objective(p: _Problem):
     if p.engine == "stats":
         return engine.StatsObjective.of(p.quadratic, p.device)
-    loss = losses.get(p.config.loss, p.config.huber_delta)
-    if p.config.order == "ascending":  # the model summed from the constant up, as the tutorial writes it
-        return Ascending.of(p.columns, p.dataset.y, loss, p.config.grad)
-    return PerSample(p.columns, p.dataset.y, loss, p.config.grad)
+    cfg, loss = p.config, losses.get(p.config.loss, p.config.huber_delta)
+
+    def make(columns: torch.Tensor, y: torch.Tensor):
+        if cfg.order == "ascending":  # the model summed from the constant up, as the tutorial writes it
+            return Ascending.of(columns, y, loss, cfg.grad)
+        return PerSample(columns, y, loss, cfg.grad)
+
+    if cfg.batch_size is not None:
+        return minibatch.MiniBatch(p.columns, p.dataset.y, make, cfg.batch_size, cfg.seed)
+    return make(p.columns, p.dataset.y)
 
 
 def fit(
@@ -401,7 +410,8 @@ def fit(
         on_start(cfg)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
     step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
-    theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop)
+    objective = _objective(p) if cfg.batch_size is not None else None  # kept: it holds the batch losses
+    theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop, objective=objective)
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
@@ -410,6 +420,9 @@ def fit(
             stacklevel=2,
         )
     result = _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
+    if objective is not None:
+        batches = minibatch.MiniBatchRun(cfg.batch_size, p.dataset.size, np.array(objective.batch_losses))
+        result = dataclasses.replace(result, minibatch=batches)
     return result if traced is None else dataclasses.replace(result, trace=traced)
 
 
@@ -474,8 +487,8 @@ def _rule(name: str, lr: float, momentum: float | None):
 
 def _warn_if_unstable(cfg: FitConfig, q: analysis.Quadratic, lr: float | None, momentum: float | None) -> None:
     """Warn before training when plain gd (or heavy ball) cannot be stable at this lr."""
-    if cfg.steps == 0 or lr is None or cfg.optimizer not in ("gd", "momentum"):
-        return
+    if cfg.steps == 0 or lr is None or cfg.optimizer not in ("gd", "momentum") or cfg.batch_size is not None:
+        return  # a batch's curvature is not the full data's: the bound does not apply to mini-batches
     mu = momentum or 0.0 if cfg.optimizer == "momentum" else 0.0
     bound = 2.0 * (1.0 + mu) / q.eigenvalues[0]  # heavy ball is stable for lr < 2 (1 + mu) / lambda_max
     if lr > bound and math.isfinite(bound):

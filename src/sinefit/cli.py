@@ -119,6 +119,7 @@ MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also
 ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
 InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")]
 OrderOpt = Annotated[Optional[str], Opt(help="Naming order: descending (a x^3 + b x^2 + c x + d, the seed's) or ascending (a + b x + c x^2 + d x^3, the PyTorch tutorial's, summed in that order). [default: descending]")]
+BatchOpt = Annotated[Optional[int], Opt("--batch-size", help="Mini-batch SGD: each update sees B points, shuffled each epoch as DataLoader(shuffle=True) under the seed (last batch partial); --steps counts updates. [default: all points]")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
 
 
@@ -193,6 +194,7 @@ def fit(
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
     init: InitOpt = None,
     order: OrderOpt = None,
+    batch_size: BatchOpt = None,
     trace: Annotated[int, Opt("--trace", metavar="N", help="Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).")] = 0,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
@@ -215,7 +217,7 @@ def fit(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every, init=init, order=order,
+        log_every=log_every, init=init, order=order, batch_size=batch_size,
     ))  # fmt: skip
     stems = _figure_stems(figures_, fmt, animate)
     talk = not (quiet or as_json)
@@ -367,6 +369,7 @@ def sweep(
     dtype: Annotated[Optional[str], Opt(help="Working precision: float64 (the default for sweeps: the stats engine) or float32 (per-sample, slower).")] = None,
     engine: EngineOpt = None,
     device: DeviceOpt = None,
+    batch_size: Annotated[Optional[str], Opt("--batch-size", help="Mini-batch sizes to sweep, e.g. 1,10,100,1000 (one fit each, on the per-sample engine).")] = None,
     top: Annotated[int, Opt(help="How many of the best configurations to print (and log to MLflow as child runs).")] = 10,
     out: OutOpt = Path("runs"),
     mlflow: MlflowOpt = None,
@@ -382,7 +385,7 @@ def sweep(
 
     axes = {name: parse_axis(f"--{name}", text) for name, text in
             (("lr", lr), ("seed", seed), ("degree", degree), ("optimizer", optimizer), ("basis", basis),
-             ("momentum", momentum)) if text is not None}  # fmt: skip
+             ("momentum", momentum), ("batch_size", batch_size)) if text is not None}  # fmt: skip
     if "lr" in axes:
         axes["lr"] = ["auto" if str(v) == "auto" else v for v in axes["lr"]]
     settings = _settings(

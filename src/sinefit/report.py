@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import analysis, basis, init, model
+from . import analysis, basis, init, minibatch, model
 from .api import FitResult
 from .config import FitConfig
 
@@ -98,6 +98,8 @@ def auto_lr_text(result: FitResult) -> str:
 def hint(result: FitResult) -> str:
     """One line: what would close the gap to the optimum."""
     a, q, cfg = result.advice, result.quadratic, result.config
+    if result.minibatch is not None and not a.diverged:
+        return minibatch_hint(result)
     if a.diverged:
         return (
             f"use an lr below the stable bound {q.stable_lr:.3g}, e.g. --lr {_lr(a.fastest_lr)} "
@@ -128,10 +130,48 @@ def hint(result: FitResult) -> str:
     )
 
 
+def minibatch_lines(result: FitResult) -> list[str]:
+    """[[Mini-batches]]: sizes, epochs and the noise floor measured at the end of the run."""
+    mb, q = result.minibatch, result.quadratic
+    f = minibatch.floor(result.losses, mb.batches_per_epoch)
+    lines = ["[[Mini-batches]]"]
+    lines.append(_row("batch size", f"{mb.batch_size} of {mb.n} points", f"{mb.batches_per_epoch} updates per epoch, "
+                      f"the last batch partial" if mb.n % mb.batch_size else f"{mb.batches_per_epoch} updates per epoch"))
+    lines.append(_row("epochs", f"{mb.epochs:.4g}", f"{len(mb.batch_losses)} updates"))
+    if f.window and result.diverged_at is None:
+        label = "still descending" if f.descending else "noise floor"
+        lines.append(_row(label, f"{_g(f.mean)} mean", f"full-data loss over the last {f.window} updates: "
+                          f"{_g(f.low)} ... {_g(f.high)}, " + (_ratio(f.mean / q.optimum_loss) if q.optimum_loss > 0
+                                                                else "n/a")))  # fmt: skip
+    lines.append(_row("last batch loss", _g(float(mb.batch_losses[-1])) if len(mb.batch_losses) else "n/a",
+                      "the loss of the points the last update saw"))  # fmt: skip
+    return lines
+
+
+def minibatch_why(result: FitResult) -> str:
+    mb = result.minibatch
+    f = minibatch.floor(result.losses, mb.batches_per_epoch)
+    noise = ("each update follows one batch's gradient, the full gradient plus sampling noise, and at a fixed lr "
+             "that noise keeps moving the fit")  # fmt: skip
+    if f.descending:
+        return (f"{noise}, but it is still descending (full-data loss {_g(f.low)} ... {_g(f.high)} over the last "
+                f"{f.window} updates): more steps lower it before the noise floor does")  # fmt: skip
+    return (f"{noise}: it hovers at a noise floor (full-data loss {_g(f.low)} ... {_g(f.high)} over the last "
+            f"{f.window} updates) instead of converging")  # fmt: skip
+
+
+def minibatch_hint(result: FitResult) -> str:
+    mb = result.minibatch
+    return (f"a smaller --lr or a larger --batch-size (now {mb.batch_size}) lowers the floor, at the cost of slower "
+            "progress; without --batch-size every update uses all the points and the fit converges")
+
+
 def why(result: FitResult) -> str:
     """One line: why the fit stopped where it did."""
     a, q, cfg = result.advice, result.quadratic, result.config
     ev = q.eigenvalues
+    if result.minibatch is not None and not a.diverged:
+        return minibatch_why(result)
     if a.diverged:
         growth = abs(1.0 - (result.lr or 0.0) * ev[0])
         return (
@@ -192,6 +232,8 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("loss / best possible", _ratio(a.ratio)))
     lines.append(f"    Why:  {why(result)}.")
     lines.append(f"    Hint: {hint(result)}.")
+    if result.minibatch is not None:
+        lines += minibatch_lines(result)
 
     lines.append("[[Conditioning]]")
     shown = ", ".join(f"{v:.4g}" for v in ev) if len(ev) <= 8 else f"{ev[-1]:.4g} ... {ev[0]:.4g}"
