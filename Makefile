@@ -22,10 +22,10 @@ $(VENV)/.ready: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# The tests also need pytest, hypothesis, the MLflow extra (its round trip is tested), and the
-# playground's serve extra with Playwright (its browser tests).
+# The tests also need pytest, hypothesis, the MLflow extra (its round trip is tested), the
+# playground's serve extra with Playwright (its browser tests), and the notebook extra (the tour notebook runs).
 $(VENV)/.ready-test: $(VENV)/.ready
-	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser,notebook]"
 	touch $@
 
 # The playground's browser tests drive Debian's Chromium (Playwright's own browser download is not

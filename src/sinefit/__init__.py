@@ -10,7 +10,8 @@ does not pay for importing torch.
 
 from ._version import __version__
 
-__all__ = ["__version__", "fit", "load", "FitConfig", "FitResult", "Polynomial", "ConfigError"]
+__all__ = ["__version__", "fit", "load", "sweep", "FitConfig", "FitResult", "SweepResult", "Polynomial", "Coefficients",
+           "ConfigError", "DivergenceWarning", "UnstableLRWarning"]  # fmt: skip
 
 
 def __getattr__(name: str):
@@ -22,8 +23,21 @@ def __getattr__(name: str):
         from . import config
 
         return getattr(config, name)
+    if name in ("sweep", "SweepResult"):
+        import importlib
+
+        module = importlib.import_module(".sweep", __name__)  # callable: sinefit.sweep(...) runs sweep.sweep
+        return module if name == "sweep" else module.SweepResult
+    if name == "Coefficients":
+        from .coefficients import Coefficients
+
+        return Coefficients
     if name == "load":
         from .io.modelfile import load
 
         return load
     raise AttributeError(f"module 'sinefit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # dir(sinefit) and tab completion show the lazy names too
+    return sorted(set(globals()) | set(__all__))

@@ -95,6 +95,31 @@ class FitResult:
     def formula(self, digits: int = 6) -> str:
         return self.model.formula(digits)
 
+    # -- for notebooks: drawn from the result in memory by io.display, no run directory needed --
+
+    def report(self) -> str:
+        """The fit report, as `sinefit fit` prints it."""
+        from . import report
+
+        return report.fit_report(self)
+
+    def plot(self, kind: str = "overlay"):
+        """A matplotlib Figure: overlay, loss, coefficients, convergence or seed (the seed's 'y true' / 'y pred')."""
+        from .io import display
+
+        return display.plot(self, kind)
+
+    def to_frame(self):
+        """The loss history as a pandas DataFrame indexed by step (with the batch losses for mini-batches)."""
+        from .io import display
+
+        return display.frame(self)
+
+    def _repr_html_(self) -> str:
+        from .io import display
+
+        return display.html_of(self)
+
     def __repr__(self) -> str:
         return (
             f"FitResult({self.status}, loss={self.final_loss:.6g}, optimum={self.optimum_loss:.6g}, "
@@ -376,6 +401,7 @@ def fit(
     stop: train.StopFlag | None = None,
     trace: int = 0,
     on_trace: Callable[[Any], None] | None = None,
+    live: bool = False,
     **settings: Any,
 ) -> FitResult:
     """Fit a polynomial by gradient descent; with no arguments, the seed experiment.
@@ -394,6 +420,7 @@ def fit(
     ``train.StopFlag``) ends training after the current step: the result then
     has ``status == "interrupted"`` and the parameters reached so far. ``trace=N`` keeps the
     first N steps in full (``result.trace``; ``on_trace(trace)`` hears of it before training).
+    ``live=True`` redraws one figure in place while training, in a notebook, and leaves the final one.
     """
     base = config if config is not None else FitConfig()
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
@@ -411,6 +438,10 @@ def fit(
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
     step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
     objective = _objective(p) if cfg.batch_size is not None else None  # kept: it holds the batch losses
+    if live:  # a notebook figure redrawn in place while training (io.display), the final one left
+        from .io import display
+
+        objective, figure = display.live_objective(objective or _objective(p), p)
     theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop, objective=objective)
     if diverged_at is not None:
         warnings.warn(
@@ -420,7 +451,9 @@ def fit(
             stacklevel=2,
         )
     result = _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
-    if objective is not None:
+    if live:
+        display.live_finish(figure, result)
+    if cfg.batch_size is not None:
         batches = minibatch.MiniBatchRun(cfg.batch_size, p.dataset.size, np.array(objective.batch_losses))
         result = dataclasses.replace(result, minibatch=batches)
     return result if traced is None else dataclasses.replace(result, trace=traced)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 
 import itertools
+import sys
+import types
 import math
 import time
 from dataclasses import dataclass
@@ -268,3 +270,13 @@ def _run_batch(problem, steps: int, opt: str, theta0: torch.Tensor, lrs: np.ndar
     )  # fmt: skip
     t = train.train(theta, objective, rule, steps, history=False)
     return t.losses[1].cpu().numpy(), t.diverged_at.cpu().numpy()
+
+
+class _CallableModule(types.ModuleType):
+    """``sinefit.sweep`` is this module (a package attribute cannot be both); calling it runs :func:`sweep`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
