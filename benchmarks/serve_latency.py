@@ -4,7 +4,9 @@ Starts `sinefit serve` on 127.0.0.1 (a free port), opens the page in Debian's Ch
 Playwright, moves the lr slider N times (waiting for each redraw), and reports the median and
 the 90th percentile of the time the page measures from the slider's `input` event to the
 animation frame after the charts were redrawn with the new answer. Bars (issue #11): median
-<= 50 ms for the seed's problem, <= 200 ms for degree 15 with momentum.
+<= 50 ms for the seed's problem, <= 200 ms for degree 15 with momentum. Then it plays a long
+run (its frames streamed by the server at 30 a second) and reports the rate and the steadiness
+of the frames the page drew, and the machine's load average.
 
     .venv/bin/python benchmarks/serve_latency.py            # 40 moves per scenario
     .venv/bin/python benchmarks/serve_latency.py --quick    # 3 moves: checks it runs
@@ -39,6 +41,25 @@ def measure(page, url: str, moves: int) -> list[float]:
     return page.evaluate("() => window.sinefit.latencies()")[2:]
 
 
+def frame_rate(page, url: str, seconds: float) -> tuple[float, float, float]:
+    """Play a long run (its frames streamed at 30 a second) and time the frames the page drew:
+    (frames a second, median interval ms, 90th-percentile interval ms)."""
+    page.goto(url)
+    page.wait_for_function("() => window.sinefit && window.sinefit.state.view !== null", timeout=120_000)
+    page.select_option("#speed", "1")
+    page.click("#reset")
+    page.click("#play")
+    page.wait_for_timeout(seconds * 1000)
+    times = page.evaluate("() => window.sinefit.state.frameTimes.slice()")
+    page.click("#pause")
+    times = times[5:]  # the stream's start
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    if not gaps:
+        return 0.0, float("nan"), float("nan")
+    rate = 1000.0 * len(gaps) / (times[-1] - times[0])
+    return rate, statistics.median(gaps), gaps[max(0, int(round(0.9 * len(gaps))) - 1)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 moves per scenario")
@@ -61,12 +82,18 @@ def main(argv=None) -> int:
                 median = statistics.median(times)
                 p90 = sorted(times)[max(0, int(round(0.9 * len(times))) - 1)]
                 rows.append((name, median, p90, bar))
+            stream = frame_rate(page, running.url + "?steps=50000&optimizer=momentum&lr=1e-6", 2.0 if args.quick else 8.0)
             browser.close()
     finally:
         running.stop()
     print(f"{'scenario':<40}{'median ms':>12}{'p90 ms':>10}{'bar ms':>9}  result")
     for name, median, p90, bar in rows:
         print(f"{name:<40}{median:>12.1f}{p90:>10.1f}{bar:>9.0f}  {'pass' if median <= bar else 'FAIL'}")
+    rate, gap, gap90 = stream
+    print(f"animation stream (momentum, 50 000 steps, 1 step a frame): {rate:.1f} frames/s drawn, "
+          f"interval median {gap:.1f} ms, p90 {gap90:.1f} ms (sent at 30/s: 33.3 ms)")
+    with open("/proc/loadavg") as f:
+        print("load average:", " ".join(f.read().split()[:3]))
     return 0
 
 

@@ -468,9 +468,11 @@ def test_missing_file(tmp_path, name):
     assert refusal(tmp_path / name) == "cannot read: No such file or directory"
 
 
-def test_directory_cannot_be_read(tmp_path):
+def test_directory_without_data_files_is_refused(tmp_path):
+    """A directory is a partitioned data set (tests/test_summary.py): one with no data files is refused."""
     (tmp_path / "dir.csv").mkdir()
-    assert refusal(tmp_path / "dir.csv") == "cannot read: Is a directory"
+    (tmp_path / "dir.csv" / "_SUCCESS").write_text("")
+    assert refusal(tmp_path / "dir.csv") == "no data files (.parquet, .csv, .npy, .npz) found"
 
 
 def test_all_formats_agree(tmp_path):

@@ -110,6 +110,15 @@ MATRIX = [
     ("report-missing", ["report", "runs/fit-9999"], {}, 2, ["no such run directory"]),
     ("show-missing", ["runs", "show", "runs/fit-9999"], {}, 2, ["no such run directory"]),
     ("sweep-axis", ["sweep", "--lr", "1e-7:1e-5"], {}, 2, ["--lr", "a:b:n"]),
+    # files written (issue 10: 1-3)
+    ("output-device", ["predict", "m.json", "--x", "1", "--output", "/dev/null"], {"m.json": model_text()}, 2, ["--output /dev/null", "is a device"]),
+    ("output-directory", ["predict", "m.json", "--x", "1", "--output", "."], {"m.json": model_text()}, 2, ["--output .", "is a directory"]),
+    ("output-exists", ["predict", "m.json", "--x", "1", "--output", "p.csv"], {"m.json": model_text(), "p.csv": "mine\n"}, 2, ["p.csv", "exists", "--force"]),
+    ("output-is-input", ["predict", "m.json", "--input", "in.csv", "--output", "in.csv", "--force"], {"m.json": model_text(), "in.csv": "x\n1\n"}, 2, ["in.csv", "is an input"]),
+    ("output-suffix", ["predict", "m.json", "--x", "1", "--output", "m.json", "--force"], {"m.json": model_text()}, 2, ["m.json", "suffix '.json'", "*.csv"]),
+    ("compare-suffix", ["runs", "compare", "a", "b", "--output", "c.txt"], {}, 2, ["c.txt", "suffix '.txt'"]),
+    # run directories (issue 10: 12)
+    ("noise-overflow", ["fit", "--noise", "1e308"], {}, 2, ["--noise", "not finite"]),
 ]
 
 

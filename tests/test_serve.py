@@ -313,6 +313,9 @@ def test_http_host_and_origin_checks(running):
     assert status == 403 and b"evil.example" in body and b"Traceback" not in body
     status, _, body = _request(running, "/", headers={"Origin": "http://evil.example"})
     assert status == 403 and b"evil.example" in body
+    for path in ("/api/stream?steps=10", "/api/frames?steps=10"):  # the animation's endpoints too
+        assert _request(running, path, headers={"Host": f"evil.example:{running.port}"})[0] == 403
+        assert _request(running, path, headers={"Origin": "http://evil.example"})[0] == 403
     status, _, _ = _request(running, "/api/upload?name=a.csv", "POST", {"Origin": "null"}, b"0,0\n1,1\n")
     assert status == 403
     status, _, _ = _request(running, "/api/fit", headers={"Origin": f"http://127.0.0.1:{running.port}"})
@@ -482,3 +485,47 @@ def test_http_stream_of_frames(running):
     status, _, body = _request(running, "/api/stream?speed=0")
     assert status == 400 and json.loads(body) == {"error": "--speed: must be 1 to 1000000000 for a stream, got 0",
                                                   "field": "general"}  # fmt: skip
+
+
+def test_a_tabs_overtaken_request_is_not_computed(running, monkeypatch):
+    """A slider dragged fast: the tab's requests run one at a time, and those overtaken while they
+    waited answer 409 at once instead of computing; another tab is not held up by them."""
+    import time
+
+    latest = running.server.config.app.latest
+    calls: list[str] = []
+    release = threading.Event()
+    real = core.view
+
+    def held(query, *args, **kwargs):
+        calls.append(query.get("lr", ""))
+        if query.get("lr") == "1e-6":
+            release.wait(30)  # the first request computes until the others have arrived
+        return real(query, *args, **kwargs)
+
+    monkeypatch.setattr(core, "view", held)
+    statuses: dict[str, int] = {}
+
+    def get(lr, client):
+        statuses[lr] = _request(running, f"/api/fit?lr={lr}&client={client}")[0]
+
+    def send(lr, client, then=None):
+        before = latest.current(client)
+        thread = threading.Thread(target=get, args=(lr, client))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while latest.current(client) == before or (then is not None and not then()):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        return thread
+
+    threads = [send("1e-6", "tab", then=lambda: "1e-6" in calls)]  # computing, and holding the tab's turn
+    threads += [send("2e-6", "tab"), send("3e-6", "tab")]  # both wait behind it; 3e-6 overtakes 2e-6
+    threads.append(send("4e-6", "other"))
+    threads[-1].join()
+    assert statuses == {"4e-6": 200}  # another tab is not held up by this one
+    release.set()
+    for t in threads:
+        t.join()
+    assert statuses == {"1e-6": 200, "2e-6": 409, "3e-6": 200, "4e-6": 200}
+    assert "2e-6" not in calls  # overtaken: never computed

@@ -11,8 +11,7 @@ import json
 import math
 import os
 import shlex
-import subprocess
-import sys
+import warnings
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,6 +25,7 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests skipped: pip install 'sinefit[browser]'")
 pytest.importorskip("starlette")
 
+from sinefit.cli import main  # noqa: E402
 from sinefit.serve import core, server  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -150,6 +150,30 @@ def test_play_pause_step_reset(page, running):
     assert page.evaluate("() => window.sinefit.curve()") == first
 
 
+def test_a_slider_move_while_playing_streams_the_new_settings_on(page, running):
+    """Playing, a newer answer cancels the older stream: the animation goes on from the same step
+    with the new settings' frames, and no frame of the old settings is drawn after it."""
+    open_page(page, running, optimizer="momentum", momentum="0.9", lr="1e-6", steps="20000")
+    page.click("#reset")
+    page.click("#play")
+    page.wait_for_function("() => window.sinefit.state.cursor.t > 100")
+    page.evaluate("""() => { window.drawn = []; window.sinefit.onFrame = (f, v) => window.drawn.push([f.t, f.loss, v.query.lr]); }""")
+    set_slider(page, "#lr-slider", math.log10(2e-6))
+    lr = view(page)["query"]["lr"]
+    at_answer = page.evaluate("() => window.sinefit.state.cursor.t")
+    assert 100 < at_answer < 20000 and page.evaluate("() => window.sinefit.state.playing")
+    page.wait_for_function("(t) => window.sinefit.state.cursor.t > t + 100", arg=at_answer)
+    page.click("#pause")
+    shown = page.evaluate("() => window.sinefit.state.cursor")
+    new = core.run(core.settings({"optimizer": "momentum", "momentum": "0.9", "lr": lr, "steps": "20000"})[0])
+    assert shown["theta"] == pytest.approx(list(new.path.at(np.array([shown["t"]]))[0]), rel=1e-13)
+    # every frame drawn since the answer is the new run's (none of the old stream's slipped through)
+    after = [(t, loss) for t, loss, shown_lr in page.evaluate("() => window.drawn") if shown_lr == lr]
+    ts = [t for t, _ in after]
+    assert len(ts) >= 5 and 100 < ts[0] <= at_answer and all(0 < b - a and (b - a) % 10 == 0 for a, b in zip(ts, ts[1:]))
+    assert [loss for _, loss in after] == pytest.approx([new.result.losses[t] for t, _ in after], rel=1e-13)
+
+
 def test_switching_optimizer_moves_the_bound(page, running):
     open_page(page, running)
     gd = float(page.get_attribute("#bound-mark", "data-bound"))
@@ -228,7 +252,7 @@ def test_a_shared_url_restores_the_same_curve(page, running, browser):
     other.context.close()
 
 
-def test_the_downloaded_command_reproduces_the_final_loss_in_the_cli(page, running, tmp_path):
+def test_the_downloaded_command_reproduces_the_final_loss_in_the_cli(page, running, tmp_path, capsys, monkeypatch):
     open_page(page, running, degree="4", optimizer="nesterov", momentum="0.8", steps="1500")
     set_slider(page, "#lr-slider", math.log10(view(page)["run"]["bound"] * 0.5))
     shown = float(page.get_attribute("#final-loss", "data-value"))
@@ -237,10 +261,14 @@ def test_the_downloaded_command_reproduces_the_final_loss_in_the_cli(page, runni
     command = Path(info.value.path()).read_text().strip()
     argv = shlex.split(command)
     assert argv[:2] == ["sinefit", "fit"]
-    out = subprocess.run([sys.executable, "-m", "sinefit", *argv[1:], "--json", "--out", str(tmp_path / "runs")],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["final_loss"] == pytest.approx(shown, rel=1e-12)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main([*argv[1:], "--json", "--out", str(tmp_path / "runs")])  # the CLI, in this process
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert json.loads(out.out)["final_loss"] == pytest.approx(shown, rel=1e-12)
     with page.expect_download() as info:
         page.click("#dl-model")
     assert json.loads(Path(info.value.path()).read_text())["final_loss"] == pytest.approx(shown, rel=1e-12)
@@ -269,6 +297,16 @@ def test_two_tabs_at_once(browser, running):
         assert p.evaluate("() => new URLSearchParams(location.search).get('lr')") == v["query"]["lr"]
     assert a.evaluate("() => window.sinefit.state.view.problem.p") == 4
     assert b.evaluate("() => window.sinefit.state.view.problem.p") == 7
+    # both tabs play at once: each draws its own run's frames (each tab's stream is its own)
+    for p in (a, b):
+        p.click("#reset")
+        p.click("#play")
+    for p in (a, b):
+        p.wait_for_function("() => window.sinefit.state.cursor.t > 50")
+        p.click("#pause")
+        v, c = p.evaluate("() => [window.sinefit.state.view.query, window.sinefit.state.cursor]")
+        own = core.run(core.settings(v)[0])
+        assert c["theta"] == pytest.approx(list(own.path.at(np.array([c["t"]]))[0]), rel=1e-13)
     context.close()
 
 

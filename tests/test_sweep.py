@@ -46,7 +46,7 @@ def test_sweep_cli_writes_csv_figure_and_summary(tmp_path, capsys):
     assert code == 0, err
     (run,) = tmp_path.iterdir()
     assert run.name == "sweep-0001"
-    assert {p.name for p in run.iterdir()} == {"config.toml", "sweep.csv", "sweep.png", "best.png", "summary.json"}
+    assert {p.name for p in run.iterdir()} == {"config.toml", "sweep.csv", "sweep.png", "best.png", "summary.json", "status.json"}
     with open(run / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 60

@@ -11,7 +11,7 @@ does not pay for importing torch.
 from ._version import __version__
 
 __all__ = ["__version__", "fit", "load", "sweep", "FitConfig", "FitResult", "SweepResult", "Polynomial", "Coefficients",
-           "ConfigError", "DivergenceWarning", "UnstableLRWarning"]  # fmt: skip
+           "ConfigError", "DivergenceWarning", "UnstableLRWarning", "Summary", "summarize", "merge"]  # fmt: skip
 
 
 def __getattr__(name: str):
@@ -32,6 +32,10 @@ def __getattr__(name: str):
         from .coefficients import Coefficients
 
         return Coefficients
+    if name in ("Summary", "summarize", "merge"):
+        from . import summary
+
+        return getattr(summary, name)
     if name == "load":
         from .io.modelfile import load
 

@@ -12,14 +12,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, expr, init, losses, minibatch, model, moments, optim, stats, train
+from . import analysis, basis, data, engine, init, losses, minibatch, model, optim, stats, streaming, train
+from . import trace as trace_mod
 from .coefficients import Coefficients
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
-from .moments import Moments
 from .objective import Ascending, PerSample
 from .polynomial import Polynomial
-from . import trace as trace_mod
+from .summary import Summary
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -137,7 +137,7 @@ class _Problem:
     dataset: data.Dataset
     columns: torch.Tensor  # (p, m) basis functions at dataset.x (all points, or the sample)
     quadratic: analysis.Quadratic
-    moments: Moments | None  # set when the points were streamed (more than the sample holds)
+    moments: Summary | None  # set when the points were streamed (more than the sample holds)
     theta0: torch.Tensor  # (1, p) in the working dtype
     lr: float | None
     momentum: float | None
@@ -172,8 +172,8 @@ def _device(cfg: FitConfig) -> str:
 
 
 def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None], None] | None = None,
-             stop: train.StopFlag | None = None) -> _Problem:  # fmt: skip
-    engine, device = cfg.resolved_engine(), _device(cfg)
+             stop: train.StopFlag | None = None, summary: Summary | None = None) -> _Problem:  # fmt: skip
+    engine, device = ("stats" if summary is not None else cfg.resolved_engine()), _device(cfg)
     moments_ = None
     if engine == "per-sample":
         ds = _dataset(cfg, x, y)
@@ -182,7 +182,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
         ds = data.Dataset(ds.x.to(device), ds.y.to(device), ds.target, ds.domain)
         columns = columns.to(device)
     else:
-        ds, columns, q, moments_ = _stream(cfg, x, y, device, progress, stop)
+        ds, columns, q, moments_ = _stream(cfg, x, y, device, progress, stop, summary)
     theta0 = initial_theta(cfg, data.DTYPES[cfg.dtype])[None]
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
@@ -191,75 +191,9 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
     return _Problem(cfg, engine, device, ds, columns, q, moments_, theta0.to(device), lr, momentum, auto)
 
 
-def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None) -> tuple:
-    """One pass over the points for the sufficient statistics (two when a mapped basis needs the range)."""
-    total: int | None
-    if x is not None or y is not None:
-        arrays = _dataset(cfg, x, y)
-        xs, ys = arrays.x.double().numpy(), arrays.y.double().numpy()
-        source, total, domain = "arrays", len(xs), arrays.domain
-
-        def chunks():
-            return ((xs[i : i + CHUNK], ys[i : i + CHUNK]) for i in range(0, len(xs), CHUNK))
-
-    elif cfg.data is not None:
-        from .io import datafiles
-
-        columns_ = datafiles.parse_columns(cfg.columns)
-        source, total, domain = cfg.data, datafiles.count_rows(cfg.data), cfg.domain
-
-        def chunks():
-            return datafiles.iter_chunks(cfg.data, columns_, chunk_rows=CHUNK)
-
-        if domain is None and cfg.basis != "power":  # the window map needs the range first
-            lo, hi = math.inf, -math.inf
-            for cx, _ in chunks():
-                lo, hi = min(lo, float(cx.min())), max(hi, float(cx.max()))
-            domain = (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
-    else:
-        source, total = expr.resolve(cfg.target).text, cfg.samples
-        domain = cfg.domain if cfg.domain is not None else data.SEED_DOMAIN
-        if cfg.samples <= SAMPLE:  # small enough: exactly the in-memory points (and noise)
-            full = data.generated(cfg.target, cfg.samples, cfg.domain, "float64", cfg.noise, cfg.seed)
-            xs, ys = full.x.numpy(), full.y.numpy()
-
-            def chunks():
-                return iter([(xs, ys)])
-
-        else:
-
-            def chunks():
-                return data.generated_chunks(cfg.target, cfg.samples, cfg.domain, CHUNK, cfg.noise, cfg.seed)
-
-    def report(n: int) -> None:
-        if stop is not None and stop.set:
-            raise Interrupted(f"interrupted while reading the points ({n} read); nothing was fitted")
-        if progress is not None:
-            progress(n, total)
-
-    m = moments.accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), device, report, SAMPLE)
-    if m.n == 0:
-        raise ConfigError("--data", f"{source}: no points")
-    if domain is None:  # power basis on data: the domain is only for people (and saved models)
-        domain = (m.x_min, m.x_max) if m.x_min < m.x_max else (m.x_min - 1.0, m.x_max + 1.0)
-    if m.n <= m.sample_x.size and np.unique(m.sample_x).size < cfg.degree + 1:
-        raise _too_few_x(source, np.unique(m.sample_x).size, cfg.degree)
-    ds = data.Dataset(torch.as_tensor(m.sample_x), torch.as_tensor(m.sample_y), source, domain, n=m.n)
-    columns = basis.columns(cfg.basis, ds.x, cfg.degree, domain)
-    if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
-        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss)
-        return ds, columns, q, None
-    q = analysis.solve_moments(m.G, m.h, m.yy, m.n, cfg.loss)
-    # G = X^T X squares X's condition number: directions of X below ~1e-7 of the largest are
-    # lost in float64 (too few distinct x, or a basis too ill-conditioned to stream).
-    rank = int(np.sum(q.singular_values > q.singular_values[0] * 1e-7))
-    if rank < cfg.degree + 1:
-        raise InputError(
-            f"{source}: the streamed statistics determine only {rank} of the {cfg.degree + 1} coefficients of a "
-            f"degree-{cfg.degree} polynomial (too few distinct x values, or x^k too ill-conditioned: "
-            "try --basis legendre, or a lower --degree)"
-        )
-    return ds, columns, q, m
+def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None, summary=None) -> tuple:
+    """One pass over the points into a Summary (R of [X y] by TSQR), or none for a given summary."""
+    return streaming.stream(cfg, x, y, progress, stop, summary, chunk=CHUNK, sample=SAMPLE)
 
 
 @functools.lru_cache(maxsize=64)
@@ -295,7 +229,8 @@ def _assemble(
     else:
         sse = q.loss(fitted.coefficients) / q.scale
         errors = X @ fitted.coefficients - y64
-        statistics = stats.statistics_from_moments(p.moments.G, sse, p.moments.n, p.moments.sst, x64, errors)
+        statistics = stats.statistics_from_spectrum(p.moments.n, sse, p.moments.sst, x64, errors, q.singular_values,
+                                                    q.directions)  # fmt: skip
     return FitResult(
         cfg, ds, initial, fitted, np.asarray(losses_, dtype=np.float64), final_loss, diverged_at, q, advice,
         statistics, p.lr, p.momentum, p.auto, _engine_text(p), *_stack(snapshots or {}, len(fitted.coefficients)),
@@ -402,6 +337,7 @@ def fit(
     trace: int = 0,
     on_trace: Callable[[Any], None] | None = None,
     live: bool = False,
+    summary: Any = None,
     **settings: Any,
 ) -> FitResult:
     """Fit a polynomial by gradient descent; with no arguments, the seed experiment.
@@ -418,14 +354,22 @@ def fit(
     then during a long training loop; ``on_start(config)`` once the data is read
     and checked, just before the first step. Setting ``stop`` (a
     ``train.StopFlag``) ends training after the current step: the result then
-    has ``status == "interrupted"`` and the parameters reached so far. ``trace=N`` keeps the
-    first N steps in full (``result.trace``; ``on_trace(trace)`` hears of it before training).
-    ``live=True`` redraws one figure in place while training, in a notebook, and leaves the final one.
+    has ``status == "interrupted"`` and the parameters reached so far. ``summary`` (a
+    :class:`sinefit.Summary` or its file) fits summarised data instead, on its basis and domain
+    (and degree, unless a lower one is asked for), in float64 on the stats engine.
+    ``trace=N`` keeps the first N steps in full (``result.trace``; ``on_trace(trace)`` hears of it
+    before training). ``live=True`` redraws one figure in place while training, in a notebook, and
+    leaves the final one.
     """
     base = config if config is not None else FitConfig()
+    given, settings = streaming.summary_settings(summary, base, settings)
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
+    if cfg.model is not None:  # fit(model="a*exp(-b*x)", init=...): sinefit.nonlinear
+        from .nonlinear.fit import fit_model
+
+        return fit_model(cfg, x, y, on_log, on_start, stop)
     trace_mod.check(trace, cfg.optimizer)
-    p = _prepare(cfg, x, y, on_progress, stop)
+    p = _prepare(cfg, x, y, on_progress, stop, streaming.load_given(given, cfg) if given is not None else None)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
     traced = None
     if trace:
@@ -467,7 +411,8 @@ def from_run(
     interrupted_at: int | None = None,
 ) -> FitResult:
     """Rebuild the result of a saved run from its config, coefficients and history, without training."""
-    p = _prepare(config.validated(), None, None)
+    cfg = config.validated()
+    p = _prepare(cfg, None, None, summary=streaming.load_given(cfg.summary, cfg) if cfg.summary else None)
     return _assemble(p, coefficients, losses_, diverged_at, interrupted_at=interrupted_at)
 
 

@@ -20,6 +20,8 @@ from typing import Annotated, Any, Optional
 import click
 import typer
 
+from . import interrupts
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
@@ -101,7 +103,7 @@ Opt = typer.Option
 # Options shared by `fit` and `sweep`: defined once, so their help and parsing never drift apart.
 ConfigOpt = Annotated[Optional[Path], Opt(help="TOML (or JSON) file of settings; options given here override it.")]
 TargetOpt = Annotated[Optional[str], Opt(help="Function of x to fit: a name (sin, cos, exp, tanh, abs, sinc, gaussian, step) or an expression like 'sin(x) + 0.1*x**2'. [default: sin]")]
-DataOpt = Annotated[Optional[str], Opt(help="Fit the points in a file instead: .csv (x,y), .npy (n,2), .npz (x, y) or .parquet; streamed, so any size.")]
+DataOpt = Annotated[Optional[str], Opt(help="Fit the points in a file instead: .csv (x,y), .npy (n,2), .npz (x, y) or .parquet; or a data set of them: a directory, a glob ('parts/*.parquet') or a URI (s3://bucket/prefix/*.parquet); streamed, so any size.")]
 ColumnsOpt = Annotated[Optional[str], Opt(help="Columns of --data to use as x,y: names or 0-based indexes, e.g. 'time,volts' or '0,2'.")]
 DomainOpt = Annotated[Optional[str], Opt(help="Interval a,b of the generated x (pi allowed: -pi,pi); with --data, the basis's domain. [default: -pi,pi]")]
 SamplesOpt = Annotated[Optional[int], Opt(help="Number of evenly spaced points. [default: 1000]")]
@@ -117,10 +119,11 @@ OutOpt = Annotated[Path, Opt(help="Directory under which each run gets a new num
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")]
 MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also log to MLflow (pip install 'sinefit\\[mlflow]'): alone, to the local store ./mlflow.db that `mlflow ui` opens; with a URI, to that tracking server or store.")]
 ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
-InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")]
+InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start); for --model, name=value pairs a=1,b=0.5. [default: randn]")]
 OrderOpt = Annotated[Optional[str], Opt(help="Naming order: descending (a x^3 + b x^2 + c x + d, the seed's) or ascending (a + b x + c x^2 + d x^3, the PyTorch tutorial's, summed in that order). [default: descending]")]
 BatchOpt = Annotated[Optional[int], Opt("--batch-size", help="Mini-batch SGD: each update sees B points, shuffled each epoch as DataLoader(shuffle=True) under the seed (last batch partial); --steps counts updates. [default: all points]")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
+ForceOpt = Annotated[bool, Opt("--force", help="Replace the output file if it exists (never an input, never a device).")]
 
 
 def _settings(config: Optional[Path], **given: Any) -> dict[str, Any]:
@@ -182,7 +185,7 @@ def fit(
     basis: Annotated[Optional[str], Opt(help="power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]")] = None,
     loss: LossOpt = None,
     huber_delta: HuberOpt = None,
-    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact. [default: gd]")] = None,
+    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact; lm (Levenberg-Marquardt) for --model. [default: gd]")] = None,
     lr: Annotated[Optional[str], Opt(help="Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]")] = None,
     momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
     grad: GradOpt = None,
@@ -196,6 +199,11 @@ def fit(
     order: OrderOpt = None,
     batch_size: BatchOpt = None,
     trace: Annotated[int, Opt("--trace", metavar="N", help="Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).")] = 0,
+    summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
+    dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a task per partition: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
+    model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0.")] = None,
+    bounds: Annotated[Optional[str], Opt(help="--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1.")] = None,
+    starts: Annotated[Optional[int], Opt(help="--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]")] = None,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
     fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
@@ -206,20 +214,34 @@ def fit(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit a polynomial by gradient descent and say how good the fit is."""
+    """Fit a polynomial (or, with --model, any model) by gradient descent and say how good the fit is."""
     from . import report
     from .api import DivergenceWarning
     from .api import fit as run_fit
-    from .config import FitConfig
+    from .config import ConfigError, FitConfig
     from .io import figures, runs
+    from .train import StopFlag
 
-    cfg = FitConfig.from_dict(_settings(
+    from . import streaming
+
+    given, settings = streaming.summary_settings(None, FitConfig(), _settings(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every, init=init, order=order, batch_size=batch_size,
+        log_every=log_every, init=init, order=order, summary=summary, model=model, bounds=bounds, starts=starts,
+        batch_size=batch_size,
     ))  # fmt: skip
+    if dask is not None:  # summaries are float64: so is the fit
+        settings.setdefault("dtype", "float64")
+    cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
+    if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
+        from .nonlinear import command
+
+        if dask is not None:
+            raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
+        with _stop_on_signals() as stop:
+            return command.run(cfg, out, stems, fmt, animate, quiet, as_json, stop)
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))
@@ -228,12 +250,18 @@ def fit(
             print(report.LOSS_TABLE_HEADER)
     progress = _Progress("reading points", talk)
     training = _Progress("step", talk, delay=1.0)
+    if dask is not None:
+        from . import cluster
+
+        given = cluster.summarize_config(cfg, None if dask == DASK_LOCAL else dask, progress=talk)
 
     def on_log(t: int, value: float) -> None:
         training.clear()  # the table owns stdout; the progress line is redrawn after it
         print(report.loss_row(t, value), flush=True)
 
     run_dir: Path | None = None
+
+    stop = StopFlag()
 
     def on_trace(traced) -> None:  # --trace: the first steps in full, then the loss table
         progress.close()
@@ -248,12 +276,14 @@ def fit(
             run_dir = runs.start_run(out, cfg)
         except OSError as e:
             raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
+        interrupts.working_on(run_dir)
+        interrupts.enter("training", stop)  # Ctrl-C now stops after the current step, and the run is kept
 
-    with warnings.catch_warnings(), _stop_on_signals() as stop:
+    with warnings.catch_warnings(), interrupts.phase("reading the data"):
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
         try:
             result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress, on_step=training,
-                             on_start=on_start, stop=stop, trace=trace, on_trace=on_trace)  # fmt: skip
+                             on_start=on_start, stop=stop, summary=given, trace=trace, on_trace=on_trace)  # fmt: skip
         finally:
             progress.close()
             training.close()
@@ -292,7 +322,8 @@ def fit(
 
 
 MLFLOW_DEFAULT = "\0default"  # what a bare --mlflow becomes (see main): the local default store
-OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif"}  # options whose value may be left out
+DASK_LOCAL = "\0local"  # what a bare --dask becomes: a local cluster
+OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif", "--dask": DASK_LOCAL}  # options whose value may be left out
 
 
 def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ...]:
@@ -316,35 +347,12 @@ def _track(uri: Optional[str], experiment: str, quiet: bool, log) -> dict[str, A
     from .io import tracking
 
     uri = None if uri == MLFLOW_DEFAULT else uri
-    run_id = log(tracking, uri)
+    with interrupts.phase("logging to MLflow"):
+        run_id = log(tracking, uri)
     if not quiet:
         print(f"MLflow: logged run {run_id} in experiment '{experiment}' at {tracking.shown(tracking.resolve_uri(uri))}; "
               f"view it with: {tracking.view_hint(uri)}", file=sys.stderr)  # fmt: skip
     return {"mlflow_run_id": run_id, "mlflow_uri": tracking.shown(tracking.resolve_uri(uri))}
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """Ctrl-C or SIGTERM asks the training loop to stop after the current step (a second one
-    stops at once): the run is then written as it stands and marked interrupted."""
-    from .train import StopFlag
-
-    stop = StopFlag()
-
-    def handler(signum, frame):
-        if stop.set:
-            raise KeyboardInterrupt
-        stop.set = True
-
-    try:
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: no signal handling, nothing to restore
-        previous = {}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @app.command()
@@ -397,7 +405,8 @@ def sweep(
     talk = not (quiet or as_json)
     progress = _Progress("configurations", talk)
     try:
-        result = run_sweep(base, on_progress=progress, **axes)
+        with interrupts.phase("sweeping"):
+            result = run_sweep(base, on_progress=progress, **axes)
     finally:
         progress.close()
     try:
@@ -411,7 +420,7 @@ def sweep(
         return
     if talk:
         print(_sweep_table(result, top))
-        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json")
+        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json, status.json")
 
 
 def _sweep_table(result, top: int) -> str:
@@ -460,13 +469,16 @@ def predict(
     input: Annotated[Optional[Path], Opt("--input", help="CSV of x values: one column, or a column named x.")] = None,
     output: Annotated[Optional[Path], Opt("--output", help="Write x,y to this CSV instead of printing a table.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print {x: [...], y: [...]} as JSON.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Evaluate a saved model at x values."""
     import numpy as np
 
-    from .io import modelfile, predictions
+    from .io import modelfile, predictions, safefile
 
     poly = modelfile.load(model)
+    target = None if output is None else safefile.check_target(
+        output, (".csv",), "x,y CSV text", force=force, inputs=[model, *([input] if input else [])])  # fmt: skip
     values = predictions.parse_x_values([*(x or []), *(xs or [])])
     if input is not None:
         values = np.concatenate([values, predictions.read_x_csv(input)])
@@ -477,7 +489,7 @@ def predict(
     y = poly.predict(values)
     if output is not None:
         try:
-            predictions.write_csv(output, values, y)
+            predictions.write_csv(target, values, y)
         except OSError as e:
             raise Failure(f"cannot write {output}: {e.strerror or e}") from None
     if as_json:
@@ -494,12 +506,18 @@ def plot(
     out: Annotated[Optional[Path], Opt(help="Where to write the figures. [default: the run directory]")] = None,
     fmt: Annotated[str, Opt("--format", help="png, svg or pdf.")] = "png",
     show: Annotated[bool, Opt("--show", help="Also open them in windows, where a display exists.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Draw a run's figures from its files alone: the seed's two, overlay, loss, coefficients, convergence."""
-    from .io import figures, rundata
+    from .io import figures, rundata, safefile
 
+    if out is not None and out.is_dir() and not (run.is_dir() and out.samefile(run)):  # not the run's own figures
+        for stem in figures.FIGURE_STEMS:
+            safefile.check_target(out / f"{stem}.{fmt}", (), "a figure", force=force, inputs=_run_files(run),
+                                  option="--out")  # fmt: skip
     try:
-        paths = figures.plot_run(run, out, fmt)
+        with interrupts.phase("drawing the figures"):
+            paths = figures.plot_run(run, out, fmt)
     except OSError as e:
         raise Failure(f"cannot write the figures: {e.strerror or e}") from None
     print("Wrote " + ", ".join(str(p) for p in paths))
@@ -513,16 +531,29 @@ def animate(
     output: Annotated[Optional[Path], Opt("--output", help="The file to write. [default: RUN/training.FORMAT]")] = None,
     fmt: Annotated[str, Opt("--format", help="gif, or mp4 where ffmpeg exists.")] = "gif",
     frames: Annotated[int, Opt(help="Number of frames (1 to 150).")] = 150,
+    force: ForceOpt = False,
 ) -> None:
     """Animate a run from its files: the curve moving from the random start toward the target."""
-    from .io import animation, rundata
+    from .io import animation, rundata, safefile
 
+    data = rundata.load(run)
     path = output or run / f"training.{fmt}"
+    target = safefile.classify(path) if output is None else safefile.check_target(
+        output, (f".{fmt}",), f"a {fmt.upper()} animation", force=force, inputs=_run_files(run))  # fmt: skip
     try:
-        written = animation.write_animation(rundata.load(run), path, fmt, frames)
+        with interrupts.phase("writing the animation"):
+            written = animation.write_animation(data, target, fmt, frames)
     except OSError as e:
         raise Failure(f"cannot write {path}: {e.strerror or e}") from None
     print(f"Wrote {written}")
+
+
+def _run_files(run: Path) -> list[Path]:
+    """The files of a run directory: inputs of the commands that read it, never overwritten by them."""
+    try:
+        return [p for p in Path(run).iterdir() if p.is_file()]
+    except OSError:
+        return []
 
 
 runs_app = typer.Typer(help="Browse the runs on disk: list, show, compare.", no_args_is_help=True)
@@ -571,17 +602,20 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
 @runs_app.command("compare")
 def runs_compare(
     runs_: Annotated[list[Path], typer.Argument(metavar="RUN...", help="Two or more run directories.")],
-    output: Annotated[Optional[Path], Opt("--output", help="Where to save the figure. [default: compare.png in the current directory]")] = None,
+    output: Annotated[Optional[Path], Opt("--output", help="Where to save the figure (.png, .svg or .pdf). [default: compare.png in the current directory]")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Loss curves of several runs overlaid in one figure, and a table of how they ended."""
-    from .io import figures, rundata, runhistory
+    from .io import figures, rundata, runhistory, safefile
 
+    path = output or Path("compare.png")
+    target = safefile.check_target(path, tuple(f".{f}" for f in figures.FORMATS), "a figure (png, svg or pdf)",
+                                   force=force, inputs=[f for r in runs_ for f in _run_files(r)])  # fmt: skip
     data = [rundata.load(r) for r in runs_]
     labels = [r.name for r in runs_]
     print(runhistory.table([runhistory.entry(r) for r in runs_]))
-    path = output or Path("compare.png")
     try:
-        figures.save(figures.compare_losses(data, labels), path)
+        figures.save(figures.compare_losses(data, labels), target)
     except OSError as e:
         raise Failure(f"cannot write {path}: {e.strerror or e}") from None
     print(f"\nWrote {path}")
@@ -637,8 +671,47 @@ def main(argv: Optional[list[str]] = None) -> int:
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _warning
     try:
+        with interrupts.installed():
+            try:
+                code = _dispatch(command, argv)
+            except interrupts.Stopped as e:  # a signal between two commands' phases
+                with interrupts.ignored():
+                    _error(str(e))
+                code = EXIT_INTERRUPTED
+            if code not in (EXIT_OK, EXIT_INTERRUPTED):
+                _mark_unfinished_run("failed")
+    finally:
+        warnings.showwarning = previous_showwarning
+    return code
+
+
+def _mark_unfinished_run(status: str) -> bool:
+    """A run still "running" when its command fails or is stopped gets its final status; True if it did."""
+    run_dir = interrupts.current_run()
+    if run_dir is None:
+        return False
+    from .io import runs
+
+    with interrupts.ignored():
+        try:
+            return runs.end_unfinished(run_dir, status)
+        except Exception:  # the disk that failed the run may fail this too: the run then reads "incomplete"
+            return False
+
+
+def _dispatch(command, argv: list[str]) -> int:
+    from .errors import SinefitError
+
+    try:
         code: Any = command.main(args=argv, prog_name="sinefit", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
+    except interrupts.Stopped as e:
+        with interrupts.ignored():
+            _traceback_if_debugging()
+            marked = _mark_unfinished_run("interrupted")
+            run_dir = interrupts.current_run()
+            _error(str(e) + (f"; {_quoted(run_dir)} is kept, marked interrupted" if marked else ""))
+        return EXIT_INTERRUPTED
     except click.exceptions.NoArgsIsHelpError:  # `sinefit` alone: the help was the answer
         return EXIT_OK
     except click.UsageError as e:
@@ -667,8 +740,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         _traceback_if_debugging()
         _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback, and please report it)")
         return EXIT_FAILURE
-    finally:
-        warnings.showwarning = previous_showwarning
+
+
+def _quoted(path: Path) -> str:
+    from .io.safefile import _q
+
+    return _q(path)
 
 
 def _traceback_if_debugging() -> None:

@@ -20,7 +20,7 @@ from .errors import InputError
 DTYPES = ("float32", "float64")
 BASES = ("power", "legendre", "chebyshev")
 LOSSES = ("sse", "mse", "huber")
-OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact")
+OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact", "lm")
 GRADS = ("manual", "autograd")
 ENGINES = ("auto", "per-sample", "stats")
 DEVICES = ("cpu", "cuda", "auto")
@@ -49,6 +49,7 @@ class FitConfig:
 
     target: str = "sin"
     data: str | None = None
+    summary: str | None = None  # a saved sinefit.Summary to fit instead of points
     columns: str | None = None
     domain: tuple[float, float] | None = None  # None: [-pi, pi], or the data's range
     samples: int = 1000
@@ -67,9 +68,12 @@ class FitConfig:
     log_every: int = 100
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
-    init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py)
+    init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py); a=1,b=2 for a model
     batch_size: int | None = None  # None: every point in every step; B: mini-batch SGD (see minibatch.py)
     order: str = "descending"  # naming order: a x^3 + ... + d (the seed's) or a + b x + ... (the tutorial's)
+    model: str | None = None  # an expression over x and named parameters: a model fit (sinefit.nonlinear)
+    bounds: str | None = None  # model fits: b=0:inf
+    starts: int = 1  # model fits: the init and starts - 1 seeded perturbations of it
 
     def validated(self) -> "FitConfig":
         """Check every setting; return a copy with dependent defaults filled in."""
@@ -78,7 +82,11 @@ class FitConfig:
         _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
         _int("--samples", self.samples, 2, MAX_SAMPLES)
         _int("--log-every", self.log_every, 1, 10**9)
-        if self.data is None and self.samples < self.degree + 1:
+        from .nonlinear import settings as model_settings  # --model fits: the model's own checks
+
+        if model_settings.applies(self):
+            return model_settings.validated_config(self)
+        if self.data is None and self.summary is None and self.samples < self.degree + 1:
             raise ConfigError(
                 "--samples",
                 f"a degree-{self.degree} polynomial needs at least {self.degree + 1} samples, got {self.samples}",
@@ -107,9 +115,12 @@ class FitConfig:
             _number("--domain", hi)
             if not lo < hi:
                 raise ConfigError("--domain", f"must be a < b, got {lo!r},{hi!r}")
-        for option, value in (("--target", self.target), ("--data", self.data), ("--columns", self.columns)):
+        for option, value in (("--target", self.target), ("--data", self.data), ("--columns", self.columns),
+                              ("--summary", self.summary)):  # fmt: skip
             if value is not None and not isinstance(value, str):
                 raise ConfigError(option, f"must be text, got {value!r}")
+        if self.summary is not None and (self.data is not None or self.noise):
+            raise ConfigError("--summary", "fits a saved summary instead of points: give no --data or --noise")
         if self.data is not None and self.noise:
             raise ConfigError("--noise", "applies to generated targets, not to --data")
         if self.data is None:

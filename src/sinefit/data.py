@@ -49,6 +49,7 @@ def generated(
     if noise:
         gen = torch.Generator().manual_seed((seed + 1) % 2**63)
         y = y + noise * torch.randn(samples, generator=gen, dtype=torch.float64).to(y.dtype)
+        _check_noise(y, noise, dtype)
     return Dataset(x=x, y=y, target=expression.text, domain=domain)
 
 
@@ -81,4 +82,12 @@ def generated_chunks(
         if noise:
             gen = torch.Generator().manual_seed(((seed + 1) * 1_000_003 + k) % 2**63)
             y = y + noise * torch.randn(len(x), generator=gen, dtype=torch.float64)
+            _check_noise(y, noise, "float64")
         yield x.numpy(), y.numpy()
+
+
+def _check_noise(y: torch.Tensor, noise: float, dtype: str) -> None:
+    if not bool(torch.isfinite(y).all()):
+        from .config import ConfigError
+
+        raise ConfigError("--noise", f"{noise:g} overflows {dtype}: the noisy y is not finite; use a smaller --noise")

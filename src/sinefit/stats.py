@@ -65,6 +65,16 @@ def statistics_from_moments(
     return _statistics(n, sse, sst, np.asarray(sample_x), np.asarray(sample_errors), lam, V)
 
 
+def statistics_from_spectrum(
+    n: int, sse: float, sst: float, sample_x: np.ndarray, sample_errors: np.ndarray, singular_values: np.ndarray,
+    V: np.ndarray,
+) -> Statistics:
+    """The same statistics from the singular values s and right singular vectors V of X (for
+    summarised data: those of R11), without forming X^T X."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    return _statistics(n, sse, sst, np.asarray(sample_x), np.asarray(sample_errors), s**2, np.asarray(V))
+
+
 def _statistics(
     n: int, sse: float, sst: float, x: np.ndarray, errors: np.ndarray, lam: np.ndarray, V: np.ndarray
 ) -> Statistics:
@@ -74,7 +84,8 @@ def _statistics(
     if n > p and math.isfinite(sse) and lam.size:
         keep = lam > lam.max() * max(n, p) * np.finfo(np.float64).eps
         inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), np.inf)
-        covariance = (sse / (n - p)) * (V * inv) @ V.T
+        with np.errstate(invalid="ignore", over="ignore"):  # undetermined directions: infinite variance
+            covariance = (sse / (n - p)) * (V * inv) @ V.T
     else:
         covariance = np.full((p, p), np.nan)
     finite = np.isfinite(errors)

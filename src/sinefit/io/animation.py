@@ -18,9 +18,8 @@ ffmpeg; without it :func:`write_animation` says so and points at GIF.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.animation import FFMpegWriter, PillowWriter, writers
@@ -223,6 +222,8 @@ class _GifWriter(PillowWriter):
         self._frames.append(image.quantize(palette=self._palette, dither=Image.Dither.NONE))
 
     def finish(self) -> None:
+        if not self._frames:  # matplotlib calls this on the way out of an error (or a signal) too
+            return
         durations = [FRAME_MS] * len(self._frames)
         durations[-1] += self._hold_ms
         self._frames[0].save(self.outfile, format="GIF", save_all=True, append_images=self._frames[1:],
@@ -244,7 +245,7 @@ def _palette_image(animator: _Animator, indices: np.ndarray):
     return stack
 
 
-def write_animation(run: RunData, path: str | Path, fmt: str = "gif", frames: int = MAX_FRAMES) -> Path:
+def write_animation(run: RunData, path: Any, fmt: str = "gif", frames: int = MAX_FRAMES) -> Path:
     """Write the run's animation to ``path`` (atomically) and return it.
 
     ``len(animation_frames(run, frames))`` frames (at most 150), FRAME_MS each, the last held
@@ -256,13 +257,14 @@ def write_animation(run: RunData, path: str | Path, fmt: str = "gif", frames: in
         raise SinefitError(
             "cannot write mp4: ffmpeg is not installed (or not on PATH); GIF works without it (--format gif)"
         )
-    path = Path(path)
+    from .safefile import Target, write_with
+
     indices = animation_frames(run, frames)
     if not indices.size:
         raise InputError(f"{run.path / 'trajectory.csv'}: no finite parameters to animate")
     animator = _Animator(run)
-    tmp = path.with_name(f".{path.stem}.tmp.{fmt}")
-    try:
+
+    def produce(tmp: Path) -> None:
         if fmt == "gif":
             animator.start_blitting()
             writer = _GifWriter(fps=FPS, hold_ms=int(HOLD_SECONDS * 1000))
@@ -271,14 +273,12 @@ def write_animation(run: RunData, path: str | Path, fmt: str = "gif", frames: in
                 for n, index in enumerate(indices):
                     writer.add_frame(animator.frame(int(index), final=n == len(indices) - 1))
         else:  # ffmpeg takes whole redrawn frames; slower, but it is the standard path
-            writer = FFMpegWriter(fps=FPS, codec="h264", bitrate=1000, extra_args=["-pix_fmt", "yuv420p"])
+            writer = FFMpegWriter(fps=FPS, codec="h264", bitrate=1000, extra_args=["-pix_fmt", "yuv420p", "-f", "mp4"])
             with writer.saving(animator.fig, str(tmp), DPI):
                 for n, index in enumerate(indices):
                     animator.show(int(index), final=n == len(indices) - 1)
                     writer.grab_frame()
                 for _ in range(round(HOLD_SECONDS * FPS)):
                     writer.grab_frame()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+
+    return write_with(path if isinstance(path, Target) else Path(path), produce)

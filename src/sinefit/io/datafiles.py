@@ -100,6 +100,11 @@ def iter_chunks(path: str | Path, columns: Columns | None = None, *, chunk_rows:
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    from . import datasets
+
+    if datasets.is_dataset(path):  # a directory, a glob or a URI: partition by partition
+        yield from datasets.iter_chunks(path, columns, chunk_rows=chunk_rows)
+        return
     reader = _reader(path)
     with _os_errors(path):
         yield from reader(path, columns, chunk_rows)
@@ -162,6 +167,10 @@ def count_rows(path: str | Path) -> int | None:
     only and does not validate the data. CSV files return None without being
     opened, since counting their lines means reading them.
     """
+    from . import datasets
+
+    if datasets.is_dataset(path):
+        return datasets.count_rows(path)
     kind = _kind(path)
     if kind == "csv":
         return None

@@ -46,15 +46,14 @@ def seed_figure(x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, title: st
     return fig
 
 
-def save(fig: Figure, path: Path) -> None:
-    """Write a figure atomically: to a temporary file beside it, then renamed into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # no debris, whatever went wrong
-        raise
+def save(fig: Figure, path: Path | Any) -> Path:
+    """Write a figure through the one safe writer (see ``safefile``): a temporary file beside
+    it, then renamed into place; ``path`` may be a checked ``safefile.Target``."""
+    from .safefile import Target, write_with
+
+    suffix = (path.path if isinstance(path, Target) else Path(path)).suffix.lstrip(".").lower()
+    fmt = suffix if suffix in FORMATS else "png"  # a pipe or stdout has no suffix: PNG
+    return write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=100))
 
 
 def display_available() -> bool:

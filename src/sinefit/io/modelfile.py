@@ -28,9 +28,12 @@ class ModelFileError(InputError):
 
 
 def writable(result: FitResult) -> bool:
-    """A model is never written with non-finite coefficients (a diverged fit may have them)."""
-    m = result.model
-    return bool(np.all(np.isfinite(m.coefficients)) and np.all(np.isfinite(m.power_coefficients)))
+    """A model is never written with non-finite coefficients (a diverged fit may have them).
+
+    Its power-series form may overflow float64 (a degree-1000 Chebyshev series has power
+    coefficients near 2^999 times its own): that is written as null, the model itself is sound.
+    """
+    return bool(np.all(np.isfinite(result.model.coefficients)))
 
 
 def document(result: FitResult) -> dict[str, Any]:
@@ -49,12 +52,21 @@ def document(result: FitResult) -> dict[str, Any]:
         "coefficients": [
             {"name": n, "degree": k, "value": float(c)} for n, k, c in zip(m.names, m.powers, m.coefficients)
         ],
-        "power_coefficients": [float(c) for c in m.power_coefficients],
+        "power_coefficients": _power_or_none(m),
         "loss_function": result.config.loss,
         "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
         "status": result.status,
         **({"order": "ascending"} if m.order == "ascending" else {}),  # names run from the constant up
     }
+
+
+def _power_or_none(m: Any) -> list[float] | None:
+    with np.errstate(all="ignore"):
+        power = np.asarray(m.power_coefficients, dtype=np.float64)
+    return [float(c) for c in power] if np.all(np.isfinite(power)) else None
+
+
+STATUSES = ("completed", "diverged", "interrupted")
 
 
 def load(path: str | Path) -> Polynomial:
@@ -71,6 +83,11 @@ def load(path: str | Path) -> Polynomial:
 def from_document(doc: Any, where: str) -> Polynomial:
     def bad(what: str) -> ModelFileError:
         return ModelFileError(f"{where}: {what}")
+
+    if isinstance(doc, dict) and doc.get("format") == FORMAT and doc.get("kind") == "expression":
+        from .expression_model import from_document as expression_model  # a --model fit's model.json
+
+        return expression_model(doc, bad)
 
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise bad(f"not a sinefit model (expected \"format\": \"{FORMAT}\")")
@@ -101,6 +118,24 @@ def from_document(doc: Any, where: str) -> Polynomial:
         if not _is_number(value) or not math.isfinite(value):
             raise bad(f"coefficient {name!r} must be a finite number, got {value!r}")
         values.append(float(value))
+    power = doc.get("power_coefficients")
+    if power is not None and (
+        not isinstance(power, list) or len(power) != degree + 1 or not all(_is_number(v) and math.isfinite(v) for v in power)
+    ):
+        raise bad(f"power_coefficients must be null or a list of {degree + 1} finite numbers")
+    if "status" in doc and doc["status"] not in STATUSES:
+        raise bad(f"status must be one of {', '.join(STATUSES)}, got {doc['status']!r}")
+    loss = doc.get("final_loss")
+    if loss is not None and (not _is_number(loss) or not math.isfinite(loss)):
+        raise bad(f"final_loss must be a finite number or null, got {loss!r}")
+    if "loss_function" in doc and not isinstance(doc["loss_function"], str):
+        raise bad(f"loss_function must be a string, got {doc['loss_function']!r}")
+    for key in ("sinefit_version",):
+        if key in doc and not isinstance(doc[key], str):
+            raise bad(f"{key} must be a string, got {doc[key]!r}")
+    window = doc.get("window")
+    if window is not None and window != [-1.0, 1.0] and window != [-1, 1]:
+        raise bad(f"window must be [-1, 1] or null, got {window!r}")
     return Polynomial(np.array(values, dtype=np.float64), domain, kind, order)
 
 

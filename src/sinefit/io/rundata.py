@@ -83,7 +83,8 @@ class RunData:
     n: int  # the number of data points the fit saw (points.csv may hold fewer)
     model: Polynomial | None  # model.json; None only for a diverged run that did not save one
     diverged_at: int | None
-    status: str  # from summary.json: completed, diverged, interrupted; "incomplete" without it
+    status: str  # from summary.json: completed, diverged, interrupted; without it, status.json's
+    # interrupted or failed, else "incomplete"
     summary: dict[str, Any] | None = field(default=None, repr=False)
 
     # -- derived values -------------------------------------------------------------------
@@ -205,6 +206,13 @@ def load(run_dir: str | Path) -> RunData:
         if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
             raise RunDataError(f'{summary_path}: not a sinefit summary (no "status")')
         status = summary["status"]
+    elif (run_dir / "status.json").is_file():  # ended before its summary: interrupted, or failed
+        try:
+            ended = json.loads((run_dir / "status.json").read_text(encoding="utf-8")).get("status")
+        except (OSError, ValueError, AttributeError):
+            ended = None
+        if ended in ("interrupted", "failed"):
+            status = ended
 
     return RunData(
         path=run_dir,

@@ -1,7 +1,8 @@
 """Run directories: ``runs/fit-0001/`` with the config, history, model and figures.
 
 Layout of a fit's run directory (every file written atomically: a temporary
-file beside it, flushed, then renamed into place):
+file beside it, flushed, then renamed into place; the directory itself appears
+with its config.toml and status.json already in it):
 
     config.toml      the resolved settings: `sinefit fit --config` on it refits the same numbers
     history.csv      step,loss: the loss after every number of updates, 0 ... steps
@@ -14,18 +15,23 @@ file beside it, flushed, then renamed into place):
     report.txt       the fit report, as printed
     initial.png      the seed's 'y true' / 'y pred' figure for the random initial polynomial
     trained.png      the same for the trained polynomial
-    status.json      running (with the process id) from the start, then completed, diverged
-                     or interrupted; a run killed midway keeps "running" with a dead pid
-    summary.json     what ``--json`` prints; written last, so its presence marks the run complete
+    status.json      running (with the process id) from the start, then completed, diverged,
+                     interrupted or failed (with the phase or the error); a run killed midway
+                     keeps "running" with a dead pid
+    summary.json     what ``--json`` prints; written after every other file, so its presence
+                     marks the run complete (status.json's final status follows it)
 
 Everything a figure shows is in these files, so ``sinefit plot RUN`` redraws from them alone.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +46,41 @@ from .safefile import write_json, write_text
 RUN_NAME = re.compile(r"^(?P<kind>[a-z]+)-(?P<n>\d+)$")
 
 
-def create_run_dir(root: Path, kind: str = "fit") -> Path:
-    """Make a new, empty ``root/kind-NNNN``: never an existing one, even with rivals racing."""
+def create_run_dir(root: Path, kind: str = "fit", files: dict[str, str] | None = None) -> Path:
+    """Make a new ``root/kind-NNNN`` holding ``files`` ({name: text}) from its first moment: never
+    an existing one, even with rivals racing, and never seen empty or half-made by a reader.
+
+    The files are written into a hidden temporary directory beside it, which is then renamed
+    to the first free number (a rename onto a rival's non-empty directory fails, so the next
+    number is tried).
+    """
     root.mkdir(parents=True, exist_ok=True)
-    taken = [int(m["n"]) for p in root.iterdir() if (m := RUN_NAME.match(p.name)) and m["kind"] == kind]
-    n = max(taken, default=0) + 1
-    while True:
-        path = root / f"{kind}-{n:04d}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-", suffix=".tmp", dir=root))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        for name, text in (files or {}).items():
+            write_text(tmp / name, text)
+        taken = [int(m["n"]) for p in root.iterdir() if (m := RUN_NAME.match(p.name)) and m["kind"] == kind]
+        n = max(taken, default=0) + 1
+        while True:
+            path = root / f"{kind}-{n:04d}"
+            if not os.path.lexists(path):
+                try:
+                    os.rename(tmp, path)
+                    return path
+                except OSError as e:
+                    if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR):
+                        raise
             n += 1
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def history_csv(losses: np.ndarray) -> str:
@@ -67,7 +96,9 @@ def finite_or_none(v: float | None) -> float | None:
 def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any]:
     """The machine-readable account of a fit: what ``--json`` prints."""
     q, s = result.quadratic, result.statistics
-    return {
+    with np.errstate(all="ignore"):
+        power = result.model.power_coefficients
+    return _finite_json({  # strict JSON: a non-finite number is null
         "sinefit_version": __version__,
         "status": result.status,
         "config": result.config.to_dict(),
@@ -77,7 +108,7 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
         "momentum": result.momentum,
         "logged": [[t, finite_or_none(v)] for t, v in result.logged],
         "coefficients": result.coefficients.as_dict(),
-        "power_coefficients": _in_order(result, dict(zip(_power_names(result), map(float, result.model.power_coefficients)))),
+        "power_coefficients": _in_order(result, dict(zip(_power_names(result), map(float, power)))),
         "stderr": _in_order(result, dict(zip(result.model.names, map(finite_or_none, s.stderr)))),
         "initial_coefficients": result.initial.as_dict(),
         "formula": result.formula(17),
@@ -101,7 +132,7 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
         },  # fmt: skip
         "hint": hint,
         "run_dir": str(run_dir) if run_dir is not None else None,
-    }
+    })
 
 
 def _in_order(result: FitResult, by_name: dict) -> dict:
@@ -119,8 +150,12 @@ POINTS_SHOWN = 2000
 
 
 def trajectory_csv(result: FitResult) -> str:
+    """step,<names> rows; at least step 0 (a fit that diverged at once still started somewhere)."""
     lines = ["step," + ",".join(result.model.names)]
-    lines += [f"{int(t)}," + ",".join(repr(float(v)) for v in row) for t, row in zip(result.snapshot_steps, result.snapshots)]
+    steps, rows = result.snapshot_steps, result.snapshots
+    if len(steps) == 0:
+        steps, rows = [0], [result.initial.coefficients]
+    lines += [f"{int(t)}," + ",".join(repr(float(v)) for v in row) for t, row in zip(steps, rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -156,18 +191,38 @@ def surface_document(result: FitResult) -> dict[str, Any]:
 
 def start_run(root: Path, config: FitConfig, kind: str = "fit") -> Path:
     """Make the run directory before the first step: its config, and a status saying it runs."""
-    run_dir = create_run_dir(root, kind)
     settings = {"sinefit_version": __version__, **config.to_dict()}
-    write_text(run_dir / "config.toml", configfile.to_toml(settings))
-    write_status(run_dir, "running")
-    return run_dir
+    return create_run_dir(root, kind, {"config.toml": configfile.to_toml(settings), "status.json": status_text("running")})
+
+
+FINAL_STATUSES = ("completed", "diverged", "interrupted", "failed")
+
+
+def status_text(status: str, **extra: Any) -> str:
+    import datetime
+    import json
+
+    doc = {"status": status, "pid": os.getpid(), "time": datetime.datetime.now().astimezone().isoformat(), **extra}
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
 def write_status(run_dir: Path, status: str, **extra: Any) -> None:
-    import datetime
+    """status.json, replaced atomically: a reader sees the old status or the new one, whole."""
+    write_text(run_dir / "status.json", status_text(status, **extra))
 
-    doc = {"status": status, "pid": os.getpid(), "time": datetime.datetime.now().astimezone().isoformat(), **extra}
-    write_json(run_dir / "status.json", doc)
+
+def end_unfinished(run_dir: Path, status: str, **extra: Any) -> bool:
+    """Give a run still marked "running" (by this process) its final ``status``; True if it did."""
+    import json
+
+    try:
+        doc = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    if not isinstance(doc, dict) or doc.get("status") != "running" or doc.get("pid") != os.getpid():
+        return False
+    write_status(run_dir, status, **extra)
+    return True
 
 
 SEED_FIGURES = ("initial", "trained")
@@ -195,31 +250,42 @@ def finish_run(
     redraws them): the seed's two by default, any of ``figures.FIGURE_STEMS`` on request,
     and an animation of the training in ``animate`` format (gif or mp4).
     """
-    write_text(run_dir / "history.csv", history_csv(result.losses))
-    write_text(run_dir / "trajectory.csv", trajectory_csv(result))
-    write_text(run_dir / "points.csv", points_csv(result))
-    if result.trace is not None:  # --trace: the first steps in full
-        from .. import trace
+    from .. import interrupts
 
-        write_text(run_dir / "trace.csv", trace.csv(result.trace, result.model.names, result.model.order == "ascending"))
-    write_json(run_dir / "surface.json", _finite_json(surface_document(result)))
-    if modelfile.writable(result):
-        write_json(run_dir / "model.json", modelfile.document(result))
-    write_text(run_dir / "report.txt", report_text + "\n")
-    figures.plot_run(run_dir, fmt=fmt, only=figure_stems)
-    if animate is not None:
-        from . import animation, rundata
+    try:
+        with interrupts.deferred("saving the run"):  # the data files: whole, whatever signal comes
+            write_text(run_dir / "history.csv", history_csv(result.losses))
+            write_text(run_dir / "trajectory.csv", trajectory_csv(result))
+            write_text(run_dir / "points.csv", points_csv(result))
+            if result.trace is not None:  # --trace: the first steps in full
+                from .. import trace
 
-        animation.write_animation(rundata.load(run_dir), run_dir / f"training.{animate}", animate)
-    write_status(run_dir, result.status, diverged_at=result.diverged_at, interrupted_at=result.interrupted_at)
-    write_json(run_dir / "summary.json", summary(result, run_dir, hint))
+                write_text(run_dir / "trace.csv", trace.csv(result.trace, result.model.names,
+                                                            result.model.order == "ascending"))  # fmt: skip
+            write_json(run_dir / "surface.json", _finite_json(surface_document(result)))
+            if modelfile.writable(result):
+                write_json(run_dir / "model.json", modelfile.document(result))
+            write_text(run_dir / "report.txt", report_text + "\n")
+        with interrupts.phase("writing the figures"):
+            figures.plot_run(run_dir, fmt=fmt, only=figure_stems)
+        if animate is not None:
+            from . import animation, rundata
+
+            with interrupts.phase("writing the animation"):
+                animation.write_animation(rundata.load(run_dir), run_dir / f"training.{animate}", animate)
+        with interrupts.deferred("saving the run"):
+            write_json(run_dir / "summary.json", summary(result, run_dir, hint))
+            write_status(run_dir, result.status, diverged_at=result.diverged_at, interrupted_at=result.interrupted_at)
+    except Exception as e:  # the run ends marked, whatever failed; the error goes on to be reported
+        end_unfinished(run_dir, "failed", error=(getattr(e, "strerror", None) or str(e))[:500])
+        raise
 
 
 def _finite_json(obj: Any) -> Any:
     """JSON has no inf or NaN: they become null."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
-    if isinstance(obj, list):
+    if isinstance(obj, (list, tuple)):
         return [_finite_json(v) for v in obj]
     if isinstance(obj, dict):
         return {k: _finite_json(v) for k, v in obj.items()}

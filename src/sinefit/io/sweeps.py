@@ -6,7 +6,9 @@
     sweep.png      a heatmap of the gap to the optimum over lr and the second swept setting
                    (a line chart of the final loss when one setting is swept)
     best.png       the loss curves of the best few configurations, refitted one by one
-    summary.json   the best configurations and the timing; written last: marks the sweep complete
+    summary.json   the best configurations and the timing; written after the rest: marks the sweep complete
+    status.json    running (with the process id) from the first moment, then completed,
+                   interrupted or failed, as a fit's (see ``runs``)
 """
 
 from __future__ import annotations
@@ -199,13 +201,24 @@ def _edges(values: list[Any], log: bool) -> np.ndarray:
 
 
 def save_sweep(result: SweepResult, root: Path, top: int) -> Path:
-    run_dir = create_run_dir(root, kind="sweep")
+    """Write the sweep's directory (status.json "running" from its first moment, like a fit's)."""
+    from .. import interrupts
+    from .runs import end_unfinished, status_text, write_status
+
     settings = {"sinefit_version": __version__, **result.base.to_dict(), **{k: list(v) for k, v in result.axes.items()}}
-    write_text(run_dir / "config.toml", to_toml(settings))
-    write_text(run_dir / "sweep.csv", sweep_csv(result))
-    figures.save(heatmap(result), run_dir / "sweep.png")
-    figures.save(best_curves(result), run_dir / "best.png")
-    write_json(run_dir / "summary.json", summary(result, run_dir, top))
+    run_dir = create_run_dir(root, "sweep", {"config.toml": to_toml(settings), "status.json": status_text("running")})
+    interrupts.working_on(run_dir)
+    try:
+        with interrupts.phase("writing the sweep"):
+            write_text(run_dir / "sweep.csv", sweep_csv(result))
+            figures.save(heatmap(result), run_dir / "sweep.png")
+            figures.save(best_curves(result), run_dir / "best.png")
+        with interrupts.deferred("saving the sweep"):
+            write_json(run_dir / "summary.json", summary(result, run_dir, top))
+            write_status(run_dir, "completed")
+    except Exception as e:
+        end_unfinished(run_dir, "failed", error=(getattr(e, "strerror", None) or str(e))[:500])
+        raise
     return run_dir
 
 
@@ -213,7 +226,9 @@ def summary(result: SweepResult, run_dir: Path | None, top: int) -> dict[str, An
     def clean(row: dict[str, Any]) -> dict[str, Any]:
         return {k: finite_or_none(v) if isinstance(v, float) else v for k, v in row.items()}
 
-    return {
+    from .runs import _finite_json
+
+    return _finite_json({
         "sinefit_version": __version__,
         "configurations": len(result.rows),
         "diverged": sum(r["diverged"] for r in result.rows),
@@ -221,4 +236,4 @@ def summary(result: SweepResult, run_dir: Path | None, top: int) -> dict[str, An
         "axes": result.axes,
         "best": [clean(r) for r in result.best(top)],
         "run_dir": str(run_dir) if run_dir is not None else None,
-    }
+    })

@@ -92,7 +92,7 @@ def create_app(port: int | None = None, store: uploads.Store | None = None,
     """The playground app; ``port`` is the one Host headers must name (default: the socket's)."""
     store = store if store is not None else uploads.Store()
     cache = cache if cache is not None else core.ProblemCache()
-    runs, streams = core.RunCache(), stream.Streams()
+    runs, streams, latest = core.RunCache(), stream.Streams(), stream.Streams()
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -101,7 +101,23 @@ def create_app(port: int | None = None, store: uploads.Store | None = None,
         try:
             query = dict(request.query_params)
             have = query.pop("have", None)  # the problem the page holds already
-            return _json(await run_in_threadpool(core.view, query, store, cache, runs, have))
+            client = query.pop("client", None)
+            token = latest.open(client) if client else None
+
+            def answer():
+                if not client:
+                    return core.view(query, store, cache, runs, have)
+                # a slider dragged fast sends many requests: a tab's run one at a time, and one that a
+                # newer one of its tab overtook while it waited is not computed (the page dropped it)
+                with latest.serial(client):
+                    if not latest.is_current(client, token):
+                        return None
+                    return core.view(query, store, cache, runs, have)
+
+            body = await run_in_threadpool(answer)
+            if body is None:
+                return _json({"error": "superseded by a newer request of this page", "field": "general"}, 409)
+            return _json(body)
         except InputError as e:
             return _error(e, 400)
         except Exception as e:  # a bug: one line for the page, the details in the server's log
@@ -172,4 +188,6 @@ def create_app(port: int | None = None, store: uploads.Store | None = None,
         ],
         exception_handlers={404: not_found, 500: server_error},
     )
-    return Guard(app, port)
+    guard = Guard(app, port)
+    guard.latest = latest  # each tab's newest request (the tests watch it)
+    return guard

@@ -40,7 +40,7 @@ MAX_STEPS = 50_000  # gd, momentum, nesterov (closed form / per mode)
 MAX_STEPS_ITERATIVE = 10_000  # adam, rmsprop, lbfgs, and the Huber loss: a loop over the steps
 MAX_TARGET_CHARS = 300
 CURVE_POINTS = 240
-SHOWN_POINTS = 1500
+SHOWN_POINTS = 600  # data points drawn: a cloud or a line at chart width, a third of the drawing time of 1500
 
 FIELDS = ("target", "data", "domain", "samples", "noise", "degree", "basis", "loss", "optimizer", "lr",
           "momentum", "steps", "seed")  # fmt: skip
@@ -246,7 +246,7 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
             return hit
     base = cache.problem(cfg, upload)
     q = base.quadratic
-    theta0 = api.initial_draw(cfg.seed, cfg.degree, torch.float64)[None]
+    theta0 = api.initial_theta(cfg, torch.float64)[None]  # the seed's draw (or the start cfg.init names), as fit
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = _auto_step(cache, cfg, upload, q, theta0[0].numpy())

@@ -104,7 +104,7 @@ def momentum(q: analysis.Quadratic, theta0: np.ndarray, lr: float, mu: float, ne
     return MomentumRun(losses, theta, diverged, Path(last, at))
 
 
-def light_steps(end: int, early: int = 48, spread: int = 320) -> list[int]:
+def light_steps(end: int, early: int = 32, spread: int = 220) -> list[int]:
     """The steps whose parameters the page gets with each answer: every early step, then the
     library's linear-and-geometric spread (on log-step axes a few hundred points draw any run)."""
     from ..api import snapshot_steps

@@ -33,10 +33,13 @@ CONTROL = ("from", "speed", "count", "fps", "client")  # the stream's own fields
 
 
 class Streams:
-    """Which stream of each tab is the current one: opening a stream retires the tab's older ones."""
+    """Which stream (or request) of each tab is the current one: opening one retires the tab's older
+    ones. ``serial(client)`` is the tab's own lock, so its requests run one at a time and one that
+    waited behind it can see that it was overtaken."""
 
     def __init__(self, keep: int = 1024):
         self._current: OrderedDict[str, int] = OrderedDict()
+        self._serial: dict[str, threading.Lock] = {}
         self._next = 0
         self._keep = keep
         self._lock = threading.Lock()
@@ -47,8 +50,17 @@ class Streams:
             self._current[client] = self._next
             self._current.move_to_end(client)
             while len(self._current) > self._keep:
-                self._current.popitem(last=False)
+                gone, _ = self._current.popitem(last=False)
+                self._serial.pop(gone, None)
             return self._next
+
+    def current(self, client: str) -> int | None:
+        with self._lock:
+            return self._current.get(client)
+
+    def serial(self, client: str) -> threading.Lock:
+        with self._lock:
+            return self._serial.setdefault(client, threading.Lock())
 
     def is_current(self, client: str, token: int) -> bool:
         with self._lock:

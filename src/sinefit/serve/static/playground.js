@@ -62,11 +62,10 @@ function fillControls(q) {
   $("row-momentum").style.display = opt === "momentum" || opt === "nesterov" ? "" : "none";
   $("row-lr").style.display = opt === "exact" ? "none" : "";
 }
-function change(patch) {
+function change(patch) { // the URL follows with the answer (its canonical settings), or with a refusal
   for (const [k, v] of Object.entries(patch)) {
     if (v === null || v === "") delete state.query[k]; else state.query[k] = String(v);
   }
-  writeURL();
   fillControls(state.query);
   request();
 }
@@ -108,6 +107,7 @@ async function request() {
   state.controller = controller;
   const params = new URLSearchParams(state.query);
   if (state.view) params.set("have", state.view.problem_id); // the data and surface come only when they change
+  params.set("client", CLIENT); // the server skips this request if a newer one of this tab overtakes it
   let body, ok;
   try {
     const response = await fetch("/api/fit?" + params.toString(), { signal: controller.signal });
@@ -125,6 +125,7 @@ async function request() {
   if (!ok) {
     showError(body.field || "general", body.error || "error");
     document.body.dataset.error = body.field;
+    writeURL(); // the URL keeps what was typed, so a reload shows the same message
     pause();
     $("status").className = "status bad";
     $("status").textContent = "a setting in red needs fixing: the views show the last valid one";
@@ -185,9 +186,10 @@ function openStream(from) {
   state.stream = source;
   source.onmessage = (ev) => { if (id === state.streamSeq) showFrame(JSON.parse(ev.data)); };
   source.addEventListener("end", () => { if (id === state.streamSeq) { flushFrame(); closeStream(); pause(); } });
-  source.onerror = () => { // the server stopped, or refused: pause where the page is
+  source.onerror = () => { // the server stopped, or refused: pause where the page is, and say so
     if (id !== state.streamSeq) return;
     closeStream(); pause();
+    showError("general", "the animation's stream stopped: is `sinefit serve` still running? (play resumes from here)");
   };
 }
 function showFrame(f) { // draw at the next animation frame, the newest frame only (a slow page skips, never lags)
@@ -201,6 +203,7 @@ function flushFrame() {
   state.pending = null;
   if (id !== state.streamSeq || !state.view || f.t > state.view.run.end) return; // a stale frame: dropped
   state.cursor = f; state.framesDrawn++; state.frameTimes.push(performance.now());
+  if (window.sinefit.onFrame) window.sinefit.onFrame(f, state.view); // for the tests
   if (state.frameTimes.length > 600) state.frameTimes.shift();
   render();
 }
@@ -453,8 +456,9 @@ function render() {
 // their own; each frame copies it and draws the path on top.
 function contourFrame() {
   const canvas = $("contour"), V = state.view, P = V.problem;
-  const rect = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
-  const W = rect.width, H = 260, m = { l: 58, r: 12, t: 10, b: 40 };
+  if (!state.contourWidth) state.contourWidth = canvas.getBoundingClientRect().width; // again on resize only
+  const dpr = window.devicePixelRatio || 1;
+  const W = state.contourWidth, H = 260, m = { l: 58, r: 12, t: 10, b: 40 };
   const key = [V, W, dpr].join();
   if (state.contour && state.contour.view === V && state.contour.key === key) return state.contour;
   if (canvas.width !== Math.round(W * dpr)) canvas.width = Math.round(W * dpr);
@@ -559,7 +563,8 @@ function drawLrSlider() {
   const lo = +slider.min, hi = +slider.max, f = (Math.log10(bound) - lo) / (hi - lo);
   mark.hidden = false;
   // the thumb's centre runs from half a thumb to the track's end minus half a thumb
-  const thumb = 16, width = slider.getBoundingClientRect().width;
+  if (!state.sliderWidth) state.sliderWidth = slider.getBoundingClientRect().width; // again on resize only
+  const thumb = 16, width = state.sliderWidth;
   mark.style.left = `${thumb / 2 + f * (width - thumb)}px`;
   mark.dataset.bound = String(bound);
   $("bound-label").textContent = `stable < ${fmt(bound, 3)}`;
@@ -681,7 +686,7 @@ function wire() {
     }
   });
   let resizeTimer = null;
-  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; if (state.view) draw(); }, 150); });
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { state.shape = ""; state.contourWidth = 0; state.sliderWidth = 0; if (state.view) draw(); }, 150); });
 }
 
 window.sinefit = { // for the tests and the benchmark: what the page shows, in numbers

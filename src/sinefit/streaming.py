@@ -1,0 +1,237 @@
+"""The stats engine's data pass: points (arrays, a generated target, files, data sets) into a
+:class:`~sinefit.summary.Summary`, and the summary into the loss surface a fit needs.
+
+Chunks are factored on a small pool of threads (numpy releases the GIL, and each
+thread's BLAS runs single-threaded, so two cores do two chunks at once without
+oversubscription) while the reader produces the next chunk; at most a few chunks are
+in flight, so memory stays bounded whatever the number of points.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from . import analysis, basis, data, expr, threads
+from .config import ConfigError, FitConfig
+from .errors import InputError, Interrupted
+from .moments import _StrideSample
+from .summary import Summary, chunk_factor, merge
+
+CHUNK = 1 << 20  # points per chunk of a streaming pass
+SAMPLE = 1 << 20  # points kept for figures and the largest error; up to this many, analysis is exact (SVD)
+
+
+def workers() -> int:
+    """Threads for the per-chunk factors: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def accumulate(
+    chunks: Iterable[tuple[np.ndarray, np.ndarray]],
+    kind: str,
+    degree: int,
+    domain: tuple[float, float] | None,
+    progress: Callable[[int], None] | None = None,
+    sample_cap: int = SAMPLE,
+    n_threads: int | None = None,
+) -> Summary:
+    """One pass over (x, y) chunks into a Summary (R of [X y] by TSQR, the range, a strided sample)."""
+    p = degree + 1
+    dom = None if kind == "power" else domain
+    sample = _StrideSample(sample_cap)
+    n, lo, hi = 0, math.inf, -math.inf
+    factors: list[np.ndarray] = []
+    n_threads = n_threads or workers()
+
+    def absorb(R: np.ndarray) -> None:
+        factors.append(R)
+        if len(factors) >= 64:  # keep the stack small: merge what is there
+            merged = merge_factors(factors)
+            factors.clear()
+            factors.append(merged)
+
+    with threads.single_threaded_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
+        pending: deque = deque()
+        for x, y in chunks:
+            x = np.ascontiguousarray(x, dtype=np.float64)
+            y = np.ascontiguousarray(y, dtype=np.float64)
+            if not x.size:
+                continue
+            sample.add(x, y)
+            n += x.size
+            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+            pending.append(pool.submit(chunk_factor, x, y, kind, degree, dom))
+            while len(pending) > n_threads:  # bounded memory: at most n_threads + 1 chunks alive
+                absorb(pending.popleft().result())
+            if progress is not None:
+                progress(n)
+        while pending:
+            absorb(pending.popleft().result())
+    R = merge_factors(factors) if factors else np.zeros((p + 1, p + 1))
+    sx, sy = sample.arrays()
+    return Summary(kind, degree, dom, R, n, lo, hi, sx, sy, sample_cap)
+
+
+def merge_factors(factors: list[np.ndarray]) -> np.ndarray:
+    from .summary import _triangular
+
+    return factors[0] if len(factors) == 1 else _triangular(np.vstack(factors))
+
+
+def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None = None, *, chunk: int = CHUNK,
+           sample: int = SAMPLE):  # fmt: skip
+    """(dataset, columns, quadratic, summary or None): one pass over the points in chunks of ``chunk``
+    (two when a mapped basis needs the range of x first), or none at all for a given summary; up to
+    ``sample`` points are kept, and when that is all of them the solve is exactly the in-memory one."""
+    CHUNK, SAMPLE = chunk, sample
+    if given is not None:
+        s = given.restrict(cfg.degree)
+        return solve(cfg, s, cfg.data or cfg.summary or "summary")
+    total: int | None
+    if x is not None or y is not None:
+        from .api import _dataset
+
+        arrays = _dataset(cfg, x, y)
+        xs, ys = arrays.x.double().numpy(), arrays.y.double().numpy()
+        source, total, domain = "arrays", len(xs), arrays.domain
+
+        def chunks():
+            return ((xs[i : i + CHUNK], ys[i : i + CHUNK]) for i in range(0, len(xs), CHUNK))
+
+    elif cfg.data is not None:
+        from .io import datafiles
+
+        columns_ = datafiles.parse_columns(cfg.columns)
+        source, total, domain = cfg.data, datafiles.count_rows(cfg.data), cfg.domain
+
+        def chunks():
+            return datafiles.iter_chunks(cfg.data, columns_, chunk_rows=CHUNK)
+
+        if domain is None and cfg.basis != "power":  # the window map needs the range first
+            domain = data_range(chunks())
+    else:
+        source, total = expr.resolve(cfg.target).text, cfg.samples
+        domain = cfg.domain if cfg.domain is not None else data.SEED_DOMAIN
+        if cfg.samples <= SAMPLE:  # small enough: exactly the in-memory points (and noise)
+            full = data.generated(cfg.target, cfg.samples, cfg.domain, "float64", cfg.noise, cfg.seed)
+            xs, ys = full.x.numpy(), full.y.numpy()
+
+            def chunks():
+                return iter([(xs, ys)])
+
+        else:
+
+            def chunks():
+                return data.generated_chunks(cfg.target, cfg.samples, cfg.domain, CHUNK, cfg.noise, cfg.seed)
+
+    def report(n: int) -> None:
+        if stop is not None and stop.set:
+            raise Interrupted(f"interrupted while reading the points ({n} read); nothing was fitted")
+        if progress is not None:
+            progress(n, total)
+
+    s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE)
+    if s.n == 0:
+        raise ConfigError("--data", f"{source}: no points")
+    return solve(cfg, s, source)
+
+
+def data_range(chunks: Iterator[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """The min/max pre-pass: the domain a mapped basis needs before the factors can be built."""
+    lo, hi = math.inf, -math.inf
+    for cx, _ in chunks:
+        if cx.size:
+            lo, hi = min(lo, float(cx.min())), max(hi, float(cx.max()))
+    if not lo <= hi:
+        return (-1.0, 1.0)
+    return (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
+
+
+def display_domain(s: Summary, given: tuple[float, float] | None) -> tuple[float, float]:
+    if s.domain is not None:
+        return s.domain
+    if given is not None:
+        return given
+    return (s.x_min, s.x_max) if s.x_min < s.x_max else (s.x_min - 1.0, s.x_max + 1.0)
+
+
+def solve(cfg: FitConfig, s: Summary, source: str):
+    """The loss surface from a summary: exactly through the SVD of X when every point is in the
+    sample, else from R (whose accuracy does not depend on the number of points)."""
+    domain = display_domain(s, cfg.domain)
+    ds = data.Dataset(torch.as_tensor(s.sample_x), torch.as_tensor(s.sample_y), source, domain, n=s.n)
+    columns = basis.columns(cfg.basis, ds.x, cfg.degree, domain)
+    if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
+        distinct = np.unique(s.sample_x).size
+        if distinct < cfg.degree + 1:
+            from .api import _too_few_x
+
+            raise _too_few_x(source, distinct, cfg.degree)
+        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss)
+        return ds, columns, q, None
+    q = quadratic(s, cfg.loss)
+    rank = int(np.sum(q.singular_values > q.singular_values[0] * max(s.n, s.p) * np.finfo(np.float64).eps))
+    if rank < s.p and np.unique(s.sample_x).size < s.p:
+        raise InputError(
+            f"{source}: the data determine only {rank} of the {s.p} coefficients of a degree-{s.degree} polynomial "
+            f"(too few distinct x values: at most {np.unique(s.sample_x).size} seen); try a lower --degree"
+        )
+    return ds, columns, q, s
+
+
+def quadratic(s: Summary, loss: str = "sse") -> analysis.Quadratic:
+    """The loss surface c ||X theta - y||^2 (c = 1 for sse, 1/n for mse) from the summary's R."""
+    if loss not in ("sse", "mse"):
+        raise ValueError("summaries serve the quadratic losses only")
+    theta, sse, sv, V = s.least_squares()
+    scale = 1.0 if loss == "sse" else 1.0 / s.n
+    return analysis.Quadratic(theta, scale * sse, sv, V, scale * s.yy, scale)
+
+
+def summary_settings(summary, base: FitConfig, settings: dict) -> tuple[Summary | None, dict]:
+    """The summary a fit is given (``summary=``, or the ``summary`` setting: a file), and the settings
+    with its basis, degree and domain (and float64) filled in where the caller chose none."""
+    given = summary if summary is not None else settings.get("summary", base.summary)
+    if given is None:
+        return None, settings
+    if not isinstance(given, Summary):
+        from .io import summaryfile
+
+        path, given = str(given), summaryfile.load(given)
+    else:
+        path = None
+    out = {**settings, "summary": path} if path is not None else dict(settings)
+    defaults = FitConfig()
+    for key, value in (("basis", given.basis), ("degree", given.degree), ("domain", given.domain), ("dtype", "float64")):
+        if key not in settings and getattr(base, key) == getattr(defaults, key):
+            out[key] = value
+    return given, out
+
+
+def load_given(summary, cfg: FitConfig) -> Summary:
+    """The summary a fit was given (a Summary, or the path of a saved one), checked against the settings."""
+    if not isinstance(summary, Summary):
+        from .io import summaryfile
+
+        summary = summaryfile.load(summary)
+    if cfg.basis != summary.basis:
+        raise ConfigError("--basis", f"the summary was built in the {summary.basis} basis, not {cfg.basis}")
+    if cfg.degree > summary.degree:
+        raise ConfigError("--degree", f"the summary holds degree {summary.degree} at most, got {cfg.degree}")
+    if summary.domain is not None and cfg.domain is not None and tuple(cfg.domain) != tuple(summary.domain):
+        raise ConfigError("--domain", f"the summary was built on the domain {summary.domain[0]:g},{summary.domain[1]:g}")
+    if cfg.loss not in ("sse", "mse") or cfg.resolved_engine() == "per-sample" and cfg.engine != "auto":
+        raise ConfigError("--summary", "a summary serves the quadratic losses (sse, mse) on the stats engine")
+    if summary.n == 0:
+        raise ConfigError("--summary", "the summary holds no points")
+    return summary
