@@ -240,8 +240,7 @@ def fit(
 
         if dask is not None:
             raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
-        with _stop_on_signals() as stop:
-            return command.run(cfg, out, stems, fmt, animate, quiet, as_json, stop)
+        return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))

@@ -10,11 +10,13 @@ import warnings
 from pathlib import Path
 
 
-def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool, stop) -> None:
+def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool) -> None:
+    from .. import interrupts
     from .. import report as poly_report
     from ..cli import EXIT_INTERRUPTED, Failure
     from ..io import modelruns, runs
     from . import report
+    from ..train import StopFlag
     from .fit import fit_model
 
     talk = not (quiet or as_json)
@@ -23,6 +25,7 @@ def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool, st
         print()
         print(poly_report.LOSS_TABLE_HEADER)
     run_dir: Path | None = None
+    stop = StopFlag()
 
     def on_start(_cfg) -> None:
         nonlocal run_dir
@@ -30,11 +33,13 @@ def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool, st
             run_dir = runs.start_run(out, cfg)
         except OSError as e:
             raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
+        interrupts.working_on(run_dir)
+        interrupts.enter("training", stop)  # Ctrl-C now stops after the current step, and the run is kept
 
     def on_log(t: int, value: float) -> None:
         print(poly_report.loss_row(t, value), flush=True)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), interrupts.phase("reading the data"):
         warnings.simplefilter("ignore", RuntimeWarning)  # divergence is reported below, in our words
         result = fit_model(cfg, on_log=on_log if talk else None, on_start=on_start, stop=stop)
     text = report.fit_report(result)
@@ -44,7 +49,8 @@ def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool, st
         print()
         print(text)
     try:
-        modelruns.finish_run(run_dir, result, text, hint, stems, fmt, animate)
+        with interrupts.phase("drawing the figures"):
+            modelruns.finish_run(run_dir, result, text, hint, stems, fmt, animate)
     except OSError as e:
         raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
     if as_json:
