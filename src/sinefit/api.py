@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, init, losses, minibatch, model, optim, stats, streaming, train
+from . import analysis, basis, data, engine, init, losses, minibatch, model, optim, stats, streaming, threads, train
 from . import trace as trace_mod
 from .coefficients import Coefficients
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
@@ -386,7 +386,8 @@ def fit(
         from .io import display
 
         objective, figure = display.live_objective(objective or _objective(p), p)
-    theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop, objective=objective)
+    with threads.torch_threads(threads.for_size(p.columns.numel() if p.engine == "per-sample" else 0)):
+        theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop, objective=objective)
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
