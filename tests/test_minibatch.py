@@ -95,7 +95,7 @@ def test_the_noise_floor_and_what_lowers_it():
     start = ",".join(repr(v) for v in optimum)
 
     def excess(batch_size, lr):
-        r = fit(loss="mse", dtype="float64", init=start, batch_size=batch_size, lr=lr, steps=600)
+        r = fit(loss="mse", dtype="float64", init=start, batch_size=batch_size, lr=lr, steps=600, tol=0)  # no early stop
         f = minibatch.floor(r.losses, r.minibatch.batches_per_epoch)
         return f.mean / r.optimum_loss - 1.0, r
 
@@ -103,7 +103,7 @@ def test_the_noise_floor_and_what_lowers_it():
     assert small > 1e-3  # it hovers: ~0.5% above the optimum (measured), where full batches stay put
     assert excess(100, 1e-3)[0] < small / 3  # a larger batch ...
     assert excess(10, 2.5e-4)[0] < small / 3  # ... or a smaller lr lowers the floor, as the hint says
-    full = fit(loss="mse", dtype="float64", init=start, lr=1e-3, steps=600, engine="per-sample")
+    full = fit(loss="mse", dtype="float64", init=start, lr=1e-3, steps=600, engine="per-sample", tol=0)
     assert full.final_loss / full.optimum_loss - 1.0 < 1e-9
     from sinefit import report
 

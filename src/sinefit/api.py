@@ -456,6 +456,7 @@ def fit(
     if trace:
         theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
         traced = trace_mod.record(_objective(p), _rule(cfg.optimizer, p.lr, p.momentum), theta0, min(trace, cfg.steps))
+        traced = dataclasses.replace(traced, lr=p.lr)
         if on_trace is not None:
             on_trace(traced)
     if on_start is not None:

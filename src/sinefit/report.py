@@ -282,7 +282,7 @@ def trace_text(traced, cfg: FitConfig) -> str:
     """--trace: the first steps in full, in the naming order in force."""
     from . import trace
 
-    lr = cfg.lr if isinstance(cfg.lr, float) else None
+    lr = traced.lr if traced.lr is not None else (cfg.lr if isinstance(cfg.lr, float) else None)
     return trace.text(traced, basis.names(cfg.basis, cfg.degree, cfg.order), model.powers(cfg.degree), cfg.basis,
                       cfg.loss, cfg.optimizer, lr, cfg.order == "ascending")  # fmt: skip
 

@@ -40,6 +40,7 @@ class Trace:
     before: np.ndarray  # (N, p)
     grads: np.ndarray  # (N, p)
     after: np.ndarray  # (N, p)
+    lr: float | None = None  # the learning rate the steps used
 
 
 def record(objective, rule, theta0: torch.Tensor, count: int) -> Trace:

@@ -109,6 +109,7 @@ class LiveFigure:
         self.evaluate, self.interval = evaluate, interval
         self.fig = Figure(figsize=(9, 3.4))
         self.ax, self.loss_ax = self.fig.subplots(1, 2)
+        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.22)
         self.steps: list[int] = []
         self.losses: list[float] = []
         self.next = -float("inf")  # when the next redraw may happen
