@@ -58,9 +58,9 @@ class FitResult:
     snapshot_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (k,)
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, p): the parameters then
     interrupted_at: int | None = None  # the step where a stop request (Ctrl-C) ended training
-    trace: Any = None  # trace.Trace of the first steps, with fit(trace=N)
-    minibatch: Any = None  # minibatch.MiniBatchRun, with batch_size
     converged_at: int | None = None  # the step where training stopped early, at the optimum (see FitConfig.tol)
+    trace: Any = None  # trace.Trace of the first steps, with fit(trace=N) (set by keyword only)
+    minibatch: Any = None  # minibatch.MiniBatchRun, with batch_size (set by keyword only)
 
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
