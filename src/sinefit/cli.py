@@ -93,9 +93,13 @@ def _root(
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of any error.")] = False,
+    memory: Annotated[Optional[str], typer.Option("--memory", help="Memory budget: bytes (4G, 512M) or a share of RAM (25%); anything larger is refused before it is allocated. [default: $SINEFIT_MEMORY, else 50% of RAM]")] = None,
 ) -> None:
     global _DEBUG
     _DEBUG = debug
+    from . import budget
+
+    budget.configure(memory)
 
 
 Opt = typer.Option
@@ -258,6 +262,8 @@ def fit(
         given = cluster.summarize_config(cfg, None if dask == DASK_LOCAL else dask, progress=talk)
 
     def on_log(t: int, value: float) -> None:
+        if t == cfg.steps:  # the loss after the last update: the final row below says it, once
+            return
         training.clear()  # the table owns stdout; the progress line is redrawn after it
         print(report.loss_row(t, value), flush=True)
 
@@ -452,11 +458,22 @@ def _sweep_table(result, top: int) -> str:
         f"best {min(top, len(result.rows))} by final loss:",
         "  " + "".join(f"{n:>12}" for n in names) + f"{'final loss':>16}{'gap':>12}{'diverged':>10}",
     ]
+    by_degree = "degree" in names
+    if by_degree:  # model choice: AIC and BIC beside the loss, the BIC-best marked
+        lines[-1] += f"{'AIC':>12}{'BIC':>12}"
+        finite = [r for r in result.rows if not r["diverged"] and r.get("bic") == r.get("bic")]
+        best_bic = min(finite, key=lambda r: r["bic"]) if finite else None
     for r in result.best(top):
         cells = "".join(f"{r[n]:>12.4g}" if isinstance(r[n], float) else f"{r[n]!s:>12}" for n in names)
         state = f"at {r['diverged_at']}" if r["diverged"] else "no"
-        lines.append(f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}")
+        line = f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}"
+        if by_degree:
+            line += f"{r['aic']:>12.6g}{r['bic']:>12.6g}" + ("  <- BIC-best" if r is best_bic else "")
+        lines.append(line)
     lines.append("  (gap: final loss / optimum - 1)")
+    if by_degree and best_bic is not None:
+        lines.append(f"  lowest BIC: degree {best_bic['degree']} (BIC {best_bic['bic']:.6g}): more coefficients "
+                     "than that fit the noise, not the curve")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -497,6 +514,8 @@ def predict(
 
     from .io import modelfile, predictions, safefile
 
+    if model.is_dir() and (model / "model.json").is_file():  # a run directory: its model
+        model = model / "model.json"
     poly = modelfile.load(model)
     target = None if output is None else safefile.check_target(
         output, (".csv",), "x,y CSV text", force=force, inputs=[model, *([input] if input else [])])  # fmt: skip
@@ -611,11 +630,11 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
         raise InputError(f"{run}: no such run directory")
     print(f"{run}: {e.kind}, {e.status}, {e.when}")
     if e.kind == "sweep":
-        print((run / "summary.json").read_text() if (run / "summary.json").exists() else "(no summary: incomplete)")
+        print(runhistory.read_small(run / "summary.json") or "(no summary: incomplete)")
         return
-    report_file = run / "report.txt"
-    if report_file.exists():
-        print(report_file.read_text(), end="")
+    report = runhistory.read_small(run / "report.txt")  # None: missing, or not a regular file
+    if report is not None:
+        print(report, end="")
     else:
         print("(no report: the run did not finish; its history so far is in history.csv)")
 

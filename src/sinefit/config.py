@@ -92,6 +92,10 @@ class FitConfig:
                 "--samples",
                 f"a degree-{self.degree} polynomial needs at least {self.degree + 1} samples, got {self.samples}",
             )
+        lowered = {k: getattr(self, k).lower() for k in ("dtype", "basis", "loss", "optimizer", "grad", "engine", "device")
+                   if isinstance(getattr(self, k), str) and getattr(self, k) != getattr(self, k).lower()}  # fmt: skip
+        if lowered:  # --optimizer Adam means adam: choices are names, not case-sensitive codes
+            return dataclasses.replace(self, **lowered).validated()
         for option, value, choices in (
             ("--dtype", self.dtype, DTYPES),
             ("--basis", self.basis, BASES),

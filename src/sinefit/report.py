@@ -26,6 +26,8 @@ OPTIMIZER_NAMES = {
 def model_text(cfg: FitConfig) -> str:
     """'a x^3 + b x^2 + c x + d' in the seed's naming, or the basis functions."""
     names = basis.names(cfg.basis, cfg.degree, cfg.order)
+    if cfg.degree == 0:
+        return "a constant a" if cfg.basis == "power" else f"a constant c0 {names[0]}(t)"
     if cfg.degree >= 8:
         return f"a degree-{cfg.degree} polynomial ({cfg.basis} basis)"
     terms = []

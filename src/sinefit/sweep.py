@@ -242,7 +242,16 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
                 "diverged": d >= 0,
                 "diverged_at": d if d >= 0 else None,
                 "stable_lr": q.bound(opt, mus[j] if opt in ("momentum", "nesterov") else None),
+                **information_criteria(loss / q.scale if q.quadratic else math.nan, problem.dataset.n, p),
             }
+
+
+def information_criteria(sse: float, n: int, p: int) -> dict[str, float]:
+    """AIC = n ln(SSE/n) + 2p and BIC = n ln(SSE/n) + p ln n (Gaussian errors, as stats.Statistics)."""
+    if not (math.isfinite(sse) and sse > 0 and n > 0):
+        return {"aic": math.nan, "bic": math.nan}
+    log_term = n * math.log(sse / n)
+    return {"aic": log_term + 2 * p, "bic": log_term + p * math.log(n)}
 
 
 def _run_batch(problem, steps: int, opt: str, theta0: torch.Tensor, lrs: np.ndarray, mus: np.ndarray):

@@ -261,7 +261,7 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
         m = paths.momentum(q, theta0.numpy(), lr, momentum, cfg.optimizer == "nesterov", cfg.steps)
         at = api.converged_step(p, m.losses)
         if at is not None:  # stopped at the optimum, as `sinefit fit` does
-            m = paths.momentum(q, theta0.numpy(), lr, momentum, cfg.optimizer == "nesterov", at)
+            m = m.until(at)
         path, theta, losses, diverged_at = m.path, m.theta, m.losses, m.diverged_at
         light = paths.light_steps(path.end)
         snaps = dict(zip(light, path.at(np.array(light))[:, None, :]))
@@ -468,6 +468,7 @@ def view(query: Mapping[str, str], store: uploads.Store | None = None, cache: Pr
             "losses": _packed(res.losses[np.minimum(r.steps, len(res.losses) - 1)]),
             "initial_loss": _finite(initial_loss), "final_loss": _finite(final),
             "diverged_at": res.diverged_at, "diverging": bool(diverging), "status": res.status,
+            "converged_at": res.converged_at,
             "history_length": len(res.losses), "end": r.path.end, "engine": res.engine,
         },  # fmt: skip
         "report": {

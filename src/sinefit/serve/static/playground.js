@@ -305,12 +305,13 @@ function legend(chart, entries) {
   chart.root.appendChild(box);
 }
 
-function drawDivergence(u) {
+function drawDivergence(u) { // a red line where the loss overflowed, a green one where the run converged and stopped
   const r = state.view && state.view.run;
-  if (!r || r.diverged_at === null) return;
-  const x = u.valToPos(Math.log10(r.diverged_at + 1), "x", true), ctx = u.ctx;
+  if (!r || (r.diverged_at === null && r.converged_at === null)) return;
+  const at = r.diverged_at !== null ? r.diverged_at : r.converged_at;
+  const x = u.valToPos(Math.log10(at + 1), "x", true), ctx = u.ctx;
   ctx.save();
-  ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
+  ctx.strokeStyle = r.diverged_at !== null ? "#c62828" : "#16a34a"; ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
   ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
   ctx.restore();
 }
@@ -330,10 +331,13 @@ function draw() {
 function drawStatic() { // what does not move with the step cursor
   const V = state.view, r = V.run, rep = V.report;
   const status = $("status");
-  status.className = "status " + (r.diverging ? "bad" : rep.converged ? "good" : "");
   status.dataset.diverging = r.diverging ? "1" : "0";
+  status.className = "status " + (r.diverging ? "bad" : rep.converged || r.converged_at !== null ? "good" : "");
   status.textContent = r.diverged_at !== null ? `diverged at step ${r.diverged_at}`
-    : r.diverging ? "lr above the stable bound: diverging" : rep.converged ? `reaches the optimum within ${r.steps} steps` : "";
+    : r.diverging ? "lr above the stable bound: diverging"
+    : r.converged_at !== null ? `converged at step ${r.converged_at}: at the optimum, so it stopped (as sinefit fit does)`
+    : rep.converged ? `reaches the optimum within ${r.steps} steps` : "";
+  status.dataset.converged = r.converged_at === null ? "" : String(r.converged_at);
   const badge = $("divergence");
   badge.hidden = !r.diverging;
   badge.textContent = r.diverged_at !== null ? `overflow at step ${r.diverged_at}` : "lr > stable bound";
@@ -443,7 +447,7 @@ function render() {
   });
   drawContour(path.E);
   drawMath(theta, t, c.loss);
-  $("step-label").textContent = `step ${t} of ${r.steps}`;
+  $("step-label").textContent = r.converged_at !== null ? `step ${t} of ${r.end} (converged; cap ${r.steps})` : `step ${t} of ${r.steps}`;
   $("step-label").dataset.step = String(t);
   if (state.inputAt !== null) { // slider input -> redrawn: measured for the benchmark
     const started = state.inputAt;
