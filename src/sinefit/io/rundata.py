@@ -164,6 +164,11 @@ def load(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDataError(f"{run_dir}: no such run directory")
+    if (run_dir / "config.toml").is_file() and configfile.read(run_dir / "config.toml").get("model"):
+        raise RunDataError(
+            f"{run_dir}: a --model fit: its figures, animation and report.txt are written as it runs (--figures all, "
+            "--animate); plot, animate and report redraw polynomial runs"
+        )
     for name in REQUIRED_FILES:
         if not (run_dir / name).is_file():
             raise RunDataError(f"{run_dir / name}: missing; a complete sinefit run directory has it")
