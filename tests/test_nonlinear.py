@@ -377,3 +377,13 @@ def test_the_nist_benchmark_runs_in_quick_form():
 
     text, passed, total, _ = nist.table(["Misra1a"])
     assert total == 2 and passed == 2 and "| Misra1a | lower | 1 |" in text
+
+
+def test_plot_and_report_of_a_model_run_say_what_it_is(tmp_path, capsys):
+    assert main(["fit", "--model", "a*x", "--init", "a=1", "--target", "2*x", "--optimizer", "lm", "--quiet",
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    capsys.readouterr()
+    for command in ("plot", "report"):
+        assert main([command, str(tmp_path / "fit-0001")]) == 2
+        err = capsys.readouterr().err
+        assert "a --model fit" in err and err.count("\n") == 1

@@ -70,6 +70,7 @@ class FitConfig:
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
     init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py); a=1,b=2 for a model
+    batch_size: int | None = None  # None: every point in every step; B: mini-batch SGD (see minibatch.py)
     order: str = "descending"  # naming order: a x^3 + ... + d (the seed's) or a + b x + ... (the tutorial's)
     model: str | None = None  # an expression over x and named parameters: a model fit (sinefit.nonlinear)
     bounds: str | None = None  # model fits: b=0:inf
@@ -136,6 +137,13 @@ class FitConfig:
 
             expr.resolve(self.target)
 
+        if self.batch_size is not None:
+            _int("--batch-size", self.batch_size, 1, MAX_SAMPLES_IN_MEMORY)
+            if self.engine == "stats":
+                raise ConfigError("--batch-size", "mini-batches run on the per-sample engine; drop --engine stats")
+            if self.optimizer in ("lbfgs", "exact"):
+                raise ConfigError("--batch-size", f"mini-batches are for update rules (gd, momentum, nesterov, adam, "
+                                                  f"rmsprop), not {self.optimizer}")  # fmt: skip
         if self.engine == "stats" and self.loss == "huber":
             raise ConfigError("--engine", "stats serves the quadratic losses (sse, mse); huber runs per-sample")
         if self.engine == "stats" and self.grad == "autograd":
@@ -189,6 +197,8 @@ class FitConfig:
         float64); the seed's float32 arithmetic, Huber and autograd run per sample."""
         if self.engine != "auto":
             return self.engine
+        if self.batch_size is not None:  # each step its own points: no sufficient statistics
+            return "per-sample"
         quadratic = self.loss in ("sse", "mse") and self.grad == "manual"
         return "stats" if quadratic and self.dtype == "float64" else "per-sample"
 

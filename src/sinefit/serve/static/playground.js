@@ -261,15 +261,16 @@ function makeCharts() {
   state.charts.loss = new uPlot({
     ...size(lossEl), legend: { show: true, live: false }, cursor: { show: false },
     scales: { x: LIN, y: LIN },
-    series: [{}, { label: "loss", stroke: "#2563eb", width: 2 }, { label: "optimum L*", stroke: "#16a34a", dash: [6, 4], width: 1.5 }],
+    series: [{}, { label: "loss", stroke: "#2563eb", width: 2, points: { show: false } },
+      { label: "optimum L*", stroke: "#16a34a", dash: [6, 4], width: 1.5, points: { show: false } }],
     axes: [logX("step + 1"), logAxis("loss")],
     hooks: { draw: [drawDivergence] },
   }, [[0], [null], [null]], lossEl);
   const modes = shownModes(p), modeSeries = [{}];
   modes.forEach((i, n) => {
     const c = COLORS[n % COLORS.length], lam = fmt(V.problem.eigenvalues[i], 3);
-    modeSeries.push({ label: `λ${i + 1}=${lam}`, stroke: c, width: 2 });
-    modeSeries.push({ label: "", stroke: c, width: 1, dash: [5, 4] });
+    modeSeries.push({ label: `λ${i + 1}=${lam}`, stroke: c, width: 2, points: { show: false } });
+    modeSeries.push({ label: "", stroke: c, width: 1, dash: [5, 4], points: { show: false } });
   });
   const modesEl = $("chart-modes");
   state.charts.modes = new uPlot({
@@ -280,8 +281,8 @@ function makeCharts() {
   const coefEl = $("chart-coef"), coefSeries = [{}];
   V.problem.names.forEach((name, j) => {
     const c = COLORS[j % COLORS.length];
-    coefSeries.push({ label: name, stroke: c, width: 2 });
-    coefSeries.push({ label: "", stroke: c, width: 1, dash: [1, 3] });
+    coefSeries.push({ label: name, stroke: c, width: 2, points: { show: false } });
+    coefSeries.push({ label: "", stroke: c, width: 1, dash: [1, 3], points: { show: false } });
   });
   state.charts.coef = new uPlot({
     ...size(coefEl), legend: { show: false }, cursor: { show: false },
@@ -352,7 +353,7 @@ function drawStatic() { // what does not move with the step cursor
   $("stats").innerHTML = rows.map(([a, b]) => `<tr><td>${a}</td><td>${b}</td></tr>`).join("");
   $("stats").rows[0].cells[1].dataset.value = String(rep.final_loss);
   $("stats").rows[0].cells[1].id = "final-loss";
-  $("report-when").textContent = `after ${r.steps} steps` + (r.auto ? ` · ${r.auto}` : "");
+  $("report-when").textContent = `after ${r.converged_at !== null ? r.converged_at : r.steps} steps` + (r.auto ? ` · ${r.auto}` : "");
   $("why").textContent = rep.why;
   $("hint").innerHTML = "";
   for (const part of rep.hint.split(/(--[a-z-]+ [^\s,;()]+)/)) { // keep "--lr 7.07e-6" on one line
