@@ -228,6 +228,7 @@ def fit(
         settings.setdefault("dtype", "float64")
     cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
+    _check_mlflow(mlflow)
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))
@@ -319,6 +320,19 @@ def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ..
     return ("initial", "trained") if which == "seed" else tuple(FIGURE_STEMS)
 
 
+def _check_mlflow(uri: Optional[str]) -> None:
+    """Refuse a blank --mlflow, and an unwritable SQLite store, before any work."""
+    if uri is None:
+        return
+    from .config import ConfigError
+
+    if uri != MLFLOW_DEFAULT and not uri.strip():
+        raise ConfigError("--mlflow", "is blank; give a tracking URI, or --mlflow alone for ./mlflow.db")
+    from .io import tracking
+
+    tracking.check_store(None if uri == MLFLOW_DEFAULT else uri)
+
+
 def _track(uri: Optional[str], experiment: str, quiet: bool, log) -> dict[str, Any]:
     """Log to MLflow when --mlflow was given; say where (on stderr, so stdout stays the report or JSON)."""
     if uri is None:
@@ -380,6 +394,7 @@ def sweep(
         device=device,
     )  # fmt: skip
     base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
+    _check_mlflow(mlflow)
     talk = not (quiet or as_json)
     progress = _Progress("configurations", talk)
     try:
@@ -470,8 +485,12 @@ def predict(
             predictions.write_csv(target, values, y)
         except OSError as e:
             raise Failure(f"cannot write {output}: {e.strerror or e}") from None
-    if as_json:
-        print(json.dumps({"model": str(model), "x": values.tolist(), "y": y.tolist()}, indent=2))
+    if as_json:  # strict JSON: a y that overflows float64 is null (and said so)
+        ys = [v if np.isfinite(v) else None for v in y.tolist()]
+        if None in ys:
+            print(f"sinefit: warning: y is not finite (beyond float64) at {ys.count(None)} x values: null in the JSON",
+                  file=sys.stderr)  # fmt: skip
+        print(json.dumps({"model": str(model), "x": values.tolist(), "y": ys}, indent=2, allow_nan=False))
     elif output is None:
         print(f"{'x':>16}  {'y':>22}")
         for xv, yv in zip(values, y):

@@ -525,6 +525,8 @@ def _npy_header(path: str | Path, what: str, fp: IO[bytes]) -> tuple[tuple[int, 
         shape, _fortran, dtype = read(fp)
     except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as e:  # numpy parses the header as Python
         raise DataFileError(f"{where}not a valid .npy array ({_one_line(str(e))})") from None
+    except (RecursionError, MemoryError):  # Python's parser on a hostile header (thousands of nested operators)
+        raise DataFileError(f"{where}not a valid .npy array (its header nests too deeply)") from None
     if dtype.hasobject:
         raise DataFileError(f"{where}holds Python objects (dtype {dtype}), which sinefit never unpickles")
     if dtype.kind not in "fiu":
