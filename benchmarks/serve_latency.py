@@ -1,6 +1,6 @@
 """B6: the playground's latency, slider input event -> redrawn curves, in headless Chromium.
 
-Starts `sinefit serve` on 127.0.0.1 (a free port), opens the page in Debian's Chromium through
+Starts `sinefit serve` on 127.0.0.1 (a free port, its own process), opens the page in Debian's Chromium through
 Playwright, moves the lr slider N times (waiting for each redraw), and reports the median and
 the 90th percentile of the time the page measures from the slider's `input` event to the
 animation frame after the charts were redrawn with the new answer. Bars (issue #11): median
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
+import types
 from urllib.parse import urlencode
 
 CHROMIUM = "/usr/bin/chromium"
@@ -69,9 +71,15 @@ def main(argv=None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from sinefit.serve import server
-
-    running = server.start("127.0.0.1", 0)
+    # `sinefit serve` in a process of its own, as a user runs it (in this one it would share the GIL
+    # with Playwright's driver)
+    proc = subprocess.Popen([sys.executable, "-m", "sinefit", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    line = proc.stdout.readline()
+    if not line.startswith("sinefit playground: "):
+        proc.kill()
+        raise SystemExit(f"sinefit serve did not start: {line!r}")
+    running = types.SimpleNamespace(url=line.split()[2], stop=lambda: (proc.terminate(), proc.wait(30)))
     rows = []
     try:
         with sync_playwright() as pw:

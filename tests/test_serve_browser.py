@@ -185,6 +185,18 @@ def test_switching_optimizer_moves_the_bound(page, running):
     assert momentum == pytest.approx(gd * (1 + 0.9), rel=1e-9)  # 2 (1 + mu) / lambda_max
     assert page.is_visible("#row-momentum")
     before = seq(page)
+    page.check("#lr-auto")  # auto picks the textbook pair: the step and the momentum
+    wait_answer(page, before)
+    v = view(page)
+    assert v["query"]["lr"] == "auto" and v["query"]["momentum"] == ""
+    root = math.sqrt(v["problem"]["condition"])
+    assert v["run"]["momentum"] == pytest.approx(((root - 1) / (root + 1)) ** 2, rel=1e-9)  # heavy ball's textbook mu
+    assert page.input_value("#momentum") == str(float(f"{v['run']['momentum']:.3g}"))
+    assert not v["run"]["diverging"]
+    before = seq(page)
+    page.uncheck("#lr-auto")
+    wait_answer(page, before)
+    before = seq(page)
     page.select_option("#optimizer", "nesterov")
     wait_answer(page, before)
     nesterov = float(page.get_attribute("#bound-mark", "data-bound"))

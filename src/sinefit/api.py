@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, init, losses, model, optim, stats, streaming, train
+from . import analysis, basis, data, engine, init, losses, model, optim, stats, streaming, threads, train
 from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .summary import Summary
@@ -356,13 +356,18 @@ def fit(
     base = config if config is not None else FitConfig()
     given, settings = streaming.summary_settings(summary, base, settings)
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
+    if cfg.model is not None:  # fit(model="a*exp(-b*x)", init=...): sinefit.nonlinear
+        from .nonlinear.fit import fit_model
+
+        return fit_model(cfg, x, y, on_log, on_start, stop)
     p = _prepare(cfg, x, y, on_progress, stop, streaming.load_given(given, cfg) if given is not None else None)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
     if on_start is not None:
         on_start(cfg)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
     step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
-    theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop)
+    with threads.torch_threads(threads.for_size(p.columns.numel() if p.engine == "per-sample" else 0)):
+        theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop)
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "

@@ -119,7 +119,7 @@ OutOpt = Annotated[Path, Opt(help="Directory under which each run gets a new num
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors and warnings.")]
 MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also log to MLflow (pip install 'sinefit\\[mlflow]'): alone, to the local store ./mlflow.db that `mlflow ui` opens; with a URI, to that tracking server or store.")]
 ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
-InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")]
+InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start); for --model, name=value pairs a=1,b=0.5. [default: randn]")]
 OrderOpt = Annotated[Optional[str], Opt(help="Naming order: descending (a x^3 + b x^2 + c x + d, the seed's) or ascending (a + b x + c x^2 + d x^3, the PyTorch tutorial's, summed in that order). [default: descending]")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
 ForceOpt = Annotated[bool, Opt("--force", help="Replace the output file if it exists (never an input, never a device).")]
@@ -184,7 +184,7 @@ def fit(
     basis: Annotated[Optional[str], Opt(help="power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]")] = None,
     loss: LossOpt = None,
     huber_delta: HuberOpt = None,
-    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact. [default: gd]")] = None,
+    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact; lm (Levenberg-Marquardt) for --model. [default: gd]")] = None,
     lr: Annotated[Optional[str], Opt(help="Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]")] = None,
     momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
     grad: GradOpt = None,
@@ -198,6 +198,9 @@ def fit(
     order: OrderOpt = None,
     summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
     dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a task per partition: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
+    model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0.")] = None,
+    bounds: Annotated[Optional[str], Opt(help="--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1.")] = None,
+    starts: Annotated[Optional[int], Opt(help="--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]")] = None,
     out: OutOpt = Path("runs"),
     figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
     fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
@@ -208,11 +211,11 @@ def fit(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit a polynomial by gradient descent and say how good the fit is."""
+    """Fit a polynomial (or, with --model, any model) by gradient descent and say how good the fit is."""
     from . import report
     from .api import DivergenceWarning
     from .api import fit as run_fit
-    from .config import FitConfig
+    from .config import ConfigError, FitConfig
     from .io import figures, runs
     from .train import StopFlag
 
@@ -222,13 +225,19 @@ def fit(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every, init=init, order=order, summary=summary,
+        log_every=log_every, init=init, order=order, summary=summary, model=model, bounds=bounds, starts=starts,
     ))  # fmt: skip
     if dask is not None:  # summaries are float64: so is the fit
         settings.setdefault("dtype", "float64")
     cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
     _check_mlflow(mlflow)
+    if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
+        from .nonlinear import command
+
+        if dask is not None:
+            raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
+        return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))

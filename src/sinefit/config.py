@@ -20,7 +20,7 @@ from .errors import InputError
 DTYPES = ("float32", "float64")
 BASES = ("power", "legendre", "chebyshev")
 LOSSES = ("sse", "mse", "huber")
-OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact")
+OPTIMIZERS = ("gd", "momentum", "nesterov", "adam", "rmsprop", "lbfgs", "exact", "lm")
 GRADS = ("manual", "autograd")
 ENGINES = ("auto", "per-sample", "stats")
 DEVICES = ("cpu", "cuda", "auto")
@@ -76,8 +76,11 @@ class FitConfig:
     log_every: int = 100
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
-    init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py)
+    init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py); a=1,b=2 for a model
     order: str = "descending"  # naming order: a x^3 + ... + d (the seed's) or a + b x + ... (the tutorial's)
+    model: str | None = None  # an expression over x and named parameters: a model fit (sinefit.nonlinear)
+    bounds: str | None = None  # model fits: b=0:inf
+    starts: int = 1  # model fits: the init and starts - 1 seeded perturbations of it
 
     def validated(self) -> "FitConfig":
         """Check every setting; return a copy with dependent defaults filled in."""
@@ -86,6 +89,10 @@ class FitConfig:
         _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
         _int("--samples", self.samples, 2, MAX_SAMPLES)
         _int("--log-every", self.log_every, 1, 10**9)
+        from .nonlinear import settings as model_settings  # --model fits: the model's own checks
+
+        if model_settings.applies(self):
+            return model_settings.validated_config(self)
         if self.data is None and self.summary is None and self.samples < self.degree + 1:
             raise ConfigError(
                 "--samples",

@@ -75,8 +75,12 @@ def accumulate(
 class _StrideSample:
     """Keeps every k-th point of a stream, doubling k whenever the buffer fills."""
 
-    def __init__(self, cap: int):
+    def __init__(self, cap: int, expected: int | None = None):
         self.cap, self.stride, self.seen = max(cap, 2), 1, 0
+        # Told how many points will come, start at the stride the buffer would end with: the same
+        # sample, without rebuilding it on the way.
+        while expected is not None and -(-expected // self.stride) > self.cap:
+            self.stride *= 2
         self.xs: list[np.ndarray] = []
         self.ys: list[np.ndarray] = []
         self.size = 0

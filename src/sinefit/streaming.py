@@ -22,7 +22,7 @@ from . import analysis, basis, data, expr, threads
 from .config import ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .moments import _StrideSample
-from .summary import Summary, chunk_factor, merge
+from .summary import Summary, chunk_factor_range
 
 CHUNK = 1 << 20  # points per chunk of a streaming pass
 SAMPLE = 1 << 20  # points kept for figures and the largest error; up to this many, analysis is exact (SVD)
@@ -44,16 +44,19 @@ def accumulate(
     progress: Callable[[int], None] | None = None,
     sample_cap: int = SAMPLE,
     n_threads: int | None = None,
+    expected: int | None = None,
 ) -> Summary:
     """One pass over (x, y) chunks into a Summary (R of [X y] by TSQR, the range, a strided sample)."""
     p = degree + 1
     dom = None if kind == "power" else domain
-    sample = _StrideSample(sample_cap)
+    sample = _StrideSample(sample_cap, expected)
     n, lo, hi = 0, math.inf, -math.inf
     factors: list[np.ndarray] = []
     n_threads = n_threads or workers()
 
-    def absorb(R: np.ndarray) -> None:
+    def absorb(done: tuple[np.ndarray, float, float]) -> None:
+        nonlocal lo, hi
+        R, lo, hi = done[0], min(lo, done[1]), max(hi, done[2])
         factors.append(R)
         if len(factors) >= 64:  # keep the stack small: merge what is there
             merged = merge_factors(factors)
@@ -63,14 +66,13 @@ def accumulate(
     with threads.single_threaded_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
         pending: deque = deque()
         for x, y in chunks:
-            x = np.ascontiguousarray(x, dtype=np.float64)
-            y = np.ascontiguousarray(y, dtype=np.float64)
+            x = np.asarray(x, dtype=np.float64)  # strided views are fine: no copy
+            y = np.asarray(y, dtype=np.float64)
             if not x.size:
                 continue
             sample.add(x, y)
             n += x.size
-            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
-            pending.append(pool.submit(chunk_factor, x, y, kind, degree, dom))
+            pending.append(pool.submit(chunk_factor_range, x, y, kind, degree, dom))
             while len(pending) > n_threads:  # bounded memory: at most n_threads + 1 chunks alive
                 absorb(pending.popleft().result())
             if progress is not None:
@@ -140,7 +142,7 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         if progress is not None:
             progress(n, total)
 
-    s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE)
+    s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total)
     if s.n == 0:
         raise ConfigError("--data", f"{source}: no points")
     return solve(cfg, s, source)

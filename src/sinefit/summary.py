@@ -29,6 +29,7 @@ exact.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -233,82 +234,124 @@ def empty(basis: str, degree: int, domain: tuple[float, float] | None, sample_ca
 # --------------------------------------------------------------------------- the per-chunk factor
 
 
-BLOCK = 1 << 17  # rows per block of the per-chunk pass: its few rows of columns stay in the CPU's cache
+BLOCK = 32768  # rows per block of the per-chunk pass: its few rows of columns stay in the CPU's cache
+_CANCELLATION = 1e-3  # below this fraction of y^T y, the Gram's rho^2 is recomputed from the residual
+_LOCAL = threading.local()  # per-thread scratch rows, reused block after block (no page faults)
 
 
 def chunk_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> np.ndarray:
-    """R of [X y] for one chunk (float64 arrays x, y), upper triangular with a non-negative diagonal.
+    """R of [X y] for one chunk (float64 arrays x, y, possibly strided), upper triangular with a
+    non-negative diagonal. Blocks of BLOCK rows are factored one by one (each in the cache) and merged."""
+    return chunk_factor_range(x, y, basis, degree, domain)[0]
 
-    Blocks of BLOCK rows are factored one by one (each in the cache) and their factors merged.
-    """
+
+def chunk_factor_range(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> tuple[np.ndarray, float, float]:
+    """(R, min x, max x) of one chunk: the range comes free with the factor."""
     if x.size <= BLOCK:
         return _block_factor(x, y, basis, degree, domain)
-    factors = [_block_factor(x[i : i + BLOCK], y[i : i + BLOCK], basis, degree, domain)
-               for i in range(0, x.size, BLOCK)]  # fmt: skip
-    return _triangular(np.vstack(factors))
+    blocks = [_block_factor(x[i : i + BLOCK], y[i : i + BLOCK], basis, degree, domain)
+              for i in range(0, x.size, BLOCK)]  # fmt: skip
+    R = _triangular(np.vstack([b[0] for b in blocks]))
+    return R, min(b[1] for b in blocks), max(b[2] for b in blocks)
 
 
-def _block_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> np.ndarray:
+def _block_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> tuple[np.ndarray, float, float]:
     p = degree + 1
     m = x.size
     if m == 0:
-        return np.zeros((p + 1, p + 1))
+        return np.zeros((p + 1, p + 1)), math.inf, -math.inf
     lo, hi = float(x.min()), float(x.max())
     if m < 4 * (p + 1) or not hi > lo:  # tiny or degenerate: Householder on the requested columns
         A = np.vstack([target_columns(x, basis, degree, domain), y[None]])
-        return _triangular(A.T)
-    A = np.empty((p + 1, m))
-    _legendre_rows(x, degree, lo, hi, A)  # rows P_0 ... P_degree of the chunk's own window
-    A[p] = y
-    R_chunk = _cholesky_factor(A)
-    if R_chunk is None:  # not well conditioned even there: Householder QR of the same rows
-        R_chunk = _triangular(A.T)
+        return _triangular(A.T), lo, hi
+    rows = _scratch(p + 2, m)
+    _legendre_rows(x, degree, lo, hi, rows[: p + 1])  # rows P_0 ... P_degree of the block's own window
+    y = np.copyto(rows[p + 1], y) or rows[p + 1]  # contiguous, in the cache, for the dot products
+    R_block = _cholesky_factor(rows[:p], y, rows[p])
+    if R_block is None:  # not well conditioned even there: Householder QR of the same rows
+        R_block = _triangular(np.vstack([rows[:p], y[None]]).T)
     # [X y] = [L y] diag(C, 1): carry the factor into the requested basis and re-triangularise.
     C = _change_of_basis(basis, degree, domain, lo, hi)
-    M = R_chunk.copy()
-    M[:, :p] = R_chunk[:, :p] @ C
-    return _triangular(M)
+    M = R_block.copy()
+    M[:, :p] = R_block[:, :p] @ C
+    return _triangular(M), lo, hi
 
 
-def _cholesky_factor(A: np.ndarray) -> np.ndarray | None:
-    """R of A.T (A is (p + 1, m): basis rows then y) through the Gram matrix, with the last column
-    refined by the explicit residual; None when the basis rows are not well conditioned.
+def _scratch(k: int, m: int) -> np.ndarray:
+    buf = getattr(_LOCAL, "rows", None)
+    if buf is None or buf.shape[0] < k or buf.shape[1] < m:
+        buf = np.empty((max(k, buf.shape[0] if buf is not None else 0), max(m, BLOCK)))
+        _LOCAL.rows = buf
+    return buf[:k, :m]
 
-    A's last row is overwritten with the residual of the chunk's own least-squares fit.
-    """
-    p = A.shape[0] - 1
-    G = A @ A.T
+
+def _gram(L: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """[L; y] [L; y]^T by dot products (for a few long rows, faster than a BLAS matrix product); L[0] is 1."""
+    p = L.shape[0]
+    G = np.empty((p + 1, p + 1))
+    G[0, 0] = L.shape[1]
+    for i in range(1, p):
+        G[0, i] = G[i, 0] = L[i].sum()
+        for j in range(1, i + 1):
+            G[i, j] = G[j, i] = L[i] @ L[j]
+    G[0, p] = G[p, 0] = y.sum()
+    for i in range(1, p):
+        G[i, p] = G[p, i] = L[i] @ y
+    G[p, p] = y @ y
+    return G
+
+
+def _cholesky_factor(L: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> np.ndarray | None:
+    """R of [L^T y] (L is (p, m): basis rows, the first of them ones) through the Gram matrix;
+    None when the rows are not well conditioned. When the fit is so good that rho^2 would cancel
+    in y^T y - |r|^2, it is recomputed from the explicit residual (kept in ``scratch``)."""
+    p = L.shape[0]
+    G = _gram(L, y)
     try:
-        L = np.linalg.cholesky(G[:p, :p])  # G11 = L L^T, R11 = L^T
+        C = np.linalg.cholesky(G[:p, :p])  # G11 = C C^T, R11 = C^T
     except np.linalg.LinAlgError:
         return None
-    d = np.abs(np.diag(L))
-    if not d.min() > d.max() / _WELL_CONDITIONED or np.linalg.cond(L) > _WELL_CONDITIONED:
+    d = np.abs(np.diag(C))
+    if not d.min() > d.max() / _WELL_CONDITIONED or np.linalg.cond(C) > _WELL_CONDITIONED:
         return None
-    R11 = L.T
-    r = np.linalg.solve(L, G[:p, p])
-    theta = np.linalg.solve(R11, r)
-    A[p] -= theta @ A[:p]  # the residual, formed explicitly: rho does not cancel
-    correction = np.linalg.solve(L, A[:p] @ A[p])  # what the first solve left in the span of the rows
-    rho2 = float(A[p] @ A[p]) - float(correction @ correction)
     R = np.zeros((p + 1, p + 1))
-    R[:p, :p], R[:p, p], R[p, p] = R11, r + correction, math.sqrt(max(rho2, 0.0))
+    R[:p, :p] = C.T
+    r = np.linalg.solve(C, G[:p, p])
+    rho2 = float(G[p, p] - r @ r)
+    if rho2 < _CANCELLATION * G[p, p]:
+        theta = np.linalg.solve(C.T, r)
+        np.multiply(L[0], theta[0], out=scratch)
+        for k in range(1, p):
+            scratch += theta[k] * L[k]
+        np.subtract(y, scratch, out=scratch)  # the residual, formed explicitly: rho does not cancel
+        correction = np.linalg.solve(C, L @ scratch)  # what the first solve left in the span of the rows
+        r = r + correction
+        rho2 = float(scratch @ scratch) - float(correction @ correction)
+    R[:p, p], R[p, p] = r, math.sqrt(max(rho2, 0.0))
     return R
 
 
 def _legendre_rows(x: np.ndarray, degree: int, lo: float, hi: float, out: np.ndarray) -> None:
-    """out[k] = P_k(t), t = (2x - lo - hi) / (hi - lo), for k = 0 ... degree (low first)."""
+    """out[k] = P_k(t), t = (2x - lo - hi) / (hi - lo), for k = 0 ... degree (low first); out may have
+    one more row, used as scratch."""
     out[0] = 1.0
     if degree == 0:
         return
     np.multiply(x, 2.0 / (hi - lo), out=out[1])
     out[1] -= (lo + hi) / (hi - lo)
     t = out[1]
+    tmp = out[degree + 1] if out.shape[0] > degree + 1 else None
     for k in range(1, degree):  # (k + 1) P_{k+1} = (2k + 1) t P_k - k P_{k-1}
         nxt = out[k + 1]
         np.multiply(t, out[k], out=nxt)
         nxt *= (2 * k + 1) / (k + 1)
-        nxt -= (k / (k + 1)) * out[k - 1]
+        if k == 1:
+            nxt -= 0.5  # P_0 = 1
+        elif tmp is not None:
+            np.multiply(out[k - 1], k / (k + 1), out=tmp)
+            nxt -= tmp
+        else:
+            nxt -= (k / (k + 1)) * out[k - 1]
 
 
 def _change_of_basis(basis: str, degree: int, domain, lo: float, hi: float) -> np.ndarray:

@@ -271,6 +271,9 @@ def _refuse_nonfinite(
     path: str | Path, x: np.ndarray, y: np.ndarray, labels: tuple[str, str], unit: str, first: int
 ) -> None:
     """Refuse the first NaN or infinity, naming its line/row (``first`` is the number of x[0]) and column."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a NaN or an infinity makes the sums non-finite
+        if math.isfinite(float(np.add.reduce(x)) + float(np.add.reduce(y))):
+            return  # (finite sums can only overflow: then the exact check below decides)
     finite = np.isfinite(x) & np.isfinite(y)
     if finite.all():
         return
@@ -483,7 +486,8 @@ def _npy_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
             else:
                 block = _read_values(path, fp, offset + start * k * dtype.itemsize, dtype, m * k).reshape(m, k)
                 x, y = block[:, ix], block[:, iy]
-            x, y = _float64(x), _float64(y)
+            if not (dtype == np.float64 and ix != iy):  # else they are already fresh float64 (views of our block)
+                x, y = _float64(x), _float64(y)
             _refuse_nonfinite(path, x, y, labels, "row", start + 1)
             yield x, y
 
@@ -500,7 +504,8 @@ def _npy_layout(path: str | Path, fp: IO[bytes]) -> tuple[tuple[int, ...], np.dt
 
 
 def _read_values(path: str | Path, fp: IO[bytes], at: int, dtype: np.dtype, count: int) -> np.ndarray:
-    fp.seek(at)
+    if fp.tell() != at:  # reading on: no seek (it would drop the buffer)
+        fp.seek(at)
     values = np.fromfile(fp, dtype=dtype, count=count)
     if values.size != count:
         raise DataFileError(f"{path}: not a valid .npy file (the data ends early: truncated?)")

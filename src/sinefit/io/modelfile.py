@@ -83,6 +83,11 @@ def from_document(doc: Any, where: str) -> Polynomial:
     def bad(what: str) -> ModelFileError:
         return ModelFileError(f"{where}: {what}")
 
+    if isinstance(doc, dict) and doc.get("format") == FORMAT and doc.get("kind") == "expression":
+        from .expression_model import from_document as expression_model  # a --model fit's model.json
+
+        return expression_model(doc, bad)
+
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise bad(f"not a sinefit model (expected \"format\": \"{FORMAT}\")")
     version = doc.get("format_version")

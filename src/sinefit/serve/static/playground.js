@@ -649,7 +649,9 @@ function wire() {
     change(patch);
   });
   $("lr").addEventListener("change", () => { $("lr-auto").checked = false; change({ lr: $("lr").value.trim() }); });
-  $("lr-auto").addEventListener("change", () => change({ lr: $("lr-auto").checked ? "auto" : (state.view && state.view.run.lr !== null ? String(state.view.run.lr) : null) }));
+  $("lr-auto").addEventListener("change", () => change($("lr-auto").checked
+    ? { lr: "auto", momentum: null } // auto picks the step and the momentum together (the textbook pair)
+    : { lr: state.view && state.view.run.lr !== null ? String(state.view.run.lr) : null }));
   $("lr-slider").addEventListener("input", (ev) => {
     state.inputAt = performance.now();
     const lr = lrText(Math.pow(10, +$("lr-slider").value));
