@@ -23,8 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import leastsq, stability
+
 # A fit whose loss is within this fraction of the optimum's counts as converged.
 CONVERGED = 1e-3
+# Step-count searches give up beyond this many steps (exact integers, never float grids).
+STEP_CAP = 2**62
+# Advice never asks plain gd for more steps than this: beyond it, other ways are offered.
+PRACTICAL_STEPS = 10**7
 
 
 def momentum_mode_step(e, b, lam, lr, mu, nesterov: bool):
@@ -48,6 +54,20 @@ class Quadratic:
     y_norm2: float  # c y^T y: the loss of the zero polynomial, a scale for "tiny"
     scale: float = 1.0  # c: 1 for sse, 1/n for mse and the Huber curvature bound
     quadratic: bool = True  # False for Huber: no closed-form gd path
+    rank: int | None = None  # directions the data determine (None: all p)
+    inverse_gram: np.ndarray | None = None  # (X^T X)^+ from the same rank decision as the optimum
+
+    @property
+    def p(self) -> int:
+        return int(self.optimum.shape[0])
+
+    @property
+    def full_rank(self) -> bool:
+        return self.rank is None or self.rank >= self.p
+
+    def bound(self, optimizer: str, momentum: float | None = None) -> float | None:
+        """The stable-lr bound of this optimizer here (``stability.bound``), None where none exists."""
+        return stability.bound(optimizer, float(self.eigenvalues[0]), momentum)
 
     @property
     def eigenvalues(self) -> np.ndarray:
@@ -72,38 +92,46 @@ class Quadratic:
 
     def loss(self, theta: np.ndarray) -> float:
         """L(theta), exactly as the quadratic form around the optimum."""
-        e = self.directions.T @ (np.asarray(theta, dtype=np.float64) - self.optimum)
-        return self.optimum_loss + self.scale * float(np.sum((self.singular_values * e) ** 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = self.directions.T @ (np.asarray(theta, dtype=np.float64) - self.optimum)
+            return self.optimum_loss + self.scale * float(np.sum((self.singular_values * e) ** 2))
 
     def gd_gap(self, theta0: np.ndarray, lr: float, steps: np.ndarray) -> np.ndarray:
         """L(theta_t) - L* after t plain-gd steps from theta0, for every t in ``steps``, in closed form."""
-        e = self.directions.T @ (np.asarray(theta0, dtype=np.float64) - self.optimum)
-        rate = (1.0 - lr * self.eigenvalues) ** 2
-        t = np.asarray(steps, dtype=np.float64)[..., None]
-        return self.scale * np.sum((self.singular_values * e) ** 2 * rate**t, axis=-1)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            e = self.directions.T @ (np.asarray(theta0, dtype=np.float64) - self.optimum)
+            rate = (1.0 - lr * self.eigenvalues) ** 2
+            t = np.asarray(steps, dtype=np.float64)[..., None]
+            return self.scale * np.sum((self.singular_values * e) ** 2 * rate**t, axis=-1)
 
-    def gd_steps_to(self, theta0: np.ndarray, lr: float, gap: float) -> float:
-        """The fewest plain-gd steps from theta0 after which L - L* <= gap (inf if never).
+    def gd_steps_to(self, theta0: np.ndarray, lr: float, gap: float, cap: int = STEP_CAP) -> float:
+        """The fewest plain-gd steps from theta0 after which L - L* <= gap (inf if never, or not within ``cap``).
 
-        The gap shrinks monotonically, so the first step below ``gap`` is bracketed by powers of
-        two, then narrowed 64-fold per round, each round one small vectorised evaluation.
+        The gap shrinks monotonically in t, so the first step below ``gap`` is bracketed by powers of
+        two and then bisected on exact Python integers: at most 2 log2(cap) evaluations, whatever
+        float64 can or cannot represent.
         """
         if self.gd_gap(theta0, lr, np.array(0.0)) <= gap:
             return 0
-        e = self.directions.T @ (np.asarray(theta0, dtype=np.float64) - self.optimum)
-        moving = (self.singular_values * e) ** 2 > 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = self.directions.T @ (np.asarray(theta0, dtype=np.float64) - self.optimum)
+            moving = (self.singular_values * e) ** 2 > 0
         if np.any(np.abs(1.0 - lr * self.eigenvalues[moving]) >= 1.0):
             return math.inf
-        powers = 2.0 ** np.arange(63)
-        below = np.flatnonzero(self.gd_gap(theta0, lr, powers) <= gap)
-        if below.size == 0:
-            return math.inf
-        hi = int(powers[below[0]])
-        lo = hi // 2  # the gap at lo is above the target (or lo = 0, checked above)
+
+        def below(t: int) -> bool:
+            with np.errstate(under="ignore"):
+                return bool(self.gd_gap(theta0, lr, np.array(float(t))) <= gap)
+
+        hi = 1
+        while not below(hi):
+            if hi >= cap:
+                return math.inf
+            hi = min(2 * hi, cap)
+        lo = hi // 2  # above the target (or 0, checked above)
         while hi - lo > 1:
-            grid = np.unique(np.linspace(lo, hi, min(hi - lo + 1, 65)).round())
-            first = int(grid[np.flatnonzero(self.gd_gap(theta0, lr, grid) <= gap)[0]])
-            lo, hi = int(grid[np.searchsorted(grid, first) - 1]), first
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if below(mid) else (mid, hi)
         return hi
 
     def momentum_steps_to(
@@ -113,22 +141,48 @@ class Quadratic:
 
         In the Hessian's eigenbasis each mode is a 2x2 linear recurrence (torch.optim.SGD's form):
         b_t = mu b_{t-1} + lambda e_t;  e_{t+1} = e_t - lr b_t  (Nesterov: - lr (lambda e_t + mu b_t)).
-        Its gap oscillates, so the modes are iterated (vectorised over modes) rather than
-        bisected; inf when ``limit`` steps do not suffice.
+        Its gap oscillates, so it is followed step by step, a block of steps at a time (the powers
+        M^1 ... M^k of every mode's map applied at once); "keeps" means it stayed below for the
+        rest of a block and 50 steps. inf when ``limit`` steps do not suffice.
         """
         lam = self.eigenvalues
-        e = self.directions.T @ (np.asarray(theta0, dtype=np.float64) - self.optimum)
-        b = np.zeros_like(e)
-        last_above = 0
-        for t in range(limit + 1):
-            if 0.5 * np.sum(lam * e * e) > gap:
-                last_above = t
-            elif t - last_above > 50:  # stayed below for a while: the transient is over
-                return float(last_above + 1)
-            e, b = momentum_mode_step(e, b, lam, lr, mu, nesterov)
-            if not np.all(np.isfinite(e)):
-                return math.inf
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = self.directions.T @ (np.asarray(theta0, dtype=np.float64) - self.optimum)
+            if 0.5 * np.sum(lam * e * e) <= gap:
+                return 0.0
+        p = lam.size
+        limit = int(min(limit, max(2000, 40_000_000 // p)))  # bounded work: p modes x limit steps
+        block = int(max(64, min(4096, (1 << 18) // max(p, 1))))
+        # powers[j] = M^(j+1) for every mode: (block, p, 2, 2), built from the library's own step.
+        e1, b1 = momentum_mode_step(np.ones(p), np.zeros(p), lam, lr, mu, nesterov)
+        e2, b2 = momentum_mode_step(np.zeros(p), np.ones(p), lam, lr, mu, nesterov)
+        M = np.stack([np.stack([e1, e2], -1), np.stack([b1, b2], -1)], -2)
+        powers = np.empty((block, p, 2, 2))
+        with np.errstate(all="ignore"):
+            powers[0] = M
+            for j in range(1, block):
+                powers[j] = M @ powers[j - 1]
+            state = np.stack([e, np.zeros(p)], -1)  # (p, 2)
+            last_above, t0 = 0, 0
+            while t0 < limit:
+                es = powers[:, :, 0, 0] * state[:, 0] + powers[:, :, 0, 1] * state[:, 1]  # e at t0+1 ... t0+block
+                gaps = 0.5 * (es * es) @ lam
+                if not np.all(np.isfinite(gaps)):
+                    return math.inf
+                above = np.flatnonzero(gaps > gap)
+                if above.size:
+                    last_above = t0 + 1 + int(above[-1])
+                if t0 + block - last_above > 50:
+                    return float(last_above + 1)
+                state = powers[-1] @ state[:, :, None]
+                state = state[:, :, 0]
+                t0 += block
         return math.inf
+
+    def roundoff_gap(self, eps: float = float(np.finfo(np.float64).eps)) -> float:
+        """A loss difference this small is round-off of a loss computed in precision ``eps``:
+        a few eps of the loss of the zero polynomial (c y^T y), the scale the loss is summed at."""
+        return 16.0 * eps * max(self.y_norm2, self.optimum_loss)
 
     def target_gap(self) -> float:
         """How close to the optimum counts as converged, in loss units."""
@@ -146,25 +200,39 @@ def _lstsq(U: np.ndarray, s: np.ndarray, Vt: np.ndarray, y: np.ndarray) -> np.nd
     return Vt.T @ (inv * (U.T @ y))
 
 
-def solve(X: np.ndarray, y: np.ndarray, loss: str = "sse", huber_delta: float = 1.0) -> Quadratic:
-    """The optimum and the spectrum, in float64, through the SVD of X (robust to ill-conditioning).
+def solve(
+    X: np.ndarray, y: np.ndarray, loss: str = "sse", huber_delta: float = 1.0, x: np.ndarray | None = None,
+    basis: str | None = None,
+) -> Quadratic:
+    """The optimum (``least_squares``: a well-conditioned form, then converted) and the spectrum
+    (the SVD of X itself: what gradient descent sees), in float64.
 
-    ``X`` is the (n, p) design matrix (basis functions at the samples).
+    ``X`` is the (n, p) design matrix (basis functions at the samples); with ``basis="power"`` and
+    the samples ``x`` the optimum is solved in Legendre polynomials of the mapped x.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = X.shape[0]
-    U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    theta = _lstsq(U, s, Vt, y)
+    with np.errstate(all="ignore"):
+        U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    # A mapped basis is well conditioned already: its own SVD serves the solve (one SVD, not two).
+    ls = least_squares(X, y, x, basis) if basis == "power" or basis is None else leastsq.from_svd(X, y, U, s, Vt)
+    theta = ls.theta
     scale = 1.0 if loss == "sse" else 1.0 / n
     if loss == "huber":
-        theta = _huber_irls(X, y, theta, huber_delta)
-        r = np.abs(X @ theta - y)
+        with np.errstate(all="ignore"):
+            theta = _huber_irls(X, y, theta, huber_delta)
+            r = np.abs(X @ theta - y)
         value = float(np.mean(np.where(r <= huber_delta, 0.5 * r**2, huber_delta * (r - 0.5 * huber_delta))))
         # h'' <= 1, so (1/n) X^T X bounds the Hessian: half the sse/n curvature.
-        return Quadratic(theta, value, s, Vt.T, 0.5 * float(y @ y) / n, 0.5 / n, quadratic=False)
-    residual = X @ theta - y
-    return Quadratic(theta, scale * float(residual @ residual), s, Vt.T, scale * float(y @ y), scale)
+        return Quadratic(theta, value, s, Vt.T, 0.5 * float(y @ y) / n, 0.5 / n, quadratic=False,
+                         rank=ls.rank, inverse_gram=ls.inverse_gram)  # fmt: skip
+    residual = ls.residual
+    return Quadratic(theta, scale * float(residual @ residual), s, Vt.T, scale * float(y @ y), scale,
+                     rank=ls.rank, inverse_gram=ls.inverse_gram)  # fmt: skip
+
+
+least_squares = leastsq.least_squares
 
 
 def _huber_irls(X: np.ndarray, y: np.ndarray, theta: np.ndarray, delta: float, iterations: int = 500) -> np.ndarray:
@@ -186,7 +254,7 @@ def _huber_irls(X: np.ndarray, y: np.ndarray, theta: np.ndarray, delta: float, i
 
 @dataclass(frozen=True)
 class Advice:
-    """What a gd fit reached, why, and what would close the gap. Numbers only."""
+    """What a fit reached, why, and what would close the gap. Numbers only."""
 
     ratio: float  # final loss / optimum loss (inf when the optimum is exactly 0)
     converged: bool
@@ -194,20 +262,50 @@ class Advice:
     bottleneck: int  # index (into eigenvalues, descending) of the direction holding most of the gap
     bottleneck_rate: float  # per-step factor on the loss along it, at the used lr
     bottleneck_share: float  # fraction of the remaining gap that lies along it
-    more_steps: float  # further steps at the used lr to get within CONVERGED of the optimum
+    more_steps: float  # further steps at the used lr to get within CONVERGED of the optimum (gd family)
     fastest_lr: float
     steps_at_fastest_lr: float  # steps from the same start at fastest_lr
+    at_roundoff: bool = False  # final - optimum is below the round-off of the loss's arithmetic
+    roundoff: float = 0.0  # that round-off, in loss units
+    bound: float | None = None  # the stable-lr bound of the optimizer that ran (None: none exists)
+    steps_needed: float = math.nan  # total steps from the start at the used lr to get within CONVERGED
+
+    @property
+    def gap(self) -> float:
+        """final / optimum - 1: the one definition of "the gap" everywhere (0 when at round-off)."""
+        if self.at_roundoff:
+            return 0.0
+        return self.ratio - 1.0 if math.isfinite(self.ratio) else math.inf
 
 
 def advise(
-    q: Quadratic, theta0: np.ndarray, theta: np.ndarray, final_loss: float, lr: float, diverged: bool, gd: bool = True
+    q: Quadratic, theta0: np.ndarray, theta: np.ndarray, final_loss: float, lr: float, diverged: bool, gd: bool = True,
+    optimizer: str | None = None, momentum: float | None = None, eps: float = float(np.finfo(np.float64).eps),
 ) -> Advice:
-    """Numbers for the report. Step predictions use gd's closed form: NaN where it does not apply."""
+    """Numbers for the report. Step predictions use the exact linear recurrences of gd, momentum and
+    Nesterov on the quadratic: NaN where they do not apply. ``eps``: the precision the loss was computed in."""
+    optimizer = optimizer or ("gd" if gd else "adam")
     gap_target = q.target_gap()
+    roundoff = q.roundoff_gap(eps)
+    excess = final_loss - q.optimum_loss
+    at_roundoff = (not diverged) and math.isfinite(final_loss) and excess <= roundoff
     ratio = final_loss / q.optimum_loss if q.optimum_loss > 0 else math.inf
-    converged = (not diverged) and final_loss - q.optimum_loss <= gap_target
-    closed_form = q.quadratic and gd
-    more = 0.0 if converged or diverged else q.gd_steps_to(theta, lr, gap_target) if closed_form else math.nan
+    if at_roundoff and math.isfinite(ratio):
+        ratio = max(ratio, 1.0)  # below the optimum only by round-off: never reported as below it
+    converged = (not diverged) and (excess <= gap_target or at_roundoff)
+    family = q.quadratic and optimizer in stability.BOUNDED
+    more = needed = math.nan
+    if converged:
+        more = needed = 0.0
+    elif diverged:
+        more = needed = math.inf
+    elif family and optimizer == "gd":
+        needed = q.gd_steps_to(theta0, lr, gap_target)
+        more = q.gd_steps_to(theta, lr, gap_target)
+    elif family:
+        mu = stability.DEFAULT_MOMENTUM if momentum is None else momentum
+        needed = q.momentum_steps_to(theta0, lr, mu, optimizer == "nesterov", gap_target) if mu else \
+            q.gd_steps_to(theta0, lr, gap_target)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged fit's parameters may be huge
         parts = (q.singular_values * (q.directions.T @ (np.asarray(theta, dtype=np.float64) - q.optimum))) ** 2
     parts = np.nan_to_num(parts, nan=np.inf)
@@ -217,12 +315,20 @@ def advise(
         converged=converged,
         diverged=diverged,
         bottleneck=worst,
-        bottleneck_rate=float((1.0 - lr * q.eigenvalues[worst]) ** 2),
+        bottleneck_rate=_square(1.0 - lr * q.eigenvalues[worst]),
         bottleneck_share=_share(parts, worst),
         more_steps=more,
         fastest_lr=q.fastest_lr,
         steps_at_fastest_lr=q.gd_steps_to(theta0, q.fastest_lr, gap_target) if q.quadratic else math.nan,
+        at_roundoff=at_roundoff,
+        roundoff=roundoff,
+        bound=q.bound(optimizer, momentum),
+        steps_needed=needed,
     )
+
+
+def _square(v: float) -> float:
+    return float(v) ** 2 if abs(v) < 1e150 else math.inf
 
 
 def _share(parts: np.ndarray, i: int) -> float:
@@ -256,7 +362,8 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray) -> AutoStep:
     target = 1e-6 * max(q.optimum_loss, 1e-12 * q.y_norm2)
     gap0 = q.loss(theta0) - q.optimum_loss
     if optimizer == "gd":
-        lr = 2.0 / (lo + hi)
+        # 2 / (lo + hi) rounds to the bound 2 / hi itself once kappa passes 1/eps: stay just inside it.
+        lr = min(2.0 / (lo + hi), (2.0 / hi) * (1.0 - 1e-9))
         return AutoStep(lr, None, q.gd_steps_to(theta0, lr, target))
     root = math.sqrt(kappa)
     if optimizer == "momentum":
@@ -281,8 +388,10 @@ def solve_moments(G: np.ndarray, h: np.ndarray, yy: float, n: int, loss: str = "
     lam, V = np.linalg.eigh(np.asarray(G, dtype=np.float64))
     lam, V = np.clip(lam[::-1], 0.0, None), V[:, ::-1]  # descending, like the SVD
     cutoff = lam[0] * len(lam) * np.finfo(np.float64).eps
-    inv = np.where(lam > cutoff, 1.0 / np.where(lam > cutoff, lam, 1.0), 0.0)
+    keep = lam > cutoff
+    inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
     theta = V @ (inv * (V.T @ h))
     scale = 1.0 if loss == "sse" else 1.0 / n
     optimum_loss = max(scale * float(yy - h @ theta), 0.0)
-    return Quadratic(theta, optimum_loss, np.sqrt(lam), V, scale * float(yy), scale)
+    return Quadratic(theta, optimum_loss, np.sqrt(lam), V, scale * float(yy), scale, rank=int(keep.sum()),
+                     inverse_gram=(V * inv) @ V.T)  # fmt: skip

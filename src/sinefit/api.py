@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -11,8 +12,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, init, losses, model, optim, stats, streaming, threads, train
-from .config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
+from . import analysis, basis, data, engine, init, losses, model, optim, stability, stats, streaming, threads, train
+from .config import AUTO_LR, MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .summary import Summary
 from .objective import PerSample
@@ -23,7 +24,14 @@ class DivergenceWarning(RuntimeWarning):
 
 
 class UnstableLRWarning(UserWarning):
-    """The learning rate is above the bound where plain gradient descent is stable."""
+    """The learning rate is above the bound where the optimizer is stable (``stability.bound``)."""
+
+
+class DefaultLRNote(UserWarning):
+    """No lr was given and the seed's 1e-6 is unstable on this problem: lr auto is used instead."""
+
+
+SEED_LR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ class FitResult:
     snapshot_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (k,)
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, p): the parameters then
     interrupted_at: int | None = None  # the step where a stop request (Ctrl-C) ended training
+    converged_at: int | None = None  # the step where training stopped early, at the optimum (see FitConfig.tol)
 
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
@@ -133,6 +142,22 @@ class FitResult:
             f"FitResult({self.status}, loss={self.final_loss:.6g}, optimum={self.optimum_loss:.6g}, "
             f"y = {self.formula(4)})"
         )
+
+
+def default_lr(cfg: FitConfig, q: analysis.Quadratic) -> tuple[float | str | None, float | None, str | None]:
+    """(lr, momentum, note) for a gd-family fit given no lr: the seed's 1e-6 where it is below the
+    optimizer's stable bound here, else "auto" (and a note saying why, for before training)."""
+    if cfg.lr is not None or cfg.optimizer not in AUTO_LR:
+        return cfg.lr, cfg.momentum, None
+    mu = cfg.momentum if cfg.momentum is not None or cfg.optimizer == "gd" else stability.DEFAULT_MOMENTUM
+    bound = q.bound(cfg.optimizer, mu)
+    if bound is None or SEED_LR < bound or not q.quadratic:
+        return SEED_LR, mu, None
+    note = (
+        f"no --lr given, and the seed's lr 1e-6 is above {cfg.optimizer}'s stable bound {bound:.3g} "
+        f"({stability.formula(cfg.optimizer, mu)}) on this problem: using --lr auto"
+    )
+    return "auto", cfg.momentum, note
 
 
 @dataclass(frozen=True)
@@ -186,17 +211,33 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
     if engine == "per-sample":
         ds = _dataset(cfg, x, y)
         columns = basis.columns(cfg.basis, ds.x, cfg.degree, ds.domain)
-        q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta)
+        _check_columns_finite(cfg, columns, ds)
+        q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta,
+                           x=ds.x.double().numpy(), basis=cfg.basis)  # fmt: skip
         ds = data.Dataset(ds.x.to(device), ds.y.to(device), ds.target, ds.domain)
         columns = columns.to(device)
     else:
         ds, columns, q, moments_ = _stream(cfg, x, y, device, progress, stop, summary)
     theta0 = initial_theta(cfg, data.DTYPES[cfg.dtype])[None]
+    if cfg.lr is None and cfg.optimizer in AUTO_LR:
+        lr_setting, mu, _ = default_lr(cfg, q)
+        cfg = dataclasses.replace(cfg, lr=lr_setting, momentum=mu)
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
         lr, momentum = auto.lr, (auto.momentum if momentum is None else momentum)
     return _Problem(cfg, engine, device, ds, columns, q, moments_, theta0.to(device), lr, momentum, auto)
+
+
+def _check_columns_finite(cfg: FitConfig, columns: torch.Tensor, ds: data.Dataset) -> None:
+    """x^k past the working dtype's range would turn every loss into inf or NaN: say so first."""
+    if bool(torch.isfinite(columns).all()):
+        return
+    biggest = float(ds.x.abs().max())
+    better = "--basis legendre (x mapped to [-1, 1])" if cfg.basis == "power" else "a lower --degree"
+    wider = " or --dtype float64" if columns.dtype == torch.float32 else ""
+    raise ConfigError("--degree", f"the degree-{cfg.degree} {cfg.basis} basis overflows {str(columns.dtype)[6:]} on "
+                      f"these x (|x| up to {biggest:.4g}): use {better}{wider}")  # fmt: skip
 
 
 def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None, summary=None) -> tuple:
@@ -228,22 +269,29 @@ def _assemble(
     final_loss = float(losses_[max(last, 0)])
     advice = analysis.advise(
         q, initial.coefficients, fitted.coefficients, final_loss, p.lr or 0.0, diverged_at is not None,
-        gd=cfg.optimizer == "gd",
+        optimizer=cfg.optimizer, momentum=p.momentum, eps=_loss_eps(p),
     )  # fmt: skip
     X = p.columns.double().T.cpu().numpy()
     x64, y64 = ds.x.double().cpu().numpy(), ds.y.double().cpu().numpy()
     if p.moments is None:
-        statistics = stats.statistics(x64, X, y64, fitted.coefficients)
+        statistics = stats.statistics(x64, X, y64, fitted.coefficients, q.inverse_gram)
     else:
         sse = q.loss(fitted.coefficients) / q.scale
         errors = X @ fitted.coefficients - y64
         statistics = stats.statistics_from_spectrum(p.moments.n, sse, p.moments.sst, x64, errors, q.singular_values,
                                                     q.directions)  # fmt: skip
+    early = len(losses_) - 1 < cfg.steps and cfg.optimizer != "exact" and diverged_at is None and interrupted_at is None
     return FitResult(
         cfg, ds, initial, fitted, np.asarray(losses_, dtype=np.float64), final_loss, diverged_at, q, advice,
         statistics, p.lr, p.momentum, p.auto, _engine_text(p), *_stack(snapshots or {}, len(fitted.coefficients)),
-        interrupted_at,
+        interrupted_at, len(losses_) - 1 if early else None,
     )  # fmt: skip
+
+
+def _loss_eps(p: _Problem) -> float:
+    """The precision the run's losses were computed in (exact's is float64: it is solved in float64)."""
+    exact64 = p.config.optimizer == "exact" or p.engine == "stats"
+    return float(torch.finfo(torch.float64 if exact64 else p.theta0.dtype).eps)
 
 
 def _stack(snapshots: dict[int, Any], p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -277,21 +325,28 @@ def _run(
     ``record``: the steps whose parameters are kept (default: ``snapshot_steps``; the playground asks for its own)."""
     cfg = p.config
     record = snapshot_steps(cfg.steps) if record is None else record
-    if cfg.optimizer == "exact":
-        objective = _objective(p)
-        theta = torch.as_tensor(p.quadratic.optimum, dtype=p.theta0.dtype, device=p.device)[None]
-        history = torch.stack([objective(p.theta0, False)[0], objective(theta, False)[0]]).double().cpu()
-        final = theta[0].double().cpu().numpy()
-        return final, history[:, 0].numpy(), None, {0: p.theta0[0].double().cpu().numpy(), 1: final}, None
+    if cfg.optimizer == "exact":  # the float64 solution whatever --dtype says, and its float64 loss
+        q = p.quadratic
+        start = p.theta0[0].double().cpu().numpy()
+        final = np.array(q.optimum, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            history = np.array([q.loss(start), q.optimum_loss])
+        return final, history, None, {0: start, 1: final}, None
     if p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov"):
         theta0 = p.theta0.double().cpu().numpy()
-        if cfg.optimizer == "gd":
-            run = engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), cfg.steps, True, record)
-        else:
-            run = engine.momentum_modes(
+
+        def closed(steps: int, record_: frozenset[int]):
+            if cfg.optimizer == "gd":
+                return engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), steps, True, record_)
+            return engine.momentum_modes(
                 p.quadratic, theta0, np.array([p.lr]), np.array([p.momentum]), cfg.optimizer == "nesterov",
-                cfg.steps, True, record,
+                steps, True, record_,
             )  # fmt: skip
+
+        run = closed(cfg.steps, record)
+        at = converged_step(p, run.losses[:, 0])
+        if at is not None:  # the same steps, cut where the loss reached the optimum
+            run = closed(at, frozenset(t for t in record if t < at) | {at})
         losses_ = run.losses[:, 0]
         if log is not None:
             for t in range(cfg.log_every - 1, len(losses_), cfg.log_every):
@@ -300,19 +355,42 @@ def _run(
         return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, None
     objective = _objective(p)
     theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
+    below = stop_below(p)
     if cfg.optimizer == "lbfgs":
         trajectory = train.train_lbfgs(
-            theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log, record=record, stop=stop
-        )
+            theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log, record=record, stop=stop,
+            stop_below=below,
+        )  # fmt: skip
     else:
         rule = _rule(cfg.optimizer, p.lr, p.momentum)
         trajectory = train.train(
             theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log, record=record,
-            on_progress=on_step, stop=stop,
+            on_progress=on_step, stop=stop, stop_below=below,
         )  # fmt: skip
     d = int(trajectory.diverged_at[0])
     theta = trajectory.theta[0].double().cpu().numpy()
     return theta, trajectory.losses[:, 0].numpy(), (d if d >= 0 else None), trajectory.snapshots, trajectory.stopped_at
+
+
+def stop_below(p: _Problem) -> float | None:
+    """The loss at which training stops early: the optimum plus the tolerance (FitConfig.tol: relative
+    to the optimum; None, the default, means the round-off of the loss's arithmetic; 0 never stops)."""
+    cfg, q = p.config, p.quadratic
+    if cfg.tol == 0 or cfg.optimizer == "exact":
+        return None
+    roundoff = q.roundoff_gap(_loss_eps(p))
+    gap = roundoff if cfg.tol is None else max(cfg.tol * q.optimum_loss, roundoff)
+    return q.optimum_loss + gap
+
+
+def converged_step(p: _Problem, losses_: np.ndarray) -> int | None:
+    """The first step of a finished history at or below ``stop_below`` (None: none, or it is the last)."""
+    below = stop_below(p)
+    if below is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        hits = np.flatnonzero(np.asarray(losses_) <= below)
+    return int(hits[0]) if hits.size and hits[0] < len(losses_) - 1 else None
 
 
 def _objective(p: _Problem):
@@ -361,6 +439,10 @@ def fit(
 
         return fit_model(cfg, x, y, on_log, on_start, stop)
     p = _prepare(cfg, x, y, on_progress, stop, streaming.load_given(given, cfg) if given is not None else None)
+    note = default_lr(cfg, p.quadratic)[2]
+    cfg = p.config  # the lr the defaults chose is part of the settings from here on
+    if note is not None and cfg.steps > 0:
+        warnings.warn(note, DefaultLRNote, stacklevel=2)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
     if on_start is not None:
         on_start(cfg)
@@ -439,15 +521,14 @@ def _rule(name: str, lr: float, momentum: float | None):
 
 
 def _warn_if_unstable(cfg: FitConfig, q: analysis.Quadratic, lr: float | None, momentum: float | None) -> None:
-    """Warn before training when plain gd (or heavy ball) cannot be stable at this lr."""
-    if cfg.steps == 0 or lr is None or cfg.optimizer not in ("gd", "momentum"):
+    """Warn before training when the optimizer cannot be stable at this lr (``stability.bound``)."""
+    if cfg.steps == 0 or lr is None or not q.quadratic:
         return
-    mu = momentum or 0.0 if cfg.optimizer == "momentum" else 0.0
-    bound = 2.0 * (1.0 + mu) / q.eigenvalues[0]  # heavy ball is stable for lr < 2 (1 + mu) / lambda_max
-    if lr > bound and math.isfinite(bound):
+    bound = q.bound(cfg.optimizer, momentum)
+    if bound is not None and lr >= bound and math.isfinite(bound):
         warnings.warn(
-            f"lr {lr:g} is above the stable bound {bound:.3g} (2{' (1 + momentum)' if mu else ''} / largest "
-            f"Hessian eigenvalue): {cfg.optimizer} will diverge",
+            f"lr {lr:g} is above the stable bound {bound:.3g} ({stability.formula(cfg.optimizer, momentum)}): "
+            f"{cfg.optimizer} will diverge",
             UnstableLRWarning,
             stacklevel=3,
         )

@@ -111,7 +111,8 @@ NoiseOpt = Annotated[Optional[float], Opt(help="Add seeded Gaussian noise of thi
 LossOpt = Annotated[Optional[str], Opt(help="sse (the seed's), mse or huber. [default: sse]")]
 HuberOpt = Annotated[Optional[float], Opt(help="Where the Huber loss turns from quadratic to linear. [default: 1]")]
 GradOpt = Annotated[Optional[str], Opt(help="manual (the gradient written by hand, the seed's) or autograd. [default: manual]")]
-StepsOpt = Annotated[Optional[int], Opt(help="Number of optimizer steps. [default: 2000]")]
+StepsOpt = Annotated[Optional[int], Opt(help="Number of optimizer steps: a cap, since fits stop once at the optimum (see --tol). [default: 2000]")]
+TolOpt = Annotated[Optional[float], Opt(help="Stop early once loss - optimum <= TOL x optimum; 0 never stops early. [default: at the optimum to round-off]")]
 DtypeOpt = Annotated[Optional[str], Opt(help="Working precision: float32 (the seed's) or float64. [default: float32]")]
 EngineOpt = Annotated[Optional[str], Opt(help="per-sample (the seed's way: every step touches every point), stats (sufficient statistics: one pass, then O(p^2) steps; gd in closed form) or auto (stats for sse/mse in float64). [default: auto]")]
 DeviceOpt = Annotated[Optional[str], Opt(help="cpu, cuda or auto (cuda where a GPU exists). [default: cpu]")]
@@ -189,6 +190,7 @@ def fit(
     momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
     grad: GradOpt = None,
     steps: StepsOpt = None,
+    tol: TolOpt = None,
     seed: Annotated[Optional[int], Opt(help="torch.manual_seed before the initial coefficients are drawn. [default: 0]")] = None,
     dtype: DtypeOpt = None,
     engine: EngineOpt = None,
@@ -224,7 +226,7 @@ def fit(
     given, settings = streaming.summary_settings(None, FitConfig(), _settings(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
-        momentum=momentum, grad=grad, steps=steps, seed=seed, dtype=dtype, engine=engine, device=device,
+        momentum=momentum, grad=grad, steps=steps, tol=tol, seed=seed, dtype=dtype, engine=engine, device=device,
         log_every=log_every, init=init, order=order, summary=summary, model=model, bounds=bounds, starts=starts,
     ))  # fmt: skip
     if dask is not None:  # summaries are float64: so is the fit
@@ -238,6 +240,7 @@ def fit(
         if dask is not None:
             raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
         return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
+    _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
     if talk:
         print(report.header(cfg, _target_text(cfg)))
@@ -258,11 +261,11 @@ def fit(
 
     stop = StopFlag()
 
-    def on_start(_cfg) -> None:  # the data is read and sound: from here on, a run exists
+    def on_start(resolved) -> None:  # the data is read and sound: from here on, a run exists
         nonlocal run_dir
         progress.close()
         try:
-            run_dir = runs.start_run(out, cfg)
+            run_dir = runs.start_run(out, resolved)
         except OSError as e:
             raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
         interrupts.working_on(run_dir)
@@ -310,6 +313,19 @@ def fit(
         raise Failure(report.divergence_message(result))
 
 
+def _say_ignored(cfg, **given: Any) -> None:
+    """Options that do nothing with this optimizer are said to do nothing, not silently dropped."""
+    idle = []
+    if cfg.optimizer == "exact":
+        idle += [f"--{k}" for k in ("lr", "steps", "momentum") if given.get(k) is not None]
+    elif cfg.optimizer not in ("momentum", "nesterov") and given.get("momentum") is not None:
+        idle.append("--momentum")
+    if idle:
+        what = "solves least squares directly" if cfg.optimizer == "exact" else "has no momentum"
+        print(f"sinefit: note: {', '.join(idle)} {'does' if len(idle) == 1 else 'do'} nothing with --optimizer "
+              f"{cfg.optimizer} (it {what})", file=sys.stderr)  # fmt: skip
+
+
 MLFLOW_DEFAULT = "\0default"  # what a bare --mlflow becomes (see main): the local default store
 DASK_LOCAL = "\0local"  # what a bare --dask becomes: a local cluster
 OPTIONAL_VALUES = {"--mlflow": MLFLOW_DEFAULT, "--animate": "gif", "--dask": DASK_LOCAL}  # options whose value may be left out
@@ -326,6 +342,12 @@ def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ..
         raise ConfigError("--format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if animate not in (None, "gif", "mp4"):
         raise ConfigError("--animate", f"must be gif or mp4, got {animate!r}")
+    if animate == "mp4":  # checked before training, not after it
+        from matplotlib.animation import writers
+
+        if not writers.is_available("ffmpeg"):
+            raise ConfigError("--animate", "mp4 needs ffmpeg, which is not installed (or not on PATH); "
+                                           "--animate gif works without it")  # fmt: skip
     return ("initial", "trained") if which == "seed" else tuple(FIGURE_STEMS)
 
 

@@ -67,10 +67,11 @@ class FitConfig:
     loss: str = "sse"
     huber_delta: float = 1.0
     optimizer: str = "gd"
-    lr: float | str | None = None  # None: the optimizer's default; "auto": from the Hessian
+    lr: float | str | None = None  # None: the optimizer's default (gd family: 1e-6 where stable, else auto); "auto": from the Hessian
     momentum: float | None = None  # None: 0.9, or the textbook value with lr "auto"
     grad: str = "manual"
-    steps: int = 2000
+    steps: int = 2000  # a cap: iterative optimizers stop early once at the optimum (see tol)
+    tol: float | None = None  # stop once loss - optimum <= tol * optimum; None: at round-off only; 0: never early
     seed: int = 0
     dtype: str = "float32"
     log_every: int = 100
@@ -111,6 +112,10 @@ class FitConfig:
             if value not in choices:
                 raise ConfigError(option, f"must be one of {', '.join(choices)}, got {value!r}")
         _positive("--huber-delta", self.huber_delta)
+        if self.tol is not None:
+            _number("--tol", self.tol)
+            if self.tol < 0:
+                raise ConfigError("--tol", f"must be 0 (never stop early) or more, got {self.tol!r}")
         _number("--noise", self.noise)
         if self.noise < 0:
             raise ConfigError("--noise", f"must be 0 or more, got {self.noise!r}")
@@ -150,13 +155,15 @@ class FitConfig:
         if self.optimizer == "exact" and self.loss not in ("sse", "mse"):
             raise ConfigError("--optimizer", f"exact solves least squares; for --loss {self.loss} use lbfgs")
         lr = self.lr
-        if lr == "auto":
+        if self.optimizer == "exact":  # solved directly: no lr (the CLI says so when one is given)
+            lr = None
+        elif lr == "auto":
             if self.optimizer not in AUTO_LR:
                 raise ConfigError("--lr", f"auto is for {', '.join(AUTO_LR)}; give {self.optimizer} a number")
             if self.loss == "huber":
                 raise ConfigError("--lr", "auto needs a quadratic loss (sse or mse)")
-        elif lr is None:
-            lr = DEFAULT_LR.get(self.optimizer)
+        elif lr is None:  # the gd family's default depends on the problem: api.default_lr decides
+            lr = None if self.optimizer in AUTO_LR else DEFAULT_LR.get(self.optimizer)
         else:
             _positive("--lr", lr)
         if self.momentum is not None:
@@ -164,7 +171,7 @@ class FitConfig:
             if not 0 <= self.momentum < 1:
                 raise ConfigError("--momentum", f"must be in [0, 1), got {self.momentum!r}")
         momentum = self.momentum
-        if momentum is None and self.optimizer in ("momentum", "nesterov") and lr != "auto":
+        if momentum is None and self.optimizer in ("momentum", "nesterov") and lr not in ("auto", None):
             momentum = 0.9
         domain = tuple(float(v) for v in self.domain) if self.domain is not None else None
         return dataclasses.replace(self, lr=lr, momentum=momentum, domain=domain, init=self._init_text())

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import analysis, basis, init, model
+from . import analysis, basis, hints, init, model, stability
 from .api import FitResult
 from .config import FitConfig
 
@@ -46,6 +46,8 @@ def _optimizer_text(cfg: FitConfig, lr: float | str | None, momentum: float | No
     text = OPTIMIZER_NAMES[cfg.optimizer]
     if cfg.optimizer == "exact":
         return text
+    if lr is None:  # not resolved yet: the seed's, unless it is unstable here (then lr auto, said before training)
+        lr = 1e-6
     text += ", lr auto" if lr == "auto" else f", lr {lr:.4g}" + (" (auto)" if cfg.lr == "auto" else "")
     if momentum is not None and cfg.optimizer in ("momentum", "nesterov"):
         text += f", momentum {momentum:.4g}"
@@ -81,6 +83,8 @@ def final_row(result: FitResult) -> str:
         return loss_row(1, result.final_loss, "final: the least-squares solution")
     if result.interrupted_at is not None:
         return loss_row(result.interrupted_at, result.final_loss, "interrupted here")
+    if result.converged_at is not None:
+        return loss_row(result.converged_at, result.final_loss, "converged: at the optimum, so training stopped")
     return loss_row(len(result.losses) - 1, result.final_loss, "final: after the last update")
 
 
@@ -96,57 +100,52 @@ def auto_lr_text(result: FitResult) -> str:
 
 
 def hint(result: FitResult) -> str:
-    """One line: what would close the gap to the optimum."""
-    a, q, cfg = result.advice, result.quadratic, result.config
-    if a.diverged:
-        return (
-            f"use an lr below the stable bound {q.stable_lr:.3g}, e.g. --lr {_lr(a.fastest_lr)} "
-            f"(the fastest stable step)" + (f", with --steps {_steps(a.steps_at_fastest_lr)}" if q.quadratic else "")
-        )
-    if a.converged:
-        return (
-            f"this is the best a degree-{cfg.degree} polynomial can do on these points; "
-            f"raise --degree for a closer fit"
-        )
-    if cfg.optimizer != "gd" or not q.quadratic:
-        exact = "--optimizer exact solves it directly" if q.quadratic else "--optimizer lbfgs gets there fastest"
-        auto = " (or --lr auto)" if cfg.optimizer in ("momentum", "nesterov") and q.quadratic else ""
-        basis_hint = (
-            f"; --basis legendre would condition it far better than x^k (condition number {q.condition_number:.3g})"
-            if cfg.basis == "power" and q.condition_number > 1e4 else ""
-        )  # fmt: skip
-        return f"more --steps, a tuned --lr{auto}; {exact}{basis_hint}"
-    here = (
-        f"--steps {_steps(cfg.steps + a.more_steps)} at this lr"
-        if math.isfinite(a.more_steps)
-        else "no number of steps at this lr"
-    )
-    return (
-        f"{here} would get within {analysis.CONVERGED:.1%} of the optimum; --lr auto "
-        f"({a.fastest_lr:.3g} = 2 / (smallest + largest eigenvalue)) needs only "
-        f"{_steps(a.steps_at_fastest_lr)} steps; --optimizer exact solves it outright"
-    )
+    """One line: what would close the gap to the optimum (``hints.suggest``: a promise a test keeps)."""
+    return hints.suggest(result).text
 
 
 def why(result: FitResult) -> str:
     """One line: why the fit stopped where it did."""
     a, q, cfg = result.advice, result.quadratic, result.config
     ev = q.eigenvalues
+    if not q.full_rank:
+        return (f"the points determine only rank {q.rank} of {q.p} coefficients (the least-squares problem is "
+                "rank-deficient): the rest are arbitrary, so no optimum is unique")  # fmt: skip
     if a.diverged:
-        growth = abs(1.0 - (result.lr or 0.0) * ev[0])
+        bound = a.bound
+        if bound is None:
+            return f"{OPTIMIZER_NAMES[cfg.optimizer]} diverged at lr {result.lr:g}: {stability.limit_text(cfg.optimizer)}"
+        growth = stability.growth(cfg.optimizer, result.lr or 0.0, float(ev[0]), result.momentum)
         return (
-            f"lr {result.lr:g} is above the stable bound {q.stable_lr:.3g} = 2 / {ev[0]:.4g} (the largest "
-            f"Hessian eigenvalue): the error along that direction grows {growth:.3g}x per step"
+            f"lr {result.lr:g} is above {cfg.optimizer}'s stable bound {bound:.3g} = "
+            f"{stability.formula(cfg.optimizer, result.momentum)} ({ev[0]:.4g}): the error along that direction "
+            f"grows {growth:.4g}x per step"
         )
     if a.converged:
+        if a.at_roundoff:
+            return ("the fit is at the optimum to round-off (its loss differs from the optimum's by less than "
+                    f"the arithmetic's resolution, {a.roundoff:.2g}); what is left is the model's limit")  # fmt: skip
         return "the fit has reached the optimum; what is left is the model's limit"
-    if cfg.optimizer != "gd" or not q.quadratic:
-        return f"{cfg.steps} steps of {OPTIMIZER_NAMES[cfg.optimizer]} were not enough on a surface with condition number {q.condition_number:.3g}"
+    if cfg.steps == 0:
+        return "no steps were taken (--steps 0): these are the initial coefficients"
+    far = hints.far_from_zero(result)
+    tail = f"; {far}" if far and cfg.optimizer in stability.BOUNDED else ""
+    if cfg.optimizer in ("adam", "rmsprop", "lbfgs") or not q.quadratic:
+        limit = stability.limit_text(cfg.optimizer) if cfg.optimizer in stability.LIMITS else (
+            "the Huber loss has no closed-form path")  # fmt: skip
+        return f"{cfg.steps} steps were not enough: {limit}"
+    if cfg.optimizer in ("momentum", "nesterov"):
+        slow = stability.growth(cfg.optimizer, result.lr or 0.0, float(ev[-1]), result.momentum)
+        return (
+            f"the loss surface is {q.condition_number:.3g} times steeper one way than another; at lr {result.lr:g} "
+            f"and momentum {result.momentum:g} the flattest direction (eigenvalue {ev[-1]:.4g}) shrinks only "
+            f"by a factor {slow:.6g} per step" + tail
+        )
     return (
         f"the loss surface is {q.condition_number:.3g} times steeper one way than another, and lr "
         f"must suit the steepest; at lr {result.lr:g} the direction that holds {a.bottleneck_share:.0%} of "
-        f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) loses only {1.0 - a.bottleneck_rate:.3%} "
-        f"of it per step"
+        f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) loses only {100 * (1.0 - a.bottleneck_rate):.3g}% "
+        f"of it per step" + tail
     )
 
 
@@ -174,7 +173,8 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("engine", f"{result.engine}, {cfg.dtype}, seed {cfg.seed}"))
     lines.append(_row("start", init.parse(cfg.init).describe()))
     at = result.diverged_at if result.diverged_at is not None else result.interrupted_at
-    lines.append(_row("status", result.status + (f" at step {at}" if at is not None else "")))
+    lines.append(_row("status", result.status + (f" at step {at}" if at is not None else "")
+                      + (f", converged at step {result.converged_at}" if result.converged_at is not None else "")))
 
     lines.append("[[Statistics]]")
     lines.append(_row("loss", _g(result.final_loss), f"({LOSS_NAMES[cfg.loss]})"))
@@ -189,7 +189,7 @@ def fit_report(result: FitResult) -> str:
     lines.append("[[Optimum]]")
     how = "least squares" if q.quadratic else "Huber, by reweighted least squares"
     lines.append(_row("best possible loss", _g(q.optimum_loss), f"{how}: same model, same points, float64"))
-    lines.append(_row("loss / best possible", _ratio(a.ratio)))
+    lines.append(_row("loss / best possible", _ratio_text(result)))
     lines.append(f"    Why:  {why(result)}.")
     lines.append(f"    Hint: {hint(result)}.")
 
@@ -197,21 +197,30 @@ def fit_report(result: FitResult) -> str:
     shown = ", ".join(f"{v:.4g}" for v in ev) if len(ev) <= 8 else f"{ev[-1]:.4g} ... {ev[0]:.4g}"
     lines.append(_row("Hessian eigenvalues", shown, "" if q.quadratic else "(curvature bound)"))
     lines.append(_row("condition number", _g(q.condition_number, 4)))
-    lines.append(_row("largest stable lr", f"{q.stable_lr:.3g}", f"2 / largest Hessian eigenvalue {ev[0]:.4g}"))
+    if a.bound is not None:
+        lines.append(_row("largest stable lr", f"{a.bound:.3g}",
+                          f"{cfg.optimizer}: {stability.formula(cfg.optimizer, result.momentum)} {ev[0]:.4g}"))  # fmt: skip
+    else:
+        lines.append(_row("largest stable lr", "none", stability.limit_text(cfg.optimizer) or ""))
+    if not q.full_rank:
+        lines.append(_row("rank", f"rank {q.rank} of {q.p}", "rank-deficient: lower --degree or add distinct x"))
     if result.auto is not None:
         lines.append(f"    {auto_lr_text(result)}")
 
-    scale = float(abs(q.optimum).max()) if len(q.optimum) else 0.0
+    size = _column_sizes(result)
+    y_scale = float(np.max(np.abs(result.dataset.y.double().cpu().numpy()))) if s.n else 0.0
     lines.append(f"[[Coefficients]] ({cfg.basis} basis)")
+    if not a.converged and cfg.optimizer != "exact":
+        lines.append("    (stderr describes the optimum's neighbourhood; this fit is far from it, so they are not "
+                     "meaningful for these values)")  # fmt: skip
     lines.append(f"    {'':<14}{'value':>16}{'stderr':>14}{'optimum':>16}{'initial':>16}")
     for i, (name, c, o, i0) in enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)):
-        o = 0.0 if abs(o) < 1e-12 * scale else o  # float64 round-off, not a finding
+        o = 0.0 if abs(o) * size[i] < 1e-12 * y_scale else o  # its term is float64 round-off, not a finding
         label = name + (f"  ({_term(model.powers(cfg.degree)[i])})" if cfg.basis == "power" else "")
         lines.append(f"    {label:<14}{c:>16.6g}{s.stderr[i]:>14.3g}{o:>16.6g}{i0:>16.6g}")
     if cfg.basis != "power":
-        M = basis.to_power_matrix(cfg.basis, cfg.degree, result.dataset.domain)
-        power = M @ result.model.coefficients
-        power_se = _sqrt_diag(M @ s.covariance @ M.T)
+        power = result.model.power_coefficients
+        power_se = power_stderr(result)
         lines.append("[[Power form]] (coefficients of raw x)")
         for name, k, c, se in zip(model.coefficient_names(cfg.degree), model.powers(cfg.degree), power, power_se):
             lines.append(f"    {name + '  (' + _term(k) + ')':<14}{c:>16.6g}{se:>14.3g}")
@@ -225,19 +234,56 @@ def fit_report(result: FitResult) -> str:
     return "\n".join(lines)
 
 
+def _column_sizes(result: FitResult) -> np.ndarray:
+    """max |phi_k(x)| over the points, per coefficient: how much each term can contribute."""
+    cfg = result.config
+    if cfg.basis != "power":
+        return np.ones(cfg.degree + 1)
+    m = float(np.max(np.abs(result.dataset.x.double().cpu().numpy()))) if cfg.degree else 1.0
+    with np.errstate(over="ignore"):
+        return np.array([m**k for k in model.powers(cfg.degree)], dtype=np.float64)
+
+
 def divergence_message(result: FitResult) -> str:
-    step = result.diverged_at
-    return (
-        f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; "
-        f"the largest stable lr is {result.quadratic.stable_lr:.3g}"
-    )
+    step, cfg = result.diverged_at, result.config
+    bound = result.advice.bound
+    limit = (f"{cfg.optimizer}'s largest stable lr here is {bound:.3g} ({stability.formula(cfg.optimizer, result.momentum)})"
+             if bound is not None else stability.limit_text(cfg.optimizer) or "")  # fmt: skip
+    return f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; {limit}"
+
+
+def power_stderr(result: FitResult) -> np.ndarray:
+    """Standard errors of the power-form coefficients: the covariance carried through the conversion."""
+    cfg, s = result.config, result.statistics
+    M = basis.to_power_matrix(cfg.basis, cfg.degree, result.dataset.domain)
+    with np.errstate(all="ignore"):
+        return _sqrt_diag(M @ s.covariance @ M.T)
+
+
+def gap_text(result: FitResult) -> str:
+    """final / optimum - 1, the one definition of the gap, as people read it."""
+    a = result.advice
+    if a.at_roundoff:
+        return "at the optimum to round-off"
+    if not math.isfinite(a.ratio):
+        return "the optimum is an exact fit"
+    return f"{a.gap:.4g}"
+
+
+def _ratio_text(result: FitResult) -> str:
+    a, q = result.advice, result.quadratic
+    if not q.full_rank:
+        return f"{a.ratio:.4g}x a least-squares loss that is not unique (rank {q.rank} of {q.p})"
+    if a.at_roundoff:
+        return f"1: at the optimum to round-off (within {a.roundoff:.2g})"
+    return _ratio(a.ratio)
 
 
 def _ratio(ratio: float) -> str:
     if not math.isfinite(ratio):
         return "the optimum is an exact fit"
     if abs(ratio - 1) < 0.01:
-        return f"1 {'+' if ratio >= 1 else '-'} {abs(ratio - 1):.2g}: at the optimum"
+        return f"1 + {max(ratio - 1, 0.0):.2g}: at the optimum"
     return f"{ratio:.4g}x the optimum"
 
 

@@ -8,6 +8,7 @@ and the covariance of the coefficients s^2 (X^T X)^-1 with s^2 = SSE / (n - p).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -45,15 +46,29 @@ class Statistics:
         return sorted(pairs, key=lambda t: -abs(t[2]))
 
 
-def statistics(x: np.ndarray, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> Statistics:
-    """Every point at hand: the residuals directly, the Gram matrix's spectrum through the SVD of X."""
+def statistics(
+    x: np.ndarray, X: np.ndarray, y: np.ndarray, theta: np.ndarray, inverse_gram: np.ndarray | None = None
+) -> Statistics:
+    """Every point at hand: the residuals directly. The covariance from ``inverse_gram`` = (X^T X)^+
+    as the least-squares solve computed it (``leastsq``: the same rank decision, in a well-conditioned
+    form), else from the SVD of X with the solve's cutoff on singular values (not their squares)."""
     x, X, y, theta = (np.asarray(a, dtype=np.float64) for a in (x, X, y, theta))
     with np.errstate(all="ignore"):
         r = X @ theta - y
         sse = float(r @ r)
         sst = float(np.sum((y - y.mean()) ** 2))
-    _, s, Vt = np.linalg.svd(X, full_matrices=False)
-    return _statistics(X.shape[0], sse, sst, x, r, s**2, Vt.T)
+    if inverse_gram is None:
+        from .leastsq import least_squares
+
+        inverse_gram = least_squares(X, y).inverse_gram
+    n, p = X.shape
+    base = _statistics(n, sse, sst, x, r, np.ones(p), np.eye(p))
+    if n > p and math.isfinite(sse):
+        with np.errstate(all="ignore"):
+            covariance = (sse / (n - p)) * np.asarray(inverse_gram, dtype=np.float64)
+    else:
+        covariance = np.full((p, p), np.nan)
+    return dataclasses.replace(base, covariance=covariance)
 
 
 def statistics_from_moments(

@@ -173,13 +173,16 @@ def solve(cfg: FitConfig, s: Summary, source: str):
     domain = display_domain(s, cfg.domain)
     ds = data.Dataset(torch.as_tensor(s.sample_x), torch.as_tensor(s.sample_y), source, domain, n=s.n)
     columns = basis.columns(cfg.basis, ds.x, cfg.degree, domain)
+    from .api import _check_columns_finite
+
+    _check_columns_finite(cfg, columns, ds)
     if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
         distinct = np.unique(s.sample_x).size
         if distinct < cfg.degree + 1:
             from .api import _too_few_x
 
             raise _too_few_x(source, distinct, cfg.degree)
-        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss)
+        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss, x=ds.x.numpy(), basis=cfg.basis)
         return ds, columns, q, None
     q = quadratic(s, cfg.loss)
     rank = int(np.sum(q.singular_values > q.singular_values[0] * max(s.n, s.p) * np.finfo(np.float64).eps))

@@ -121,11 +121,16 @@ class Summary:
     def least_squares(self) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         """(theta*, SSE at theta*, singular values of X descending, V) from the SVD of R11."""
         p = self.p
-        U, s, Vt = np.linalg.svd(self.R[:p, :p])
-        cutoff = (s[0] if s.size else 0.0) * max(self.n, p) * np.finfo(np.float64).eps
-        inv = np.where(s > cutoff, 1.0 / np.where(s > cutoff, s, 1.0), 0.0)
-        r = self.R[:p, p]
-        theta = Vt.T @ (inv * (U.T @ r))
+        R11, r = self.R[:p, :p], self.R[:p, p]
+        _, s, Vt = np.linalg.svd(R11)  # the spectrum of X (what gradient descent sees)
+        # The solve with unit-norm columns (leastsq's rank decision): the unscaled SVD would drop
+        # directions of a badly scaled power basis that the data determine.
+        norms = np.sqrt(np.sum(R11 * R11, axis=0))
+        norms = np.where(norms > 0, norms, 1.0)
+        Us, ss, Vts = np.linalg.svd(R11 / norms)
+        cutoff = (ss[0] if ss.size else 0.0) * max(self.n, p) * np.finfo(np.float64).eps
+        inv = np.where(ss > cutoff, 1.0 / np.where(ss > cutoff, ss, 1.0), 0.0)
+        theta = (Vts.T @ (inv * (Us.T @ r))) / norms
         misfit = self.R[:p, :p] @ theta - r
         return theta, float(misfit @ misfit + self.rho**2), s, Vt.T
 

@@ -201,6 +201,10 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
             c = members[k][1]
             lr = c.get("lr", base.lr if "lr" in given else DEFAULT_LR.get(opt))
             mu = c.get("momentum", base.momentum if "momentum" in given else None)
+            if "lr" not in c and "lr" not in given and opt in ("gd", "momentum", "nesterov"):
+                # No lr given: the seed's 1e-6 where this optimizer is stable at it, else lr auto (api.default_lr).
+                b = q.bound(opt, 0.9 if mu is None and opt != "gd" else mu)
+                lr = lr if b is None or lr < b or not q.quadratic else "auto"
             mu = 0.9 if mu is None and opt in ("momentum", "nesterov") and lr != "auto" else mu
             if lr == "auto":
                 auto = analysis.auto_step(q, opt, draws[seed].double().numpy())
@@ -221,7 +225,7 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
                 "gap": loss / q.optimum_loss - 1.0 if q.optimum_loss > 0 else math.inf,
                 "diverged": d >= 0,
                 "diverged_at": d if d >= 0 else None,
-                "stable_lr": q.stable_lr,
+                "stable_lr": q.bound(opt, mus[j] if opt in ("momentum", "nesterov") else None),
             }
 
 

@@ -14,10 +14,14 @@ import torch
 
 
 class StopFlag:
-    """Set from outside (a signal handler) to make a running loop stop after the current step."""
+    """Set from outside (a signal handler) to make a running loop stop after the current step.
+
+    ``graceful`` is True while a loop is running that checks the flag (set by the library around
+    training): outside it a signal handler should stop at once instead of setting the flag."""
 
     def __init__(self) -> None:
         self.set = False
+        self.graceful = False
 
 
 class Objective(Protocol):
@@ -46,6 +50,7 @@ class Trajectory:
     diverged_at: torch.Tensor  # (B,) int64, -1 where the row never diverged
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> parameters (B, p) then
     stopped_at: int | None = None  # the step where a stop request ended the loop
+    converged_at: int | None = None  # the step where every row's loss reached ``stop_below``
 
     @property
     def final_loss(self) -> torch.Tensor:
@@ -67,6 +72,7 @@ def train(
     record: frozenset[int] = frozenset(),
     on_progress: Callable[[int], None] | None = None,
     stop: StopFlag | None = None,
+    stop_below: float | None = None,
 ) -> Trajectory:
     """Run ``steps`` updates of ``rule`` on ``objective``, for every row of theta.
 
@@ -78,7 +84,9 @@ def train(
     The parameters of the steps in ``record`` are kept in ``snapshots``;
     ``on_progress(t)`` hears about every ``PROGRESS_EVERY``-th step. When ``stop``
     is set the loop ends after the loss of the current step is recorded: the
-    history is cut there and ``theta`` holds that step's parameters.
+    history is cut there and ``theta`` holds that step's parameters. Once every
+    row's loss is at or below ``stop_below`` (the optimum, to a tolerance) the loop
+    ends the same way, with ``converged_at`` set: ``steps`` is a cap.
     """
     batch = theta.shape[0]
     keep = history
@@ -117,6 +125,9 @@ def train(
             break
         if stop is not None and stop.set:
             return Trajectory(history[: t + 1] if keep else history, theta, diverged_at, snapshots, stopped_at=t)
+        if stop_below is not None and bool((loss <= stop_below).all()):
+            snapshots[t] = theta
+            return Trajectory(history[: t + 1] if keep else history, theta, diverged_at, snapshots, converged_at=t)
         previous = theta
         theta, state = rule.update(theta, grad, state)
         if not all_alive:
@@ -137,6 +148,7 @@ def train_lbfgs(
     on_log: Callable[[int, torch.Tensor], None] | None = None,
     record: frozenset[int] = frozenset(),
     stop: StopFlag | None = None,
+    stop_below: float | None = None,
 ) -> Trajectory:
     """L-BFGS with a strong-Wolfe line search (torch.optim.LBFGS), one iteration per step.
 
@@ -146,6 +158,7 @@ def train_lbfgs(
     rows = []
     snapshots: dict[int, torch.Tensor] = {}
     stopped: int | None = None
+    converged: int | None = None
     for b in range(theta.shape[0]):
         param = theta[b].detach().clone()
         opt = torch.optim.LBFGS(
@@ -176,6 +189,12 @@ def train_lbfgs(
                 stopped = t
                 history = history[: t + 1]
                 break
+            if stop_below is not None and t < steps and bool((loss <= stop_below).all()):
+                converged = t
+                if b == 0:
+                    snapshots[t] = param.clone()[None]
+                history = history[: t + 1]
+                break
             if t < steps:
                 opt.step(closure)
         rows.append((history, last_finite, diverged))
@@ -189,4 +208,5 @@ def train_lbfgs(
         torch.tensor([d for _, _, d in rows], dtype=torch.long),
         {t: v for t, v in snapshots.items() if rows[0][2] < 0 or t < rows[0][2]},
         stopped_at=stopped,
+        converged_at=converged if theta.shape[0] == 1 else None,
     )

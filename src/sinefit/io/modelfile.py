@@ -20,7 +20,8 @@ FORMAT = "sinefit.model"
 FORMAT_VERSION = 1
 MAX_BYTES = 1 << 20  # a degree-1000 model is ~60 kB; anything near this is not ours
 KEYS = {"format", "format_version", "sinefit_version", "basis", "degree", "domain", "window",
-        "coefficients", "power_coefficients", "loss_function", "final_loss", "status"}  # fmt: skip
+        "coefficients", "power_coefficients", "loss_function", "final_loss", "status", "stderr",
+        "power_stderr"}  # fmt: skip
 
 
 class ModelFileError(InputError):
@@ -53,10 +54,24 @@ def document(result: FitResult) -> dict[str, Any]:
             {"name": n, "degree": k, "value": float(c)} for n, k, c in zip(m.names, m.powers, m.coefficients)
         ],
         "power_coefficients": _power_or_none(m),
+        # Standard errors (the optimum's neighbourhood; None where undetermined), in the fitted basis and
+        # carried through the conversion to the power form.
+        "stderr": [_finite(v) for v in result.statistics.stderr],
+        "power_stderr": [_finite(v) for v in _power_stderr(result)],
         "loss_function": result.config.loss,
         "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
         "status": result.status,
     }
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _power_stderr(result: FitResult) -> np.ndarray:
+    from ..report import power_stderr
+
+    return power_stderr(result)
 
 
 def _power_or_none(m: Any) -> list[float] | None:

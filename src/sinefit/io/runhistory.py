@@ -44,8 +44,10 @@ class RunEntry:
             v = s.get("final_loss") if self.kind == "fit" else (s.get("best") or [{}])[0].get("final_loss")
             return "" if not _number(v) else f"{v:.6g}"
         if name == "gap":
-            v = s.get("loss_ratio")
-            return "" if not _number(v) or not math.isfinite(v) else f"{v - 1:.3g}"
+            v = s.get("gap")
+            if not _number(v) and _number(s.get("loss_ratio")):
+                v = s["loss_ratio"] - 1  # runs written before "gap" was saved
+            return "" if not _number(v) or not math.isfinite(v) else f"{v:.4g}"
         if name == "lr":
             v = s.get("lr", c.get("lr"))
             return _short(v)

@@ -110,19 +110,25 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
         "coefficients": result.coefficients,
         "power_coefficients": dict(zip(_power_names(result), map(float, power))),
         "stderr": dict(zip(result.model.names, map(finite_or_none, s.stderr))),
+        "power_stderr": dict(zip(_power_names(result), map(finite_or_none, _power_stderr(result)))),
         "initial_coefficients": result.initial.as_dict(),
         "formula": result.formula(17),
         "final_loss": finite_or_none(result.final_loss),
         "diverged_at": result.diverged_at,
         "interrupted_at": result.interrupted_at,
+        "converged_at": result.converged_at,
         "optimum": {"coefficients": result.optimum.as_dict(), "loss": q.optimum_loss},
         "loss_ratio": finite_or_none(result.advice.ratio),
+        "gap": finite_or_none(result.advice.gap),  # final / optimum - 1 (0 at the optimum to round-off)
+        "at_optimum_to_roundoff": result.advice.at_roundoff,
+        "rank": q.rank if q.rank is not None else q.p,
         "statistics": {
             "n": s.n, "sse": finite_or_none(s.sse), "mse": finite_or_none(s.mse), "rmse": finite_or_none(s.rmse),
             "r2": finite_or_none(s.r2), "max_error": finite_or_none(s.max_error), "max_error_at": s.max_error_at,
             "aic": finite_or_none(s.aic), "bic": finite_or_none(s.bic),
         },  # fmt: skip
-        "stable_lr": q.stable_lr,
+        "stable_lr": result.advice.bound,  # the bound of the optimizer that ran (None: it has none)
+        "stable_lr_gd": q.stable_lr,
         "fastest_lr": q.fastest_lr,
         "condition_number": finite_or_none(q.condition_number),
         "hessian_eigenvalues": [float(v) for v in q.eigenvalues],
@@ -133,6 +139,12 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
         "hint": hint,
         "run_dir": str(run_dir) if run_dir is not None else None,
     })
+
+
+def _power_stderr(result: FitResult):
+    from ..report import power_stderr
+
+    return power_stderr(result)
 
 
 def _power_names(result: FitResult) -> list[str]:

@@ -81,7 +81,7 @@ def heatmap(result: SweepResult) -> Figure:
     # stable bound that has not overflowed yet) would flatten everything else, so they get
     # the 'over' colour.
     settled = [math.log10(max(r["final_loss"] / r["optimum_loss"], 1.0)) for r in result.rows
-               if not r["diverged"] and r["optimum_loss"] > 0 and (r.get("lr_used") or 0) <= r["stable_lr"]]  # fmt: skip
+               if not r["diverged"] and r["optimum_loss"] > 0 and (r.get("lr_used") or 0) <= (r["stable_lr"] or math.inf)]  # fmt: skip
     finite = value[np.isfinite(value)]
     vmax = max(settled) if settled else (float(finite.max()) if finite.size else 1.0)
     cmap = plt_colormap("viridis").with_extremes(over="#ff7f0e")
@@ -93,9 +93,15 @@ def heatmap(result: SweepResult) -> Figure:
                       shading="flat", hatch="xx", alpha=0.85)  # fmt: skip
     if x_name == "lr" and numeric_x:
         ax.set_xscale("log")
-        bounds = sorted({row["stable_lr"] for row in result.rows})
-        for k, b in enumerate(bounds):
-            ax.axvline(b, color="black", ls="--", lw=1.5, label="stable lr bound (gd): 2 / lambda_max" if k == 0 else None)
+        # Each y row's own optimizer's bound (stability.bound), drawn across that row only.
+        drawn = False
+        for i, yv in enumerate(ys):
+            row_bounds = sorted({r["stable_lr"] for r in result.rows
+                                 if (r.get(y_name) if y_name else None) == yv and r.get("stable_lr") is not None})  # fmt: skip
+            for b in row_bounds:
+                ax.plot([b, b], [y_edges[i], y_edges[i + 1]], color="black", ls="--", lw=1.5,
+                        label=None if drawn else "stable lr bound of each row's optimizer")  # fmt: skip
+                drawn = True
     if not numeric_x:
         ax.set_xticks(range(len(xs)), [str(v) for v in xs])
     if y_name is None:
@@ -160,7 +166,7 @@ def _line_chart(result: SweepResult, x_name: str | None) -> Figure:
     bad = np.array([r["diverged"] for r in rows])
     # Growing configurations (lr above the stable bound, not yet overflowed) would stretch the
     # axis over hundreds of decades: they are drawn at its top instead.
-    growing = ~bad & np.array([(r.get("lr_used") or 0) > r["stable_lr"] for r in rows])
+    growing = ~bad & np.array([(r.get("lr_used") or 0) > (r["stable_lr"] or math.inf) for r in rows])
     settled = final[~bad & ~growing]
     top = float(np.nanmax(settled)) * 10 if settled.size and np.isfinite(settled).any() else 10.0
     ax.plot(xs[~growing], final[~growing], "o-", color="C0", label="final loss")
@@ -172,7 +178,9 @@ def _line_chart(result: SweepResult, x_name: str | None) -> Figure:
         ax.plot(xs[bad], np.full(bad.sum(), top), "x", color="#d62728", ms=9, mew=2, label="diverged")
     if x_name == "lr" and numeric:
         ax.set_xscale("log")
-        ax.axvline(rows[0]["stable_lr"], color="black", ls=":", label="stable lr bound (gd)")
+        if rows[0].get("stable_lr") is not None:
+            ax.axvline(rows[0]["stable_lr"], color="black", ls=":",
+                       label=f"stable lr bound ({rows[0].get('optimizer', result.base.optimizer)})")  # fmt: skip
     if not numeric:
         ax.set_xticks(xs, [str(v) for v in labels])
     ax.set_yscale("log")

@@ -247,6 +247,9 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
     base = cache.problem(cfg, upload)
     q = base.quadratic
     theta0 = api.initial_theta(cfg, torch.float64)[None]  # the seed's draw (or the start cfg.init names), as fit
+    if cfg.lr is None and cfg.optimizer in ("gd", "momentum", "nesterov"):  # the library's default (api.default_lr)
+        lr_setting, mu, _ = api.default_lr(cfg, q)
+        cfg = dataclasses.replace(cfg, lr=lr_setting, momentum=mu)
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
         auto = _auto_step(cache, cfg, upload, q, theta0[0].numpy())
@@ -256,6 +259,9 @@ def run(cfg: FitConfig, upload: uploads.Upload | None = None, cache: ProblemCach
     if linear and cfg.optimizer != "gd":
         # The engine's per-mode recurrence with every step kept (paths.momentum: same numbers, no per-step checks).
         m = paths.momentum(q, theta0.numpy(), lr, momentum, cfg.optimizer == "nesterov", cfg.steps)
+        at = api.converged_step(p, m.losses)
+        if at is not None:  # stopped at the optimum, as `sinefit fit` does
+            m = paths.momentum(q, theta0.numpy(), lr, momentum, cfg.optimizer == "nesterov", at)
         path, theta, losses, diverged_at = m.path, m.theta, m.losses, m.diverged_at
         light = paths.light_steps(path.end)
         snaps = dict(zip(light, path.at(np.array(light))[:, None, :]))

@@ -10,17 +10,14 @@ eigen-direction (eigenvalue lambda) on its own:
 
 The rates here are built from the library's own step (``analysis.momentum_mode_step``), not
 from a separate formula, so they are what the engine computes. gd's stable bound is the
-library's ``Quadratic.stable_lr``; for momentum and Nesterov the bound is where rho of the
-steepest direction reaches 1 (2 (1 + mu) / lambda_max for heavy ball).
+library's ``stability.bound`` for every optimizer (where rho of the steepest direction reaches 1).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .. import analysis
+from .. import analysis, stability
 
 
 def mode_matrices(lam: np.ndarray, lr: float, mu: float, nesterov: bool) -> np.ndarray:
@@ -47,23 +44,6 @@ def loss_rates(q: analysis.Quadratic, optimizer: str, lr: float | None, mu: floa
 
 
 def stable_lr(q: analysis.Quadratic, optimizer: str, mu: float | None) -> float | None:
-    """The largest stable learning rate for this optimizer on this surface (None: no such bound)."""
-    if optimizer == "gd" or (optimizer in ("momentum", "nesterov") and not mu):
-        return float(q.stable_lr)
-    if optimizer not in ("momentum", "nesterov"):
-        return None
-    top = np.array([q.eigenvalues[0]])
-    nesterov = optimizer == "nesterov"
-
-    def radius(lr: float) -> float:
-        return float(np.abs(np.linalg.eigvals(mode_matrices(top, lr, mu, nesterov))).max())
-
-    lo, hi = 1.0 / top[0], 8.0 / top[0]  # stable at 1/lambda for every mu < 1, unstable at 8/lambda
-    if not (math.isfinite(lo) and radius(lo) < 1.0 <= radius(hi)):
-        return None
-    for _ in range(200):  # bisect to float precision: rho crosses 1 once on [lo, hi]
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        lo, hi = (mid, hi) if radius(mid) < 1.0 else (lo, mid)
-    return float(lo)
+    """The largest stable learning rate for this optimizer on this surface (None: no such bound):
+    the library's one theory, ``stability.bound``."""
+    return stability.bound(optimizer, float(q.eigenvalues[0]), mu)

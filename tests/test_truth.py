@@ -1,0 +1,158 @@
+"""The analysis is true one step away from the seed: bounded searches, accurate least squares,
+honest standard errors, round-off said as such, no raw library warnings (issue 9)."""
+
+import math
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+
+from sinefit import analysis, api, fit, report
+from sinefit.io import modelfile, runs
+
+
+def _calibration():
+    rng = np.random.default_rng(1)
+    x = np.linspace(-8.8, -3.1, 82)
+    return x, np.tanh(x / 2) + 0.5 * np.sin(x) + 1e-3 * rng.standard_normal(82)
+
+
+def _mp_lstsq(x, y, degree, dps=50):
+    """Power coefficients (highest first) and (X^T X)^-1 by normal equations in 50-digit arithmetic."""
+    with mpmath.workdps(dps):
+        X = mpmath.matrix([[mpmath.mpf(float(v)) ** k for k in range(degree, -1, -1)] for v in x])
+        Y = mpmath.matrix([mpmath.mpf(float(v)) for v in y])
+        G = X.T * X
+        Ginv = mpmath.inverse(G)
+        theta = Ginv * (X.T * Y)
+        r = X * theta - Y
+        sse = sum(v**2 for v in r)
+        return np.array([float(v) for v in theta]), np.array(Ginv.tolist(), dtype=float), float(sse)
+
+
+def test_step_search_is_exact_integers_beyond_2_to_53():
+    # One direction so flat that gd needs ~1e16 steps: the float grid used to stop narrowing there.
+    lr = 0.5  # the steep direction (eigenvalue 2) is gone after one step
+    for flat, low, high in ((1e-8, 2**53, analysis.STEP_CAP), (1e-6, 2**32, 2**53)):
+        q = analysis.Quadratic(np.zeros(2), 0.0, np.array([1.0, flat]), np.eye(2), 1.0)
+        theta0 = np.array([1.0, 1.0 / flat])  # each direction holds loss 1
+        target = 1e-3
+        n = q.gd_steps_to(theta0, lr, target)
+        assert isinstance(n, int) and low < n <= high
+        assert q.gd_gap(theta0, lr, np.array(float(n))) <= target < q.gd_gap(theta0, lr, np.array(float(n // 2)))
+    q = analysis.Quadratic(np.zeros(2), 0.0, np.array([1.0, 1e-12]), np.eye(2), 1.0)  # (1 - 1e-24) is 1.0
+    assert q.gd_steps_to(np.array([1.0, 1e12]), lr, 1e-3) == math.inf
+
+
+def test_degree_14_finishes_and_the_hint_never_asks_for_billions_of_steps():
+    r = fit(degree=14, steps=20, samples=200)
+    text = report.fit_report(r)
+    assert "never" not in report.hint(r)
+    for token in report.hint(r).replace(")", " ").split():
+        if token.isdigit():
+            assert int(token) <= analysis.PRACTICAL_STEPS
+    assert "legendre" in report.hint(r) and "exact" in report.hint(r)
+    assert "Why:" in text
+
+
+def test_calibration_curve_power_coefficients_match_the_50_digit_reference():
+    x, y = _calibration()
+    r = fit(x=x, y=y, degree=10, optimizer="exact", dtype="float64")
+    reference, _, sse = _mp_lstsq(x, y, 10)
+    got = r.model.power_coefficients
+    err = np.max(np.abs(got - reference) / np.abs(reference))
+    numpy_err = np.max(np.abs(np.polynomial.Polynomial.fit(x, y, 10).convert().coef[::-1] - reference)
+                       / np.abs(reference))  # fmt: skip
+    assert err <= max(10 * numpy_err, 1e-11)
+    assert r.optimum_loss == pytest.approx(sse, rel=1e-9)  # the true optimum, not 1.35x it
+    assert r.quadratic.full_rank
+
+
+def test_float32_exact_returns_the_float64_solution_and_never_a_loss_below_the_optimum():
+    x = np.arange(1960, 2021, 1.0)
+    y = 0.01 * (x - 1990) ** 2 + 0.3 * (x - 1990) + 300 + np.sin(x)
+    r = fit(x=x, y=y, degree=2, optimizer="exact")  # float32: the points as float32 saw them, solved in float64
+    reference, _, sse = _mp_lstsq(x.astype(np.float32), y.astype(np.float32), 2)
+    np.testing.assert_allclose(r.model.power_coefficients, reference, rtol=1e-9)
+    assert r.final_loss == r.optimum_loss == pytest.approx(sse, rel=1e-9)
+    text = report.fit_report(r)
+    assert "1 - " not in text and "at the optimum" in text
+
+
+def test_standard_errors_of_a_quadratic_near_1e6_are_finite_and_right():
+    rng = np.random.default_rng(3)
+    x = 1e6 + np.linspace(-5, 5, 101)
+    y = 2e-3 * (x - 1e6) ** 2 - 0.7 * (x - 1e6) + 3 + 0.01 * rng.standard_normal(101)
+    r = fit(x=x, y=y, degree=2, optimizer="exact", dtype="float64")
+    _, ginv, sse = _mp_lstsq(x, y, 2)
+    expected = np.sqrt(np.diag(ginv) * sse / (101 - 3))
+    assert np.all(np.isfinite(r.statistics.stderr))
+    np.testing.assert_allclose(r.statistics.stderr, expected, rtol=1e-6)
+    assert r.statistics.correlations(0.1)
+
+
+def test_power_form_standard_errors_are_carried_through_the_conversion(tmp_path):
+    kw = dict(target="exp(x)", noise=0.05, degree=4, samples=300, optimizer="exact", dtype="float64")
+    leg, power = fit(basis="legendre", **kw), fit(**kw)
+    se = report.power_stderr(leg)
+    np.testing.assert_allclose(se, power.statistics.stderr, rtol=1e-8)  # the same model space
+    summary = runs.summary(leg, None, report.hint(leg))
+    assert list(summary["power_stderr"].values()) == [float(v) for v in se]  # full precision
+    assert modelfile.document(leg)["power_stderr"] == [float(v) for v in se]
+
+
+def test_not_converged_standard_errors_are_marked():
+    r = fit(steps=50)
+    assert "not meaningful" in report.fit_report(r)
+    assert "not meaningful" not in report.fit_report(fit(optimizer="exact"))
+
+
+def test_rank_deficient_is_said_and_never_at_the_optimum():
+    x = np.array([1.0, np.nextafter(1.0, 2.0), 2.0, 3.0, 2.0, 3.0])  # 4 distinct x, numerically 3
+    y = np.array([0.0, 1.0, 2.0, 1.0, 2.5, 0.5])
+    r = fit(x=x, y=y, degree=3, optimizer="exact", dtype="float64")
+    assert r.quadratic.rank == 3
+    text = report.fit_report(r)
+    assert "rank 3 of 4" in text and "at the optimum" not in text
+
+
+@pytest.mark.parametrize("settings", [
+    dict(degree=13, optimizer="exact", samples=300),
+    dict(degree=15, optimizer="exact", dtype="float64", samples=300),
+    dict(degree=200, basis="legendre", samples=400, steps=5, dtype="float64"),
+    dict(degree=3, domain=(1000.0, 1010.0), target="x", samples=100, steps=5),
+    dict(degree=6, domain=(50.0, 60.0), target="sin(x)", samples=100, steps=5, dtype="float64"),
+])  # fmt: skip
+def test_no_raw_numpy_warnings(settings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = fit(**settings)
+        report.fit_report(r)
+        report.hint(r)
+
+
+def test_round_off_is_reported_as_such():
+    r = fit(degree=15, basis="legendre", optimizer="lbfgs", dtype="float64", steps=200, samples=300)
+    assert r.advice.converged and r.advice.at_roundoff
+    text = report.fit_report(r)
+    assert "round-off" in text and "x the optimum" not in text
+
+
+def test_readme_default_of_another_problem_does_not_diverge():
+    with pytest.warns(api.DefaultLRNote, match="lr auto"):
+        r = fit(target="sin(x) + 0.1*x**2", noise=0.1, degree=5, steps=200)
+    assert r.diverged_at is None and r.config.lr == "auto"
+    assert fit(steps=1).lr == 1e-6  # the seed keeps the seed's lr
+
+
+def test_animate_mp4_without_ffmpeg_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    from matplotlib.animation import writers
+
+    from sinefit import cli
+
+    monkeypatch.setattr(writers, "is_available", lambda name: False)
+    code = cli.main(["fit", "--steps", "5", "--animate", "mp4", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--animate gif" in err and "ffmpeg" in err
+    assert not list(tmp_path.iterdir())  # nothing trained, no run left incomplete
