@@ -12,7 +12,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, init, losses, model, optim, stability, stats, streaming, threads, train
+from . import analysis, basis, data, engine, finite, init, losses, model, optim, stability, stats, streaming, threads
+from . import train
 from .config import AUTO_LR, MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .summary import Summary
@@ -210,8 +211,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
     moments_ = None
     if engine == "per-sample":
         ds = _dataset(cfg, x, y)
-        columns = basis.columns(cfg.basis, ds.x, cfg.degree, ds.domain)
-        _check_columns_finite(cfg, columns, ds)
+        columns = finite.design(cfg.basis, ds.x, cfg.degree, ds.domain, ds.target, ds.y)  # before any SVD
         q = analysis.solve(columns.double().T.numpy(), ds.y.double().numpy(), cfg.loss, cfg.huber_delta,
                            x=ds.x.double().numpy(), basis=cfg.basis)  # fmt: skip
         ds = data.Dataset(ds.x.to(device), ds.y.to(device), ds.target, ds.domain)
@@ -227,17 +227,6 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
         auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
         lr, momentum = auto.lr, (auto.momentum if momentum is None else momentum)
     return _Problem(cfg, engine, device, ds, columns, q, moments_, theta0.to(device), lr, momentum, auto)
-
-
-def _check_columns_finite(cfg: FitConfig, columns: torch.Tensor, ds: data.Dataset) -> None:
-    """x^k past the working dtype's range would turn every loss into inf or NaN: say so first."""
-    if bool(torch.isfinite(columns).all()):
-        return
-    biggest = float(ds.x.abs().max())
-    better = "--basis legendre (x mapped to [-1, 1])" if cfg.basis == "power" else "a lower --degree"
-    wider = " or --dtype float64" if columns.dtype == torch.float32 else ""
-    raise ConfigError("--degree", f"the degree-{cfg.degree} {cfg.basis} basis overflows {str(columns.dtype)[6:]} on "
-                      f"these x (|x| up to {biggest:.4g}): use {better}{wider}")  # fmt: skip
 
 
 def _stream(cfg: FitConfig, x: Any, y: Any, device: str, progress, stop=None, summary=None) -> tuple:

@@ -93,9 +93,13 @@ def _root(
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of any error.")] = False,
+    memory: Annotated[Optional[str], typer.Option("--memory", help="Memory budget: bytes (4G, 512M) or a share of RAM (25%); anything larger is refused before it is allocated. [default: $SINEFIT_MEMORY, else 50% of RAM]")] = None,
 ) -> None:
     global _DEBUG
     _DEBUG = debug
+    from . import budget
+
+    budget.configure(memory)
 
 
 Opt = typer.Option
@@ -618,11 +622,11 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
         raise InputError(f"{run}: no such run directory")
     print(f"{run}: {e.kind}, {e.status}, {e.when}")
     if e.kind == "sweep":
-        print((run / "summary.json").read_text() if (run / "summary.json").exists() else "(no summary: incomplete)")
+        print(runhistory.read_small(run / "summary.json") or "(no summary: incomplete)")
         return
-    report_file = run / "report.txt"
-    if report_file.exists():
-        print(report_file.read_text(), end="")
+    report = runhistory.read_small(run / "report.txt")  # None: missing, or not a regular file
+    if report is not None:
+        print(report, end="")
     else:
         print("(no report: the run did not finish; its history so far is in history.csv)")
 

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from . import analysis, basis, data, expr, threads
+from . import analysis, basis, budget, data, expr, finite, threads
 from .config import ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .moments import _StrideSample
@@ -45,11 +45,16 @@ def accumulate(
     sample_cap: int = SAMPLE,
     n_threads: int | None = None,
     expected: int | None = None,
+    source: str = "data",
 ) -> Summary:
-    """One pass over (x, y) chunks into a Summary (R of [X y] by TSQR, the range, a strided sample)."""
+    """One pass over (x, y) chunks into a Summary (R of [X y] by TSQR, the range, a strided sample).
+
+    Each chunk's basis functions are checked finite in float64 at its extreme x (|phi_k| grows
+    with |x|, and with |t| outside the window) before any factorisation: ``finite.NotFinite``.
+    """
     p = degree + 1
     dom = None if kind == "power" else domain
-    sample = _StrideSample(sample_cap, expected)
+    sample = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), expected)  # its columns fit the budget
     n, lo, hi = 0, math.inf, -math.inf
     factors: list[np.ndarray] = []
     n_threads = n_threads or workers()
@@ -63,6 +68,13 @@ def accumulate(
             factors.clear()
             factors.append(merged)
 
+    def checked_factor(x: np.ndarray, y: np.ndarray):  # on the pool's threads, like the factor itself
+        ends = torch.tensor([float(x.min()), float(x.max())], dtype=torch.float64)
+        finite.design(kind, ends, degree, domain or (-1.0, 1.0), source)
+        if not math.isfinite(float(np.dot(y, y))):
+            raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
+        return chunk_factor_range(x, y, kind, degree, dom)
+
     with threads.single_threaded_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
         pending: deque = deque()
         for x, y in chunks:
@@ -72,7 +84,7 @@ def accumulate(
                 continue
             sample.add(x, y)
             n += x.size
-            pending.append(pool.submit(chunk_factor_range, x, y, kind, degree, dom))
+            pending.append(pool.submit(checked_factor, x, y))
             while len(pending) > n_threads:  # bounded memory: at most n_threads + 1 chunks alive
                 absorb(pending.popleft().result())
             if progress is not None:
@@ -142,7 +154,8 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         if progress is not None:
             progress(n, total)
 
-    s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total)
+    s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total,
+                   source=source)  # fmt: skip
     if s.n == 0:
         raise ConfigError("--data", f"{source}: no points")
     return solve(cfg, s, source)
@@ -172,10 +185,7 @@ def solve(cfg: FitConfig, s: Summary, source: str):
     sample, else from R (whose accuracy does not depend on the number of points)."""
     domain = display_domain(s, cfg.domain)
     ds = data.Dataset(torch.as_tensor(s.sample_x), torch.as_tensor(s.sample_y), source, domain, n=s.n)
-    columns = basis.columns(cfg.basis, ds.x, cfg.degree, domain)
-    from .api import _check_columns_finite
-
-    _check_columns_finite(cfg, columns, ds)
+    columns = finite.design(cfg.basis, ds.x, cfg.degree, domain, source, ds.y)  # before any SVD
     if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
         distinct = np.unique(s.sample_x).size
         if distinct < cfg.degree + 1:

@@ -46,6 +46,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import InputError
+from .regular import open_regular, require_regular
 
 FORMATS = (".csv", ".npy", ".npz", ".parquet")
 CSV_SUFFIXES = (".csv", ".txt")
@@ -107,6 +108,7 @@ def iter_chunks(path: str | Path, columns: Columns | None = None, *, chunk_rows:
         return
     reader = _reader(path)
     with _os_errors(path):
+        require_regular(path)  # a FIFO or /dev/zero would hang or fill memory (pyarrow opens by path)
         yield from reader(path, columns, chunk_rows)
 
 
@@ -175,8 +177,9 @@ def count_rows(path: str | Path) -> int | None:
     if kind == "csv":
         return None
     with _os_errors(path):
+        require_regular(path)
         if kind == "npy":
-            with open(path, "rb") as fp:
+            with open_regular(path, "rb") as fp:
                 shape = _npy_header(path, "", fp)[0]
             return shape[0] if len(shape) == 2 else None
         if kind == "npz":
@@ -187,7 +190,7 @@ def count_rows(path: str | Path) -> int | None:
                 with _npz_member(path, archive, "x", members["x"]) as fp:
                     length = _npz_vector(path, "x", fp)[0]
             return length
-        with open(path, "rb") as stream, _parquet_file(path, stream) as table:
+        with open_regular(path, "rb") as stream, _parquet_file(path, stream) as table:
             return table.metadata.num_rows
 
 
@@ -363,7 +366,7 @@ def _csv_plan(path: str | Path, columns: Columns | None) -> _CsvPlan | None:
 def _csv_text(path: str | Path) -> IO[str]:
     """The file as text for the exact scan: a UTF-8 BOM dropped, undecodable bytes shown as U+FFFD
     (they are then simply "not a number"), line endings kept so lines count as pyarrow counts them."""
-    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+    return open_regular(path, "r", encoding="utf-8-sig", errors="replace", newline="")
 
 
 def _arrow_csv_batches(pa: Any, path: str | Path, plan: _CsvPlan, chunk_rows: int) -> Iterator[Any]:
@@ -471,7 +474,7 @@ def _npy_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
     Plain reads, not a memory map: a map keeps every page it touched resident, so memory
     would grow with the file instead of staying at one chunk.
     """
-    with _os_errors(path), open(path, "rb") as fp:
+    with _os_errors(path), open_regular(path, "rb") as fp:
         shape, dtype, fortran = _npy_layout(path, fp)
         ix, iy = _npy_picks(path, shape, columns)
         labels = (f"column {ix}", f"column {iy}")
@@ -612,6 +615,7 @@ def _zip_errors(path: str | Path, problem: str) -> Iterator[None]:
 
 def _npz_archive(path: str | Path) -> zipfile.ZipFile:
     """Open an .npz file as the zip archive it must be."""
+    require_regular(path)
     with _zip_errors(path, "not a valid .npz archive"):
         return zipfile.ZipFile(path)
 
@@ -654,7 +658,7 @@ def _npz_values(path: str | Path, name: str, fp: IO[bytes], dtype: np.dtype, cou
 def _parquet_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> Iterator[Chunk]:
     """Record batches of the two chosen columns, cast to float64; nulls refused by row."""
     pa = _require_pyarrow(path)
-    with open(path, "rb") as stream, _parquet_file(path, stream) as table:
+    with open_regular(path, "rb") as stream, _parquet_file(path, stream) as table:
         schema = table.schema_arrow
         if len(schema.names) < 2 and columns is None:
             raise DataFileError(f"{path}: expected at least 2 columns (x and y), got {len(schema.names)}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from .regular import open_regular
 from .safefile import write_text
 
 MAX_BYTES = 1 << 30
@@ -29,9 +31,9 @@ def parse_x_values(texts: list[str]) -> np.ndarray:
 def read_x_csv(path: Path) -> np.ndarray:
     """x values from a CSV file: its only column, or the column named x (a header is optional)."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise InputError(f"{path}: larger than {MAX_BYTES} bytes; predict in chunks")
-        with open(path, newline="", encoding="utf-8") as f:
+        with open_regular(path, "r", newline="", encoding="utf-8") as f:  # not a FIFO or /dev/zero
+            if os.fstat(f.fileno()).st_size > MAX_BYTES:
+                raise InputError(f"{path}: larger than {MAX_BYTES} bytes; predict in chunks")
             rows = list(csv.reader(f))
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None

@@ -34,6 +34,7 @@ from ..api import Polynomial
 from ..errors import InputError
 from . import configfile, modelfile
 from .modelfile import check_degree, check_domain
+from .regular import open_regular
 from .safefile import read_bounded
 
 MAX_JSON_BYTES = 256 << 20  # surface.json of a degree-1000 fit holds a 1001 x 1001 matrix (~25 MB)
@@ -319,7 +320,7 @@ def _read_surface(path: Path) -> dict[str, Any]:
 def _read_csv(path: Path, header: list[str]) -> np.ndarray:
     """A numeric CSV with exactly this header, as a (rows, columns) float64 array."""
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open_regular(path, "r", encoding="utf-8", newline="") as f:
             first = f.readline()
             text = f.read()
     except (OSError, UnicodeDecodeError) as e:

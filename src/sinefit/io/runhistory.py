@@ -105,6 +105,11 @@ def _read_text(path: Path) -> str | None:
         os.close(fd)
 
 
+def read_small(path: Path) -> str | None:
+    """A run's text file (report.txt, summary.json), or None: missing, not a regular file, too large."""
+    return _read_text(path)
+
+
 def _read_json(path: Path) -> dict[str, Any] | None | bool:
     """The JSON object in ``path``; None if the file is absent; False if it is there but not one."""
     if not os.path.lexists(path):

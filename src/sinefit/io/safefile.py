@@ -28,17 +28,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import InputError
+from . import regular
 
 
 def read_bounded(path: Path, limit: int, what: str, error: type[InputError] = InputError) -> bytes:
-    """The bytes of ``path``, or ``error`` naming it: unreadable, or larger than ``limit``."""
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise error(f"{path}: {size} bytes is too large for {what} (limit {limit})")
-        return path.read_bytes()
-    except OSError as e:
-        raise error(f"{path}: cannot read: {e.strerror or e}") from None
+    """The bytes of ``path``, or ``error`` naming it: unreadable, not a regular file, or larger than ``limit``."""
+    return regular.read_bounded(path, limit, what, error)
 
 
 class TargetError(InputError):
