@@ -148,6 +148,11 @@ MATRIX = [
     ("expr-roman-x", ["fit", "--target", "sin(ⅹ)"], {}, 2, ["--target", "ROMAN NUMERAL TEN", "column 5"]),
     # messages (issue 10: 18)
     ("config-utf16", ["fit", "--config", "u.toml"], {"u.toml": "steps = 3\n".encode("utf-16")}, 2, ["u.toml", "UTF-16"]),
+    ("out-is-a-file", ["fit", "--out", "afile"], {"afile": "mine\n"}, 2, ["--out afile", "not a directory"]),
+    ("out-empty", ["fit", "--out", ""], {}, 2, ["--out", "empty"]),
+    ("show-not-a-run", ["runs", "show", "."], {}, 2, ["not a sinefit run directory"]),
+    ("sweep-top-negative", ["sweep", "--top", "-5"], {}, 2, ["--top", "1 or more"]),
+    ("data-utf16", ["fit", "--data", "u.csv"], {"u.csv": "x,y\n1,2\n2,3\n3,4\n4,5\n".encode("utf-16")}, 2, ["u.csv", "UTF-16"]),
     # run directories (issue 10: 12)
     ("noise-overflow", ["fit", "--noise", "1e308"], {}, 2, ["--noise", "not finite"]),
 ]

@@ -348,6 +348,10 @@ def _csv_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
 
 def _csv_plan(path: str | Path, columns: Columns | None) -> _CsvPlan | None:
     """Read line 1: header or data, the number of fields, and which columns are x and y. None for an empty file."""
+    with open_regular(path, "rb") as raw:
+        start = raw.read(4)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):  # else it would read as mojibake, "not a number"
+        raise DataFileError(f"{path}: is UTF-16 text; sinefit reads CSV in UTF-8 (or ASCII): save it as UTF-8")
     with _csv_text(path) as f:
         first = f.readline()
     if not first:
