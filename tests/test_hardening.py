@@ -148,7 +148,7 @@ MATRIX = [
     ("expr-roman-x", ["fit", "--target", "sin(ⅹ)"], {}, 2, ["--target", "ROMAN NUMERAL TEN", "column 5"]),
     # messages (issue 10: 18)
     ("config-utf16", ["fit", "--config", "u.toml"], {"u.toml": "steps = 3\n".encode("utf-16")}, 2, ["u.toml", "UTF-16"]),
-    ("out-is-a-file", ["fit", "--out", "afile"], {"afile": "mine\n"}, 2, ["--out afile", "not a directory"]),
+    ("out-is-a-file", ["fit", "--out", "afile"], {"afile": "mine\n"}, 1, ["under afile", "a file, not a directory"]),
     ("out-empty", ["fit", "--out", ""], {}, 2, ["--out", "empty"]),
     ("show-not-a-run", ["runs", "show", "."], {}, 2, ["not a sinefit run directory"]),
     ("sweep-top-negative", ["sweep", "--top", "-5"], {}, 2, ["--top", "1 or more"]),

@@ -55,12 +55,9 @@ def create_run_dir(root: Path, kind: str = "fit", files: dict[str, str] | None =
     to the first free number (a rename onto a rival's non-empty directory fails, so the next
     number is tried).
     """
-    if os.path.lexists(root) and not root.is_dir():
-        from ..errors import InputError
-        from .safefile import _q
-
-        what = "a dangling symlink" if root.is_symlink() and not root.exists() else "not a directory"
-        raise InputError(f"--out {_q(root)}: is {what}; give a directory for the runs")
+    if os.path.lexists(root) and not root.is_dir():  # mkdir would say "File exists", which misleads
+        what = "a dangling symlink" if root.is_symlink() and not root.exists() else "a file, not a directory"
+        raise NotADirectoryError(errno.ENOTDIR, f"it is {what} (--out takes a directory)", str(root))
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-", suffix=".tmp", dir=root))
     try:
