@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
+import os
 import sys
 import time
 import warnings
@@ -634,7 +634,11 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
         from .errors import InputError
 
         raise InputError(f"{run}: no such run directory")
-    if not any((run / name).is_file() for name in ("config.toml", "status.json", "summary.json")):
+    from .io.runs import RUN_NAME
+
+    if not RUN_NAME.match(run.name) and not any(
+        os.path.lexists(run / name) for name in ("config.toml", "status.json", "summary.json")
+    ):
         from .errors import InputError
 
         raise InputError(f"{_quoted(run)}: not a sinefit run directory (no config.toml, status.json or summary.json)")
