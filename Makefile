@@ -23,10 +23,10 @@ $(VENV)/.ready: pyproject.toml Makefile
 	touch $@
 
 # The tests also need pytest, hypothesis, the MLflow extra (its round trip is tested), the
-# playground's serve extra with Playwright (its browser tests), Dask (a local cluster) and moto's
-# S3 server (remote data sets).
+# playground's serve extra with Playwright (its browser tests), Dask (a local cluster), moto's
+# S3 server (remote data sets) and the notebook extra (the tour notebook runs).
 $(VENV)/.ready-test: $(VENV)/.ready
-	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser,dask,s3test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser,dask,s3test,notebook]"
 	touch $@
 
 # The playground's browser tests drive Debian's Chromium (Playwright's own browser download is not

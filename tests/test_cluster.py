@@ -128,3 +128,16 @@ def test_cli_fits_on_dask(client, lake, tmp_path, capsys):
     (run_dir,) = (tmp_path / "runs").iterdir()
     want = sinefit.fit(data=str(lake), degree=5, dtype="float64", optimizer="exact")
     np.testing.assert_allclose(sinefit.load(run_dir / "model.json").coefficients, want.model.coefficients, rtol=1e-10)
+
+
+def test_cli_bare_dask_starts_and_stops_a_local_cluster(lake, tmp_path, capsys, monkeypatch):
+    """README: sinefit fit --data DIR --dask (one worker here, to spare CI). Oracle: the single-process fit."""
+    from sinefit import streaming
+
+    monkeypatch.setattr(streaming, "workers", lambda: 1)
+    code = main(["fit", "--data", str(lake), "--dask", "--optimizer", "exact", "--quiet", "--out",
+                 str(tmp_path / "runs")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    want = sinefit.fit(data=str(lake), dtype="float64", optimizer="exact")
+    np.testing.assert_allclose(sinefit.load(run_dir / "model.json").coefficients, want.model.coefficients, rtol=1e-10)

@@ -343,3 +343,47 @@ def test_lm_reaches_nist_certified_values(name, start):
     assert min(nist_strd.lre(v, c) for v, c in zip(values, P.certified)) >= 6
     assert min(nist_strd.lre(v, c) for v, c in zip(stderr, P.certified_stderr)) >= 3
     assert r.statistics.sse == pytest.approx(P.certified_sse, rel=1e-6)
+
+
+# -- the README's commands -------------------------------------------------------------------------
+
+
+def _readme_model_commands():
+    import shlex
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text.split("<!-- model-commands:begin -->")[1].split("<!-- model-commands:end -->")[0]
+    return [shlex.split(line)[1:] for line in block.splitlines() if line.startswith("sinefit ")]
+
+
+def test_the_readme_model_commands_run(tmp_path, monkeypatch, capsys):
+    commands = _readme_model_commands()
+    assert commands[0] == TUTORIAL_COMMAND  # run (and checked against the script) above
+    P = nist_strd.load("Misra1a")
+    (tmp_path / "points.csv").write_text("x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(P.x, P.y)))
+    monkeypatch.chdir(tmp_path)
+    for args in commands[1:]:
+        assert main([*args, "--quiet", "--out", "runs"]) == 0, args
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == len(commands) - 1
+    misra = json.loads((runs[2] / "summary.json").read_text())
+    assert misra["converged"] and misra["parameters"]["b1"] == pytest.approx(P.certified[0], rel=1e-6)
+    two = json.loads((runs[3] / "summary.json").read_text())
+    assert sorted(round(m["parameters"]["a"], 6) for m in two["minima"]) == [-2.0, 2.0]
+
+
+def test_the_nist_benchmark_runs_in_quick_form():
+    import nist
+
+    text, passed, total, _ = nist.table(["Misra1a"])
+    assert total == 2 and passed == 2 and "| Misra1a | lower | 1 |" in text
+
+
+def test_plot_and_report_of_a_model_run_say_what_it_is(tmp_path, capsys):
+    assert main(["fit", "--model", "a*x", "--init", "a=1", "--target", "2*x", "--optimizer", "lm", "--quiet",
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    capsys.readouterr()
+    for command in ("plot", "report"):
+        assert main([command, str(tmp_path / "fit-0001")]) == 2
+        err = capsys.readouterr().err
+        assert "a --model fit" in err and err.count("\n") == 1

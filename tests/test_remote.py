@@ -57,6 +57,9 @@ def test_an_s3_dataset_fits_as_its_local_copy(lake):
         assert got.dataset.size == 4000
         assert got.dataset.domain == want.dataset.domain  # the min/max pre-pass ran remotely too
         np.testing.assert_allclose(got.model.coefficients, want.model.coefficients, rtol=1e-12, atol=1e-15)
+    code = main(["fit", "--data", f"s3://{bucket}/readings/*.parquet", "--columns", "t,v", "--dtype", "float64",
+                 "--optimizer", "exact", "--quiet", "--out", str(local.parent / "runs")])  # the README's command
+    assert code == 0
     assert [p.name for p in datasets.partitions(f"s3://{bucket}/readings/")] == [
         f"s3://{bucket}/readings/part-{i:05d}.parquet" for i in range(8)]  # fmt: skip
 

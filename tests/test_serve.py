@@ -56,6 +56,8 @@ def test_endpoint_numbers_equal_library_fit(query):
     ref = _api_fit(cfg)
     assert page.result.status == ref.status
     assert page.result.diverged_at == ref.diverged_at
+    assert page.result.converged_at == ref.converged_at  # the same early stop at the optimum
+    assert page.path.end == len(ref.losses) - 1 - (ref.diverged_at is not None)
     np.testing.assert_allclose(page.result.losses, ref.losses, rtol=1e-12, atol=0)
     np.testing.assert_allclose(page.result.model.coefficients, ref.model.coefficients, rtol=1e-12, atol=1e-300)
     assert page.result.final_loss == pytest.approx(ref.final_loss, rel=1e-12)
@@ -65,6 +67,13 @@ def test_endpoint_numbers_equal_library_fit(query):
             np.testing.assert_allclose(theta, ref.model.coefficients, rtol=1e-12, atol=1e-300)
     view = core.view(query)
     assert view["report"]["final_loss"] == pytest.approx(ref.final_loss, rel=1e-12)
+    assert view["run"]["converged_at"] == ref.converged_at
+
+
+def test_some_settings_stop_early_at_the_optimum():
+    """The oracle of the test above would pass vacuously if nothing converged early: some do."""
+    stopped = [q for q in SETTINGS if core.view(q)["run"]["converged_at"] is not None]
+    assert len(stopped) >= 2
 
 
 @pytest.mark.parametrize("query", [SETTINGS[0], SETTINGS[3]], ids=["gd", "nesterov-auto"])
@@ -529,3 +538,20 @@ def test_a_tabs_overtaken_request_is_not_computed(running, monkeypatch):
         t.join()
     assert statuses == {"1e-6": 200, "2e-6": 409, "3e-6": 200, "4e-6": 200}
     assert "2e-6" not in calls  # overtaken: never computed
+
+
+@pytest.mark.parametrize("optimizer,mu,lr", [("momentum", 0.9, 3e-6), ("nesterov", 0.5, 4e-6), ("momentum", 0.99, 1e-5),
+                                             ("gd", None, 5e-6), ("nesterov", 0.9, 9e-6)])  # fmt: skip
+def test_predicted_rates_are_the_spectral_radius_of_the_engines_step(optimizer, mu, lr):
+    """The oracle: each direction's 2x2 map built from the engine's own step (analysis.momentum_mode_step),
+    its spectral radius by numpy; the page's rates (stability.growth) must be its square."""
+    from sinefit import analysis
+
+    q = core.run(*core.settings({"degree": "4"})).result.quadratic
+    lam = q.eigenvalues
+    m = mu or 0.0
+    e1, b1 = analysis.momentum_mode_step(np.ones_like(lam), np.zeros_like(lam), lam, lr, m, optimizer == "nesterov")
+    e2, b2 = analysis.momentum_mode_step(np.zeros_like(lam), np.ones_like(lam), lam, lr, m, optimizer == "nesterov")
+    M = np.stack([np.stack([e1, e2], -1), np.stack([b1, b2], -1)], -2)
+    radius = np.abs(np.linalg.eigvals(M)).max(-1)
+    np.testing.assert_allclose(rates.loss_rates(q, optimizer, lr, mu), radius**2, rtol=1e-7)

@@ -190,6 +190,9 @@ def test_save_and_load_round_trip(noisy, tmp_path):
     np.testing.assert_array_equal(back.R, s.R)
     np.testing.assert_array_equal(back.sample_x, s.sample_x)
     back.save(tmp_path / "s.npz")  # its own file may be replaced
+    again = sinefit.Summary.from_bytes(s.to_bytes())  # what a Spark task returns
+    np.testing.assert_array_equal(again.R, s.R)
+    assert again.domain == s.domain and again.n == s.n
 
 
 def test_bad_summary_files_are_refused_in_one_line(tmp_path, noisy):

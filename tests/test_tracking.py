@@ -96,7 +96,7 @@ def test_fit_is_logged_and_reads_back(fitted, store, tmp_path):
     listed = {a.path for a in client.list_artifacts(run_id)}
     assert {"model.json", "history.csv", "trained.png", "initial.png", "config.toml", "summary.json"} <= listed
     local = client.download_artifacts(run_id, "model.json", str(tmp_path))
-    assert sinefit.load(local).as_dict() == pytest.approx(result.coefficients, rel=1e-12)
+    assert sinefit.load(local).as_dict() == pytest.approx(result.coefficients.as_dict(), rel=1e-12)
 
 
 def test_logging_leaves_global_state_and_cwd_alone(fitted, store, tmp_path, monkeypatch):

@@ -156,3 +156,41 @@ def test_animate_mp4_without_ffmpeg_is_refused_before_training(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert code == 2 and "--animate gif" in err and "ffmpeg" in err
     assert not list(tmp_path.iterdir())  # nothing trained, no run left incomplete
+
+
+def test_degree_sweeps_show_aic_and_bic_and_mark_the_bic_best():
+    from sinefit import cli, sweep
+    from sinefit.config import FitConfig
+
+    base = FitConfig(target="sin(x) + 0.1*x**2", noise=0.1, optimizer="exact", dtype="float64", samples=300)
+    result = sweep.sweep(base, degree=list(range(1, 9)))
+    ref = fit(**{**base.to_dict(), "degree": 1})
+    x, y = ref.dataset.x.numpy(), ref.dataset.y.numpy()
+    bics = {}
+    for d in range(1, 9):  # oracle: numpy.polynomial's least squares, BIC = n ln(SSE/n) + p ln n
+        sse = float(np.sum((np.polynomial.Polynomial.fit(x, y, d)(x) - y) ** 2))
+        bics[d] = x.size * math.log(sse / x.size) + (d + 1) * math.log(x.size)
+    for row in result.rows:
+        assert row["bic"] == pytest.approx(bics[row["degree"]], rel=1e-9)
+    best = min(bics, key=bics.get)
+    table = cli._sweep_table(result, 10)
+    marked = [line for line in table.splitlines() if "BIC-best" in line]
+    assert len(marked) == 1 and marked[0].split()[0] == str(best)
+    assert f"lowest BIC: degree {best}" in table
+
+
+def test_small_things_users_meet(tmp_path, capsys):
+    from sinefit import cli
+
+    code = cli.main(["fit", "--degree", "0", "--log-every", "1", "--steps", "5", "--optimizer", "GD", "--out",
+                     str(tmp_path)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fitting a constant a to" in out and "fitting a to" not in out
+    assert sum(1 for line in out.splitlines() if line.split()[:1] == ["5"]) == 1  # step 5 once, not twice
+    assert cli.main(["predict", str(tmp_path / "fit-0001"), "--x", "0.5"]) == 0  # a run directory's model
+    assert "0.5" in capsys.readouterr().out
+    assert cli.main(["fit", "--optimizer", "exact", "--lr", "1e-3", "--out", str(tmp_path)]) == 0
+    assert "--lr does nothing with --optimizer exact" in capsys.readouterr().err
+    assert cli.main(["fit", "--momentum", "0.5", "--steps", "3", "--out", str(tmp_path)]) == 0
+    assert "--momentum does nothing with --optimizer gd" in capsys.readouterr().err

@@ -10,8 +10,8 @@ does not pay for importing torch.
 
 from ._version import __version__
 
-__all__ = ["__version__", "fit", "load", "FitConfig", "FitResult", "Polynomial", "ConfigError", "Summary", "summarize",
-           "merge"]
+__all__ = ["__version__", "fit", "load", "sweep", "FitConfig", "FitResult", "SweepResult", "Polynomial", "Coefficients",
+           "ConfigError", "DivergenceWarning", "UnstableLRWarning", "Summary", "summarize", "merge"]  # fmt: skip
 
 
 def __getattr__(name: str):
@@ -23,6 +23,15 @@ def __getattr__(name: str):
         from . import config
 
         return getattr(config, name)
+    if name in ("sweep", "SweepResult"):
+        import importlib
+
+        module = importlib.import_module(".sweep", __name__)  # callable: sinefit.sweep(...) runs sweep.sweep
+        return module if name == "sweep" else module.SweepResult
+    if name == "Coefficients":
+        from .coefficients import Coefficients
+
+        return Coefficients
     if name in ("Summary", "summarize", "merge"):
         from . import summary
 
@@ -32,3 +41,7 @@ def __getattr__(name: str):
 
         return load
     raise AttributeError(f"module 'sinefit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # dir(sinefit) and tab completion show the lazy names too
+    return sorted(set(globals()) | set(__all__))

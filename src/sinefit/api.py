@@ -12,12 +12,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, finite, init, losses, model, optim, stability, stats, streaming, threads
-from . import train
+from . import analysis, basis, data, engine, finite, init, losses, minibatch, model, optim, stability, stats, streaming
+from . import threads, train
+from . import trace as trace_mod
+from .coefficients import Coefficients
 from .config import AUTO_LR, MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from .errors import InputError, Interrupted
+from .objective import Ascending, PerSample
+from .polynomial import Polynomial
 from .summary import Summary
-from .objective import PerSample
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -33,46 +36,6 @@ class DefaultLRNote(UserWarning):
 
 
 SEED_LR = 1e-6
-
-
-@dataclass(frozen=True)
-class Polynomial:
-    """A learned polynomial: coefficients (highest degree first) in a basis on a domain."""
-
-    coefficients: np.ndarray
-    domain: tuple[float, float]
-    basis: str = "power"
-
-    @property
-    def degree(self) -> int:
-        return len(self.coefficients) - 1
-
-    @property
-    def names(self) -> list[str]:
-        return basis.names(self.basis, self.degree)
-
-    @property
-    def powers(self) -> list[int]:
-        return model.powers(self.degree)
-
-    @property
-    def power_coefficients(self) -> np.ndarray:
-        """The same polynomial as plain power-series coefficients of raw x, highest first."""
-        return basis.to_power(self.basis, self.coefficients, self.domain)
-
-    def predict(self, x: Any) -> np.ndarray:
-        """The polynomial at x (a number, a sequence, an array or a tensor), in float64."""
-        if isinstance(x, torch.Tensor):
-            x = x.detach().cpu().numpy()
-        return basis.evaluate_numpy(self.basis, self.coefficients, np.asarray(x, dtype=np.float64), self.domain)
-
-    def formula(self, digits: int = 6) -> str:
-        """The polynomial in powers of raw x, for people."""
-        return model.formula(self.power_coefficients, digits)
-
-    def as_dict(self) -> dict[str, float]:
-        """{'a': ..., 'b': ..., ...}: coefficients by name, in the fitted basis."""
-        return {n: float(c) for n, c in zip(self.names, self.coefficients)}
 
 
 @dataclass(frozen=True)
@@ -97,11 +60,13 @@ class FitResult:
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, p): the parameters then
     interrupted_at: int | None = None  # the step where a stop request (Ctrl-C) ended training
     converged_at: int | None = None  # the step where training stopped early, at the optimum (see FitConfig.tol)
+    trace: Any = None  # trace.Trace of the first steps, with fit(trace=N) (set by keyword only)
+    minibatch: Any = None  # minibatch.MiniBatchRun, with batch_size (set by keyword only)
 
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
         """The polynomial at the recorded steps (up to ~300, spread linearly and geometrically)."""
-        return [(int(t), Polynomial(c, self.model.domain, self.model.basis))
+        return [(int(t), Polynomial(c, self.model.domain, self.model.basis, self.model.order))
                 for t, c in zip(self.snapshot_steps, self.snapshots)]  # fmt: skip
 
     @property
@@ -111,12 +76,13 @@ class FitResult:
         return "interrupted" if self.interrupted_at is not None else "completed"
 
     @property
-    def coefficients(self) -> dict[str, float]:
-        return self.model.as_dict()
+    def coefficients(self) -> Coefficients:
+        """The fitted coefficients: an array (highest power first) that also reads by name."""
+        return self.model.coefficients
 
     @property
     def optimum(self) -> Polynomial:
-        return Polynomial(self.quadratic.optimum, self.model.domain, self.model.basis)
+        return Polynomial(self.quadratic.optimum, self.model.domain, self.model.basis, self.model.order)
 
     @property
     def optimum_loss(self) -> float:
@@ -137,6 +103,31 @@ class FitResult:
 
     def formula(self, digits: int = 6) -> str:
         return self.model.formula(digits)
+
+    # -- for notebooks: drawn from the result in memory by io.display, no run directory needed --
+
+    def report(self) -> str:
+        """The fit report, as `sinefit fit` prints it."""
+        from . import report
+
+        return report.fit_report(self)
+
+    def plot(self, kind: str = "overlay"):
+        """A matplotlib Figure: overlay, loss, coefficients, convergence or seed (the seed's 'y true' / 'y pred')."""
+        from .io import display
+
+        return display.plot(self, kind)
+
+    def to_frame(self):
+        """The loss history as a pandas DataFrame indexed by step (with the batch losses for mini-batches)."""
+        from .io import display
+
+        return display.frame(self)
+
+    def _repr_html_(self) -> str:
+        from .io import display
+
+        return display.html_of(self)
 
     def __repr__(self) -> str:
         return (
@@ -252,8 +243,8 @@ def _assemble(
     interrupted_at: int | None = None,
 ) -> FitResult:
     cfg, ds, q = p.config, p.dataset, p.quadratic
-    initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis)
-    fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis)
+    initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis, cfg.order)
+    fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis, cfg.order)
     last = diverged_at - 1 if diverged_at is not None else len(losses_) - 1
     final_loss = float(losses_[max(last, 0)])
     advice = analysis.advise(
@@ -300,7 +291,9 @@ def _engine_text(p: _Problem) -> str:
     if cfg.optimizer == "exact":
         return "closed form (least squares)"
     if p.engine == "per-sample":
-        return f"per-sample (the seed's way), {cfg.grad} gradients"
+        return f"per-sample (the seed's way), {cfg.grad} gradients" + (
+            f", mini-batches of {cfg.batch_size}" if cfg.batch_size is not None else ""
+        )
     how = {"gd": "closed form", "momentum": "modal recurrence", "nesterov": "modal recurrence"}
     return f"sufficient statistics, {how.get(cfg.optimizer, 'O(p^2) per step')}" + (
         f", {p.moments.n} points streamed" if p.moments is not None else ""
@@ -308,7 +301,7 @@ def _engine_text(p: _Problem) -> str:
 
 
 def _run(
-    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None
+    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None, objective=None
 ) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
     """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step).
     ``record``: the steps whose parameters are kept (default: ``snapshot_steps``; the playground asks for its own)."""
@@ -342,7 +335,7 @@ def _run(
                 log(t, torch.tensor([losses_[t]]))
         d = int(run.diverged_at[0])
         return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, None
-    objective = _objective(p)
+    objective = objective or _objective(p)
     theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
     below = stop_below(p)
     if cfg.optimizer == "lbfgs":
@@ -385,8 +378,16 @@ def converged_step(p: _Problem, losses_: np.ndarray) -> int | None:
 def _objective(p: _Problem):
     if p.engine == "stats":
         return engine.StatsObjective.of(p.quadratic, p.device)
-    loss = losses.get(p.config.loss, p.config.huber_delta)
-    return PerSample(p.columns, p.dataset.y, loss, p.config.grad)
+    cfg, loss = p.config, losses.get(p.config.loss, p.config.huber_delta)
+
+    def make(columns: torch.Tensor, y: torch.Tensor):
+        if cfg.order == "ascending":  # the model summed from the constant up, as the tutorial writes it
+            return Ascending.of(columns, y, loss, cfg.grad)
+        return PerSample(columns, y, loss, cfg.grad)
+
+    if cfg.batch_size is not None:
+        return minibatch.MiniBatch(p.columns, p.dataset.y, make, cfg.batch_size, cfg.seed)
+    return make(p.columns, p.dataset.y)
 
 
 def fit(
@@ -399,6 +400,9 @@ def fit(
     on_step: Callable[[int, int], None] | None = None,
     on_start: Callable[[FitConfig], None] | None = None,
     stop: train.StopFlag | None = None,
+    trace: int = 0,
+    on_trace: Callable[[Any], None] | None = None,
+    live: bool = False,
     summary: Any = None,
     **settings: Any,
 ) -> FitResult:
@@ -419,6 +423,9 @@ def fit(
     has ``status == "interrupted"`` and the parameters reached so far. ``summary`` (a
     :class:`sinefit.Summary` or its file) fits summarised data instead, on its basis and domain
     (and degree, unless a lower one is asked for), in float64 on the stats engine.
+    ``trace=N`` keeps the first N steps in full (``result.trace``; ``on_trace(trace)`` hears of it
+    before training). ``live=True`` redraws one figure in place while training, in a notebook, and
+    leaves the final one.
     """
     base = config if config is not None else FitConfig()
     given, settings = streaming.summary_settings(summary, base, settings)
@@ -427,18 +434,31 @@ def fit(
         from .nonlinear.fit import fit_model
 
         return fit_model(cfg, x, y, on_log, on_start, stop)
+    trace_mod.check(trace, cfg.optimizer)
     p = _prepare(cfg, x, y, on_progress, stop, streaming.load_given(given, cfg) if given is not None else None)
     note = default_lr(cfg, p.quadratic)[2]
     cfg = p.config  # the lr the defaults chose is part of the settings from here on
     if note is not None and cfg.steps > 0:
         warnings.warn(note, DefaultLRNote, stacklevel=2)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
+    traced = None
+    if trace:
+        theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
+        traced = trace_mod.record(_objective(p), _rule(cfg.optimizer, p.lr, p.momentum), theta0, min(trace, cfg.steps))
+        traced = dataclasses.replace(traced, lr=p.lr)
+        if on_trace is not None:
+            on_trace(traced)
     if on_start is not None:
         on_start(cfg)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
     step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
+    objective = _objective(p) if cfg.batch_size is not None else None  # kept: it holds the batch losses
+    if live:  # a notebook figure redrawn in place while training (io.display), the final one left
+        from .io import display
+
+        objective, figure = display.live_objective(objective or _objective(p), p)
     with threads.torch_threads(threads.for_size(p.columns.numel() if p.engine == "per-sample" else 0)):
-        theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop)
+        theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop, objective=objective)
     if diverged_at is not None:
         warnings.warn(
             f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
@@ -446,7 +466,13 @@ def fit(
             DivergenceWarning,
             stacklevel=2,
         )
-    return _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
+    result = _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
+    if live:
+        display.live_finish(figure, result)
+    if cfg.batch_size is not None:
+        batches = minibatch.MiniBatchRun(cfg.batch_size, p.dataset.size, np.array(objective.batch_losses))
+        result = dataclasses.replace(result, minibatch=batches)
+    return result if traced is None else dataclasses.replace(result, trace=traced)
 
 
 def from_run(
@@ -511,8 +537,8 @@ def _rule(name: str, lr: float, momentum: float | None):
 
 def _warn_if_unstable(cfg: FitConfig, q: analysis.Quadratic, lr: float | None, momentum: float | None) -> None:
     """Warn before training when the optimizer cannot be stable at this lr (``stability.bound``)."""
-    if cfg.steps == 0 or lr is None or not q.quadratic:
-        return
+    if cfg.steps == 0 or lr is None or not q.quadratic or cfg.batch_size is not None:
+        return  # a batch's curvature is not the full data's: the bound does not apply to mini-batches
     bound = q.bound(cfg.optimizer, momentum)
     if bound is not None and lr >= bound and math.isfinite(bound):
         warnings.warn(

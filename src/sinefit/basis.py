@@ -73,11 +73,16 @@ def columns(basis: str, x: torch.Tensor, degree: int, domain: tuple[float, float
     return torch.stack(rows[: degree + 1][::-1])
 
 
-def names(basis: str, degree: int) -> list[str]:
-    """Coefficient names, highest first: a, b, c, d (power); P3 ... P0 (legendre); T3 ... T0 (chebyshev)."""
+def names(basis: str, degree: int, order: str = "descending") -> list[str]:
+    """Coefficient names, highest first: a, b, c, d (power); P3 ... P0 (legendre); T3 ... T0 (chebyshev).
+
+    In the ``ascending`` naming order (the PyTorch tutorial's ``a + b x + c x^2 + d x^3``) the power
+    basis's letters run from the constant up, so the list (still highest power first) is d, c, b, a.
+    """
     _check(basis)
     if basis == "power":
-        return model.coefficient_names(degree)
+        letters = model.coefficient_names(degree)
+        return letters[::-1] if order == "ascending" and degree < 26 else letters
     return [f"{_SYMBOL[basis]}{k}" for k in model.powers(degree)]
 
 

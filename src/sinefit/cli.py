@@ -126,6 +126,7 @@ MlflowOpt = Annotated[Optional[str], Opt("--mlflow", metavar="[URI]", help="Also
 ExperimentOpt = Annotated[str, Opt("--mlflow-experiment", help="The MLflow experiment to log into.")]
 InitOpt = Annotated[Optional[str], Opt(help="Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start); for --model, name=value pairs a=1,b=0.5. [default: randn]")]
 OrderOpt = Annotated[Optional[str], Opt(help="Naming order: descending (a x^3 + b x^2 + c x + d, the seed's) or ascending (a + b x + c x^2 + d x^3, the PyTorch tutorial's, summed in that order). [default: descending]")]
+BatchOpt = Annotated[Optional[int], Opt("--batch-size", help="Mini-batch SGD: each update sees B points, shuffled each epoch as DataLoader(shuffle=True) under the seed (last batch partial); --steps counts updates. [default: all points]")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print a machine-readable summary instead of the report.")]
 ForceOpt = Annotated[bool, Opt("--force", help="Replace the output file if it exists (never an input, never a device).")]
 
@@ -202,6 +203,8 @@ def fit(
     log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
     init: InitOpt = None,
     order: OrderOpt = None,
+    batch_size: BatchOpt = None,
+    trace: Annotated[int, Opt("--trace", metavar="N", help="Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).")] = 0,
     summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
     dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a task per partition: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
     model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0.")] = None,
@@ -232,6 +235,7 @@ def fit(
         degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
         momentum=momentum, grad=grad, steps=steps, tol=tol, seed=seed, dtype=dtype, engine=engine, device=device,
         log_every=log_every, init=init, order=order, summary=summary, model=model, bounds=bounds, starts=starts,
+        batch_size=batch_size,
     ))  # fmt: skip
     if dask is not None:  # summaries are float64: so is the fit
         settings.setdefault("dtype", "float64")
@@ -249,7 +253,8 @@ def fit(
     if talk:
         print(report.header(cfg, _target_text(cfg)))
         print()
-        print(report.LOSS_TABLE_HEADER)
+        if not trace:
+            print(report.LOSS_TABLE_HEADER)
     progress = _Progress("reading points", talk)
     training = _Progress("step", talk, delay=1.0)
     if dask is not None:
@@ -258,12 +263,20 @@ def fit(
         given = cluster.summarize_config(cfg, None if dask == DASK_LOCAL else dask, progress=talk)
 
     def on_log(t: int, value: float) -> None:
+        if t == cfg.steps:  # the loss after the last update: the final row below says it, once
+            return
         training.clear()  # the table owns stdout; the progress line is redrawn after it
         print(report.loss_row(t, value), flush=True)
 
     run_dir: Path | None = None
 
     stop = StopFlag()
+
+    def on_trace(traced) -> None:  # --trace: the first steps in full, then the loss table
+        progress.close()
+        if talk:
+            print(report.trace_text(traced, cfg), end="\n\n")
+            print(report.LOSS_TABLE_HEADER)
 
     def on_start(resolved) -> None:  # the data is read and sound: from here on, a run exists
         nonlocal run_dir
@@ -279,7 +292,7 @@ def fit(
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
         try:
             result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress, on_step=training,
-                             on_start=on_start, stop=stop, summary=given)  # fmt: skip
+                             on_start=on_start, stop=stop, summary=given, trace=trace, on_trace=on_trace)  # fmt: skip
         finally:
             progress.close()
             training.close()
@@ -405,6 +418,7 @@ def sweep(
     dtype: Annotated[Optional[str], Opt(help="Working precision: float64 (the default for sweeps: the stats engine) or float32 (per-sample, slower).")] = None,
     engine: EngineOpt = None,
     device: DeviceOpt = None,
+    batch_size: Annotated[Optional[str], Opt("--batch-size", help="Mini-batch sizes to sweep, e.g. 1,10,100,1000 (one fit each, on the per-sample engine).")] = None,
     top: Annotated[int, Opt(help="How many of the best configurations to print (and log to MLflow as child runs).")] = 10,
     out: OutOpt = Path("runs"),
     mlflow: MlflowOpt = None,
@@ -420,7 +434,7 @@ def sweep(
 
     axes = {name: parse_axis(f"--{name}", text) for name, text in
             (("lr", lr), ("seed", seed), ("degree", degree), ("optimizer", optimizer), ("basis", basis),
-             ("momentum", momentum)) if text is not None}  # fmt: skip
+             ("momentum", momentum), ("batch_size", batch_size)) if text is not None}  # fmt: skip
     if "lr" in axes:
         axes["lr"] = ["auto" if str(v) == "auto" else v for v in axes["lr"]]
     settings = _settings(
@@ -463,11 +477,22 @@ def _sweep_table(result, top: int) -> str:
         f"best {min(top, len(result.rows))} by final loss:",
         "  " + "".join(f"{n:>12}" for n in names) + f"{'final loss':>16}{'gap':>12}{'diverged':>10}",
     ]
+    by_degree = "degree" in names
+    if by_degree:  # model choice: AIC and BIC beside the loss, the BIC-best marked
+        lines[-1] += f"{'AIC':>12}{'BIC':>12}"
+        finite = [r for r in result.rows if not r["diverged"] and r.get("bic") == r.get("bic")]
+        best_bic = min(finite, key=lambda r: r["bic"]) if finite else None
     for r in result.best(top):
         cells = "".join(f"{r[n]:>12.4g}" if isinstance(r[n], float) else f"{r[n]!s:>12}" for n in names)
         state = f"at {r['diverged_at']}" if r["diverged"] else "no"
-        lines.append(f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}")
+        line = f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}"
+        if by_degree:
+            line += f"{r['aic']:>12.6g}{r['bic']:>12.6g}" + ("  <- BIC-best" if r is best_bic else "")
+        lines.append(line)
     lines.append("  (gap: final loss / optimum - 1)")
+    if by_degree and best_bic is not None:
+        lines.append(f"  lowest BIC: degree {best_bic['degree']} (BIC {best_bic['bic']:.6g}): more coefficients "
+                     "than that fit the noise, not the curve")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -518,6 +543,8 @@ def predict(
 
     from .io import modelfile, predictions, safefile
 
+    if model.is_dir() and (model / "model.json").is_file():  # a run directory: its model
+        model = model / "model.json"
     poly = modelfile.load(model)
     target = None if output is None else safefile.check_target(
         output, (".csv",), "x,y CSV text", force=force, inputs=[model, *([input] if input else [])])  # fmt: skip

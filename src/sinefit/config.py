@@ -78,6 +78,7 @@ class FitConfig:
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
     init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py); a=1,b=2 for a model
+    batch_size: int | None = None  # None: every point in every step; B: mini-batch SGD (see minibatch.py)
     order: str = "descending"  # naming order: a x^3 + ... + d (the seed's) or a + b x + ... (the tutorial's)
     model: str | None = None  # an expression over x and named parameters: a model fit (sinefit.nonlinear)
     bounds: str | None = None  # model fits: b=0:inf
@@ -99,6 +100,10 @@ class FitConfig:
                 "--samples",
                 f"a degree-{self.degree} polynomial needs at least {self.degree + 1} samples, got {self.samples}",
             )
+        lowered = {k: getattr(self, k).lower() for k in ("dtype", "basis", "loss", "optimizer", "grad", "engine", "device")
+                   if isinstance(getattr(self, k), str) and getattr(self, k) != getattr(self, k).lower()}  # fmt: skip
+        if lowered:  # --optimizer Adam means adam: choices are names, not case-sensitive codes
+            return dataclasses.replace(self, **lowered).validated()
         for option, value, choices in (
             ("--dtype", self.dtype, DTYPES),
             ("--basis", self.basis, BASES),
@@ -142,6 +147,13 @@ class FitConfig:
 
             expr.resolve(self.target)
 
+        if self.batch_size is not None:
+            _int("--batch-size", self.batch_size, 1, MAX_SAMPLES_IN_MEMORY)
+            if self.engine == "stats":
+                raise ConfigError("--batch-size", "mini-batches run on the per-sample engine; drop --engine stats")
+            if self.optimizer in ("lbfgs", "exact"):
+                raise ConfigError("--batch-size", f"mini-batches are for update rules (gd, momentum, nesterov, adam, "
+                                                  f"rmsprop), not {self.optimizer}")  # fmt: skip
         if self.engine == "stats" and self.loss == "huber":
             raise ConfigError("--engine", "stats serves the quadratic losses (sse, mse); huber runs per-sample")
         if self.engine == "stats" and self.grad == "autograd":
@@ -195,6 +207,8 @@ class FitConfig:
         float64); the seed's float32 arithmetic, Huber and autograd run per sample."""
         if self.engine != "auto":
             return self.engine
+        if self.batch_size is not None:  # each step its own points: no sufficient statistics
+            return "per-sample"
         quadratic = self.loss in ("sse", "mse") and self.grad == "manual"
         return "stats" if quadratic and self.dtype == "float64" else "per-sample"
 

@@ -66,11 +66,13 @@ def polyval(coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
     return y
 
 
-def formula(coefficients: np.ndarray, digits: int = 6) -> str:
-    """A readable polynomial: '-0.0932715 x^3 + 0.856505 x - 1.2e-08'."""
+def formula(coefficients: np.ndarray, digits: int = 6, ascending: bool = False) -> str:
+    """A readable polynomial: '-0.0932715 x^3 + 0.856505 x - 1.2e-08' (highest power first), or
+    with ``ascending`` from the constant up, as the PyTorch tutorial writes it."""
     degree = len(coefficients) - 1
     terms = []
-    for c, k in zip(coefficients, powers(degree)):
+    pairs = list(zip(coefficients, powers(degree)))
+    for c, k in pairs[::-1] if ascending else pairs:
         value = f"{abs(float(c)):.{digits}g}"
         term = value if k == 0 else f"{value} x" if k == 1 else f"{value} x^{k}"
         sign = "-" if c < 0 else "+"

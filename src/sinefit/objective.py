@@ -17,6 +17,26 @@ GRADS = ("manual", "autograd")
 
 
 @dataclass(frozen=True)
+class Ascending:
+    """An objective evaluated in the ascending naming order (``a + b x + c x^2 + ...``).
+
+    Parameters stay highest power first outside; inside, the model sums from the constant up, as
+    the PyTorch tutorial writes it, so float32 sums round as the tutorial's do. Flipping is exact,
+    and the update rules act element by element, so only the order of the sums changes.
+    """
+
+    inner: "PerSample"
+
+    def __call__(self, theta: torch.Tensor, with_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        value, grad = self.inner(theta.flip(-1), with_grad)
+        return value, (grad.flip(-1) if grad is not None else None)
+
+    @classmethod
+    def of(cls, columns: torch.Tensor, y: torch.Tensor, loss: losses.Loss, grad: str = "manual") -> "Ascending":
+        return cls(PerSample(columns.flip(0), y, loss, grad))
+
+
+@dataclass(frozen=True)
 class PerSample:
     columns: torch.Tensor  # (p, n) basis functions at the samples
     y: torch.Tensor  # (n,)

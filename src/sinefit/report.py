@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import analysis, basis, hints, init, model, stability
+from . import analysis, basis, hints, init, minibatch, model, stability
 from .api import FitResult
 from .config import FitConfig
 
@@ -25,7 +25,9 @@ OPTIMIZER_NAMES = {
 
 def model_text(cfg: FitConfig) -> str:
     """'a x^3 + b x^2 + c x + d' in the seed's naming, or the basis functions."""
-    names = basis.names(cfg.basis, cfg.degree)
+    names = basis.names(cfg.basis, cfg.degree, cfg.order)
+    if cfg.degree == 0:
+        return "a constant a" if cfg.basis == "power" else f"a constant c0 {names[0]}(t)"
     if cfg.degree >= 8:
         return f"a degree-{cfg.degree} polynomial ({cfg.basis} basis)"
     terms = []
@@ -34,7 +36,7 @@ def model_text(cfg: FitConfig) -> str:
             terms.append(name if k == 0 else f"{name} x" if k == 1 else f"{name} x^{k}")
         else:
             terms.append(f"c{k} {name}(t)")
-    return " + ".join(terms)
+    return " + ".join(terms[::-1] if cfg.order == "ascending" else terms)
 
 
 def _loss_text(cfg: FitConfig) -> str:
@@ -101,13 +103,53 @@ def auto_lr_text(result: FitResult) -> str:
 
 def hint(result: FitResult) -> str:
     """One line: what would close the gap to the optimum (``hints.suggest``: a promise a test keeps)."""
+    if result.minibatch is not None and not result.advice.diverged:
+        return minibatch_hint(result)
     return hints.suggest(result).text
+
+
+def minibatch_lines(result: FitResult) -> list[str]:
+    """[[Mini-batches]]: sizes, epochs and the noise floor measured at the end of the run."""
+    mb, q = result.minibatch, result.quadratic
+    f = minibatch.floor(result.losses, mb.batches_per_epoch)
+    lines = ["[[Mini-batches]]"]
+    lines.append(_row("batch size", f"{mb.batch_size} of {mb.n} points", f"{mb.batches_per_epoch} updates per epoch, "
+                      f"the last batch partial" if mb.n % mb.batch_size else f"{mb.batches_per_epoch} updates per epoch"))
+    lines.append(_row("epochs", f"{mb.epochs:.4g}", f"{len(mb.batch_losses)} updates"))
+    if f.window and result.diverged_at is None:
+        label = "still descending" if f.descending else "noise floor"
+        lines.append(_row(label, f"{_g(f.mean)} mean", f"full-data loss over the last {f.window} updates: "
+                          f"{_g(f.low)} ... {_g(f.high)}, " + (_ratio(f.mean / q.optimum_loss) if q.optimum_loss > 0
+                                                                else "n/a")))  # fmt: skip
+    lines.append(_row("last batch loss", _g(float(mb.batch_losses[-1])) if len(mb.batch_losses) else "n/a",
+                      "the loss of the points the last update saw"))  # fmt: skip
+    return lines
+
+
+def minibatch_why(result: FitResult) -> str:
+    mb = result.minibatch
+    f = minibatch.floor(result.losses, mb.batches_per_epoch)
+    noise = ("each update follows one batch's gradient, the full gradient plus sampling noise, and at a fixed lr "
+             "that noise keeps moving the fit")  # fmt: skip
+    if f.descending:
+        return (f"{noise}, but it is still descending (full-data loss {_g(f.low)} ... {_g(f.high)} over the last "
+                f"{f.window} updates): more steps lower it before the noise floor does")  # fmt: skip
+    return (f"{noise}: it hovers at a noise floor (full-data loss {_g(f.low)} ... {_g(f.high)} over the last "
+            f"{f.window} updates) instead of converging")  # fmt: skip
+
+
+def minibatch_hint(result: FitResult) -> str:
+    mb = result.minibatch
+    return (f"a smaller --lr or a larger --batch-size (now {mb.batch_size}) lowers the floor, at the cost of slower "
+            "progress; without --batch-size every update uses all the points and the fit converges")
 
 
 def why(result: FitResult) -> str:
     """One line: why the fit stopped where it did."""
     a, q, cfg = result.advice, result.quadratic, result.config
     ev = q.eigenvalues
+    if result.minibatch is not None and not a.diverged:
+        return minibatch_why(result)
     if not q.full_rank:
         return (f"the points determine only rank {q.rank} of {q.p} coefficients (the least-squares problem is "
                 "rank-deficient): the rest are arbitrary, so no optimum is unique")  # fmt: skip
@@ -192,6 +234,8 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("loss / best possible", _ratio_text(result)))
     lines.append(f"    Why:  {why(result)}.")
     lines.append(f"    Hint: {hint(result)}.")
+    if result.minibatch is not None:
+        lines += minibatch_lines(result)
 
     lines.append("[[Conditioning]]")
     shown = ", ".join(f"{v:.4g}" for v in ev) if len(ev) <= 8 else f"{ev[-1]:.4g} ... {ev[0]:.4g}"
@@ -214,7 +258,8 @@ def fit_report(result: FitResult) -> str:
         lines.append("    (stderr describes the optimum's neighbourhood; this fit is far from it, so they are not "
                      "meaningful for these values)")  # fmt: skip
     lines.append(f"    {'':<14}{'value':>16}{'stderr':>14}{'optimum':>16}{'initial':>16}")
-    for i, (name, c, o, i0) in enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)):
+    rows = list(enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)))
+    for i, (name, c, o, i0) in rows[::-1] if cfg.order == "ascending" else rows:  # in the naming order
         o = 0.0 if abs(o) * size[i] < 1e-12 * y_scale else o  # its term is float64 round-off, not a finding
         label = name + (f"  ({_term(model.powers(cfg.degree)[i])})" if cfg.basis == "power" else "")
         lines.append(f"    {label:<14}{c:>16.6g}{s.stderr[i]:>14.3g}{o:>16.6g}{i0:>16.6g}")
@@ -222,7 +267,8 @@ def fit_report(result: FitResult) -> str:
         power = result.model.power_coefficients
         power_se = power_stderr(result)
         lines.append("[[Power form]] (coefficients of raw x)")
-        for name, k, c, se in zip(model.coefficient_names(cfg.degree), model.powers(cfg.degree), power, power_se):
+        power_rows = list(zip(basis.names("power", cfg.degree, cfg.order), model.powers(cfg.degree), power, power_se))
+        for name, k, c, se in power_rows[::-1] if cfg.order == "ascending" else power_rows:
             lines.append(f"    {name + '  (' + _term(k) + ')':<14}{c:>16.6g}{se:>14.3g}")
     pairs = s.correlations(0.1)
     lines.append("[[Correlations]] (|r| >= 0.1)")
@@ -232,6 +278,15 @@ def fit_report(result: FitResult) -> str:
         lines.append(f"    C({names[i]}, {names[j]}){'':<4}{r:>+8.4f}")
     lines.append(f"Fitted:  y = {result.formula()}")
     return "\n".join(lines)
+
+
+def trace_text(traced, cfg: FitConfig) -> str:
+    """--trace: the first steps in full, in the naming order in force."""
+    from . import trace
+
+    lr = traced.lr if traced.lr is not None else (cfg.lr if isinstance(cfg.lr, float) else None)
+    return trace.text(traced, basis.names(cfg.basis, cfg.degree, cfg.order), model.powers(cfg.degree), cfg.basis,
+                      cfg.loss, cfg.optimizer, lr, cfg.order == "ascending")  # fmt: skip
 
 
 def _column_sizes(result: FitResult) -> np.ndarray:

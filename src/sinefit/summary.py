@@ -144,6 +144,18 @@ class Summary:
 
         summaryfile.save(self, path)
 
+    def to_bytes(self) -> bytes:
+        """The summary file's bytes (for a Spark or Dask task to return)."""
+        from .io import summaryfile
+
+        return summaryfile.dumps(self)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> "Summary":
+        from .io import summaryfile
+
+        return summaryfile.loads(bytes(data))
+
     @staticmethod
     def load(path) -> "Summary":
         from .io import summaryfile

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 
 import itertools
+import sys
+import types
 import math
 import time
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from . import analysis, engine, optim, train
 from .api import _objective, _prepare, initial_theta
 from .config import DEFAULT_LR, ConfigError, FitConfig
 
-AXES = ("lr", "seed", "degree", "basis", "optimizer", "momentum")
+AXES = ("lr", "seed", "degree", "basis", "optimizer", "momentum", "batch_size")
 MAX_CONFIGS = 1_000_000
 
 
@@ -55,7 +57,7 @@ def parse_axis(option: str, text: str) -> list[Any]:
     if ":" in text:
         parts = text.split(":")
         try:
-            if name in ("seed", "degree"):
+            if name in ("seed", "degree", "batch_size"):
                 if len(parts) != 2:
                     raise ValueError
                 a, b = int(parts[0]), int(parts[1])
@@ -65,7 +67,7 @@ def parse_axis(option: str, text: str) -> list[Any]:
             else:
                 a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
         except ValueError:
-            form = "a:b (whole numbers)" if name in ("seed", "degree") else "a:b:n"
+            form = "a:b (whole numbers)" if name in ("seed", "degree", "batch_size") else "a:b:n"
             raise ConfigError(option, f"expected {form} or a list a,b,c, got {text!r}") from None
         if name in ("seed", "degree"):
             return _int_range(option, text, a, b)
@@ -83,9 +85,9 @@ def parse_axis(option: str, text: str) -> list[Any]:
             values.append("auto")
             continue
         try:
-            values.append(int(part) if name in ("seed", "degree") else float(part))
+            values.append(int(part) if name in ("seed", "degree", "batch_size") else float(part))
         except ValueError:
-            raise ConfigError(option, f"{part!r} is not a {'whole ' if name in ('seed', 'degree') else ''}number") from None
+            raise ConfigError(option, f"{part!r} is not a {'whole ' if name in ('seed', 'degree', 'batch_size') else ''}number") from None
     return values
 
 
@@ -137,6 +139,9 @@ def sweep(
     _validate(base_cfg, axes)
 
     start = time.perf_counter()
+    if "batch_size" in axes or base_cfg.batch_size is not None:  # each its own shuffled batches: fit one by one
+        rows_ = list(_fit_each(base_cfg, configs, on_progress))
+        return SweepResult(base_cfg, axes, rows_, time.perf_counter() - start)
     rows: list[dict[str, Any] | None] = [None] * len(configs)
     done = 0
     for key, members in _groups(base_cfg, configs).items():
@@ -148,6 +153,26 @@ def sweep(
         if on_progress is not None:
             on_progress(done, len(configs))
     return SweepResult(base_cfg, axes, [r for r in rows if r is not None], time.perf_counter() - start)
+
+
+def _fit_each(base: FitConfig, configs: list[dict[str, Any]], on_progress=None):
+    """Mini-batch configurations, one fit each (on the per-sample engine): the same rows as a batched group's."""
+    import warnings
+
+    from .api import fit
+
+    for i, c in enumerate(configs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # divergence is a row's outcome here, not a warning
+            r = fit(base, **c, engine="per-sample" if base.engine == "stats" else base.engine)
+        q = r.quadratic
+        yield {
+            **c, "lr_used": r.lr, "final_loss": r.final_loss, "optimum_loss": q.optimum_loss,
+            "gap": r.final_loss / q.optimum_loss - 1.0 if q.optimum_loss > 0 else math.inf,
+            "diverged": r.diverged_at is not None, "diverged_at": r.diverged_at, "stable_lr": q.stable_lr,
+        }  # fmt: skip
+        if on_progress is not None:
+            on_progress(i + 1, len(configs))
 
 
 def _validate(base: FitConfig, axes: dict[str, list[Any]]) -> None:
@@ -226,7 +251,16 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
                 "diverged": d >= 0,
                 "diverged_at": d if d >= 0 else None,
                 "stable_lr": q.bound(opt, mus[j] if opt in ("momentum", "nesterov") else None),
+                **information_criteria(loss / q.scale if q.quadratic else math.nan, problem.dataset.n, p),
             }
+
+
+def information_criteria(sse: float, n: int, p: int) -> dict[str, float]:
+    """AIC = n ln(SSE/n) + 2p and BIC = n ln(SSE/n) + p ln n (Gaussian errors, as stats.Statistics)."""
+    if not (math.isfinite(sse) and sse > 0 and n > 0):
+        return {"aic": math.nan, "bic": math.nan}
+    log_term = n * math.log(sse / n)
+    return {"aic": log_term + 2 * p, "bic": log_term + p * math.log(n)}
 
 
 def _run_batch(problem, steps: int, opt: str, theta0: torch.Tensor, lrs: np.ndarray, mus: np.ndarray):
@@ -258,3 +292,13 @@ def _run_batch(problem, steps: int, opt: str, theta0: torch.Tensor, lrs: np.ndar
     )  # fmt: skip
     t = train.train(theta, objective, rule, steps, history=False)
     return t.losses[1].cpu().numpy(), t.diverged_at.cpu().numpy()
+
+
+class _CallableModule(types.ModuleType):
+    """``sinefit.sweep`` is this module (a package attribute cannot be both); calling it runs :func:`sweep`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

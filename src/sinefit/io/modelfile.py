@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 MAX_BYTES = 1 << 20  # a degree-1000 model is ~60 kB; anything near this is not ours
 KEYS = {"format", "format_version", "sinefit_version", "basis", "degree", "domain", "window",
         "coefficients", "power_coefficients", "loss_function", "final_loss", "status", "stderr",
-        "power_stderr"}  # fmt: skip
+        "power_stderr", "order"}  # fmt: skip
 
 
 class ModelFileError(InputError):
@@ -61,6 +61,7 @@ def document(result: FitResult) -> dict[str, Any]:
         "loss_function": result.config.loss,
         "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
         "status": result.status,
+        **({"order": "ascending"} if m.order == "ascending" else {}),  # names run from the constant up
     }
 
 
@@ -119,8 +120,11 @@ def from_document(doc: Any, where: str) -> Polynomial:
     coefficients = doc.get("coefficients")
     if not isinstance(coefficients, list) or len(coefficients) != degree + 1:
         raise bad(f"a degree-{degree} model needs {degree + 1} coefficients")
+    order = doc.get("order", "descending")
+    if order not in ("descending", "ascending"):
+        raise bad(f"order must be descending or ascending, got {order!r}")
     values = []
-    for i, (entry, name, k) in enumerate(zip(coefficients, names(kind, degree), powers(degree))):
+    for i, (entry, name, k) in enumerate(zip(coefficients, names(kind, degree, order), powers(degree))):
         if not isinstance(entry, dict) or set(entry) != {"name", "degree", "value"}:
             raise bad(f"coefficient {i} must be an object with name, degree and value")
         if entry["name"] != name or entry["degree"] != k:
@@ -147,7 +151,7 @@ def from_document(doc: Any, where: str) -> Polynomial:
     window = doc.get("window")
     if window is not None and window != [-1.0, 1.0] and window != [-1, 1]:
         raise bad(f"window must be [-1, 1] or null, got {window!r}")
-    return Polynomial(np.array(values, dtype=np.float64), domain, kind)
+    return Polynomial(np.array(values, dtype=np.float64), domain, kind, order)
 
 
 def check_degree(degree: Any, bad) -> int:

@@ -123,7 +123,8 @@ class RunData:
         return self.polynomial(self.optimum)
 
     def polynomial(self, coefficients: np.ndarray) -> Polynomial:
-        return Polynomial(np.asarray(coefficients, dtype=np.float64), self.domain, self.basis)
+        return Polynomial(np.asarray(coefficients, dtype=np.float64), self.domain, self.basis,
+                          self.config.get("order", "descending"))  # fmt: skip
 
     def evaluate(self, coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
         """A coefficient vector (or (k, p) stack of them) of this run's basis at x."""
@@ -163,6 +164,11 @@ def load(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDataError(f"{run_dir}: no such run directory")
+    if (run_dir / "config.toml").is_file() and configfile.read(run_dir / "config.toml").get("model"):
+        raise RunDataError(
+            f"{run_dir}: a --model fit: its figures, animation and report.txt are written as it runs (--figures all, "
+            "--animate); plot, animate and report redraw polynomial runs"
+        )
     for name in REQUIRED_FILES:
         if not (run_dir / name).is_file():
             raise RunDataError(f"{run_dir / name}: missing; a complete sinefit run directory has it")
@@ -170,7 +176,7 @@ def load(run_dir: str | Path) -> RunData:
     config = configfile.read(run_dir / "config.toml")
     surface = _read_surface(run_dir / "surface.json")
     p = surface["degree"] + 1
-    names = basis_mod.names(surface["basis"], surface["degree"])
+    names = basis_mod.names(surface["basis"], surface["degree"], config.get("order", "descending"))
 
     steps, losses = _read_history(run_dir / "history.csv")
     trajectory_steps, thetas = _read_trajectory(run_dir / "trajectory.csv", names)

@@ -111,10 +111,10 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
         "lr": result.lr,
         "momentum": result.momentum,
         "logged": [[t, finite_or_none(v)] for t, v in result.logged],
-        "coefficients": result.coefficients,
-        "power_coefficients": dict(zip(_power_names(result), map(float, power))),
-        "stderr": dict(zip(result.model.names, map(finite_or_none, s.stderr))),
-        "power_stderr": dict(zip(_power_names(result), map(finite_or_none, _power_stderr(result)))),
+        "coefficients": result.coefficients.as_dict(),
+        "power_coefficients": _in_order(result, dict(zip(_power_names(result), map(float, power)))),
+        "stderr": _in_order(result, dict(zip(result.model.names, map(finite_or_none, s.stderr)))),
+        "power_stderr": _in_order(result, dict(zip(_power_names(result), map(finite_or_none, _power_stderr(result))))),
         "initial_coefficients": result.initial.as_dict(),
         "formula": result.formula(17),
         "final_loss": finite_or_none(result.final_loss),
@@ -145,6 +145,11 @@ def summary(result: FitResult, run_dir: Path | None, hint: str) -> dict[str, Any
     })
 
 
+def _in_order(result: FitResult, by_name: dict) -> dict:
+    """A dict built highest power first, in the naming order in force (constant first when ascending)."""
+    return dict(reversed(by_name.items())) if result.model.order == "ascending" else by_name
+
+
 def _power_stderr(result: FitResult):
     from ..report import power_stderr
 
@@ -152,9 +157,9 @@ def _power_stderr(result: FitResult):
 
 
 def _power_names(result: FitResult) -> list[str]:
-    from ..model import coefficient_names
+    from ..basis import names
 
-    return coefficient_names(result.model.degree)
+    return names("power", result.model.degree, result.model.order)
 
 
 POINTS_SHOWN = 2000
@@ -297,6 +302,11 @@ def finish_run(
             write_text(run_dir / "history.csv", history_csv(result.losses))
             write_text(run_dir / "trajectory.csv", trajectory_csv(result))
             write_text(run_dir / "points.csv", points_csv(result))
+            if result.trace is not None:  # --trace: the first steps in full
+                from .. import trace
+
+                write_text(run_dir / "trace.csv", trace.csv(result.trace, result.model.names,
+                                                            result.model.order == "ascending"))  # fmt: skip
             write_json(run_dir / "surface.json", _finite_json(surface_document(result)))
             if modelfile.writable(result):
                 write_json(run_dir / "model.json", modelfile.document(result))

@@ -34,6 +34,22 @@ def save(summary: Summary, path: str | Path) -> Path:
     path = Path(path)
     if path.exists() and not _is_summary(path):
         raise SummaryFileError(f"{path}: exists and is not a sinefit summary; not replaced")
+    data = dumps(summary)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def dumps(summary: Summary) -> bytes:
+    """The file's bytes: what a Spark or Dask task can return for a summary."""
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -48,22 +64,18 @@ def save(summary: Summary, path: str | Path) -> Path:
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.array(json.dumps(meta)), R=summary.R, sample_x=summary.sample_x,
              sample_y=summary.sample_y)  # fmt: skip
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(buffer.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return buffer.getvalue()
 
 
 def load(path: str | Path) -> Summary:
     path = Path(path)
-    raw = read_bounded(path, LIMIT, "a sinefit summary", SummaryFileError)
+    return loads(read_bounded(path, LIMIT, "a sinefit summary", SummaryFileError), str(path))
+
+
+def loads(raw: bytes, path: str = "summary") -> Summary:
+    """A summary from :func:`dumps`'s bytes; ``path`` names it in errors."""
+    if len(raw) > LIMIT:
+        raise SummaryFileError(f"{path}: {len(raw)} bytes is too large for a sinefit summary (limit {LIMIT})")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
             parts = {name: archive[name] for name in ("meta", "R", "sample_x", "sample_y")}

@@ -31,7 +31,7 @@ from .configfile import to_toml
 from .runs import create_run_dir, finite_or_none
 from .safefile import write_json, write_text
 
-OUTCOME = ["final_loss", "optimum_loss", "gap", "diverged", "diverged_at", "lr_used", "stable_lr"]
+OUTCOME = ["final_loss", "optimum_loss", "gap", "diverged", "diverged_at", "lr_used", "stable_lr", "aic", "bic"]
 
 
 def sweep_csv(result: SweepResult) -> str:

@@ -187,7 +187,20 @@ def _snapshot_steps(steps: int) -> frozenset[int]:
     return snapshot_steps(steps)
 
 
-def fit_model(
+def fit_model(cfg: FitConfig, x: Any = None, y: Any = None, on_log=None, on_start=None, stop=None) -> ModelFitResult:
+    """Fit ``cfg.model`` (a validated config); see the module docstring.
+
+    Small problems run on one intra-op thread (``sinefit.threads``): on a busy machine torch's
+    batched SVD of an (8, 200, 3) Jacobian took 45 ms on two threads and 0.09 ms on one.
+    """
+    from .. import threads
+
+    n = int(np.asarray(x).size) if x is not None else (cfg.samples if cfg.data is None else 1 << 20)
+    with threads.torch_threads(threads.for_size(cfg.starts * n * 16)):
+        return _fit_model(cfg, x, y, on_log, on_start, stop)
+
+
+def _fit_model(
     cfg: FitConfig,
     x: Any = None,
     y: Any = None,
@@ -195,7 +208,6 @@ def fit_model(
     on_start: Callable[[FitConfig], None] | None = None,
     stop: train.StopFlag | None = None,
 ) -> ModelFitResult:
-    """Fit ``cfg.model`` (a validated config); see the module docstring."""
     model = parse(cfg.model)
     init = settings.parse_init(cfg.init, model.parameters, cfg.seed)
     bounds = settings.parse_bounds(cfg.bounds, model.parameters)

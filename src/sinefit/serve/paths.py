@@ -56,6 +56,11 @@ class MomentumRun:
     diverged_at: int | None
     path: Path
 
+    def until(self, step: int) -> MomentumRun:
+        """The same run stopped at ``step`` (the library's early stop at the optimum): nothing is recomputed."""
+        theta = self.path.at(np.array([step]))[0]
+        return MomentumRun(self.losses[: step + 1], theta, None, Path(step, self.path.at))
+
 
 def momentum(q: analysis.Quadratic, theta0: np.ndarray, lr: float, mu: float, nesterov: bool, steps: int) -> MomentumRun:
     """``steps`` of heavy-ball (or Nesterov) momentum from theta0 (1, p), every step's error kept."""

@@ -261,15 +261,16 @@ function makeCharts() {
   state.charts.loss = new uPlot({
     ...size(lossEl), legend: { show: true, live: false }, cursor: { show: false },
     scales: { x: LIN, y: LIN },
-    series: [{}, { label: "loss", stroke: "#2563eb", width: 2 }, { label: "optimum L*", stroke: "#16a34a", dash: [6, 4], width: 1.5 }],
+    series: [{}, { label: "loss", stroke: "#2563eb", width: 2, points: { show: false } },
+      { label: "optimum L*", stroke: "#16a34a", dash: [6, 4], width: 1.5, points: { show: false } }],
     axes: [logX("step + 1"), logAxis("loss")],
     hooks: { draw: [drawDivergence] },
   }, [[0], [null], [null]], lossEl);
   const modes = shownModes(p), modeSeries = [{}];
   modes.forEach((i, n) => {
     const c = COLORS[n % COLORS.length], lam = fmt(V.problem.eigenvalues[i], 3);
-    modeSeries.push({ label: `λ${i + 1}=${lam}`, stroke: c, width: 2 });
-    modeSeries.push({ label: "", stroke: c, width: 1, dash: [5, 4] });
+    modeSeries.push({ label: `λ${i + 1}=${lam}`, stroke: c, width: 2, points: { show: false } });
+    modeSeries.push({ label: "", stroke: c, width: 1, dash: [5, 4], points: { show: false } });
   });
   const modesEl = $("chart-modes");
   state.charts.modes = new uPlot({
@@ -280,8 +281,8 @@ function makeCharts() {
   const coefEl = $("chart-coef"), coefSeries = [{}];
   V.problem.names.forEach((name, j) => {
     const c = COLORS[j % COLORS.length];
-    coefSeries.push({ label: name, stroke: c, width: 2 });
-    coefSeries.push({ label: "", stroke: c, width: 1, dash: [1, 3] });
+    coefSeries.push({ label: name, stroke: c, width: 2, points: { show: false } });
+    coefSeries.push({ label: "", stroke: c, width: 1, dash: [1, 3], points: { show: false } });
   });
   state.charts.coef = new uPlot({
     ...size(coefEl), legend: { show: false }, cursor: { show: false },
@@ -305,12 +306,13 @@ function legend(chart, entries) {
   chart.root.appendChild(box);
 }
 
-function drawDivergence(u) {
+function drawDivergence(u) { // a red line where the loss overflowed, a green one where the run converged and stopped
   const r = state.view && state.view.run;
-  if (!r || r.diverged_at === null) return;
-  const x = u.valToPos(Math.log10(r.diverged_at + 1), "x", true), ctx = u.ctx;
+  if (!r || (r.diverged_at === null && r.converged_at === null)) return;
+  const at = r.diverged_at !== null ? r.diverged_at : r.converged_at;
+  const x = u.valToPos(Math.log10(at + 1), "x", true), ctx = u.ctx;
   ctx.save();
-  ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
+  ctx.strokeStyle = r.diverged_at !== null ? "#c62828" : "#16a34a"; ctx.lineWidth = 2; ctx.setLineDash([4, 3]);
   ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
   ctx.restore();
 }
@@ -330,10 +332,13 @@ function draw() {
 function drawStatic() { // what does not move with the step cursor
   const V = state.view, r = V.run, rep = V.report;
   const status = $("status");
-  status.className = "status " + (r.diverging ? "bad" : rep.converged ? "good" : "");
   status.dataset.diverging = r.diverging ? "1" : "0";
+  status.className = "status " + (r.diverging ? "bad" : rep.converged || r.converged_at !== null ? "good" : "");
   status.textContent = r.diverged_at !== null ? `diverged at step ${r.diverged_at}`
-    : r.diverging ? "lr above the stable bound: diverging" : rep.converged ? `reaches the optimum within ${r.steps} steps` : "";
+    : r.diverging ? "lr above the stable bound: diverging"
+    : r.converged_at !== null ? `converged at step ${r.converged_at}: at the optimum, so it stopped (as sinefit fit does)`
+    : rep.converged ? `reaches the optimum within ${r.steps} steps` : "";
+  status.dataset.converged = r.converged_at === null ? "" : String(r.converged_at);
   const badge = $("divergence");
   badge.hidden = !r.diverging;
   badge.textContent = r.diverged_at !== null ? `overflow at step ${r.diverged_at}` : "lr > stable bound";
@@ -348,7 +353,7 @@ function drawStatic() { // what does not move with the step cursor
   $("stats").innerHTML = rows.map(([a, b]) => `<tr><td>${a}</td><td>${b}</td></tr>`).join("");
   $("stats").rows[0].cells[1].dataset.value = String(rep.final_loss);
   $("stats").rows[0].cells[1].id = "final-loss";
-  $("report-when").textContent = `after ${r.steps} steps` + (r.auto ? ` · ${r.auto}` : "");
+  $("report-when").textContent = `after ${r.converged_at !== null ? r.converged_at : r.steps} steps` + (r.auto ? ` · ${r.auto}` : "");
   $("why").textContent = rep.why;
   $("hint").innerHTML = "";
   for (const part of rep.hint.split(/(--[a-z-]+ [^\s,;()]+)/)) { // keep "--lr 7.07e-6" on one line
@@ -443,7 +448,7 @@ function render() {
   });
   drawContour(path.E);
   drawMath(theta, t, c.loss);
-  $("step-label").textContent = `step ${t} of ${r.steps}`;
+  $("step-label").textContent = r.converged_at !== null ? `step ${t} of ${r.end} (converged; cap ${r.steps})` : `step ${t} of ${r.steps}`;
   $("step-label").dataset.step = String(t);
   if (state.inputAt !== null) { // slider input -> redrawn: measured for the benchmark
     const started = state.inputAt;
