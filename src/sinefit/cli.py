@@ -8,7 +8,6 @@ input, 130 interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
