@@ -55,6 +55,14 @@ def _bz2_npz() -> bytes:
     return out.getvalue()
 
 
+def _nested_npy_header() -> bytes:
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (" + b"-" * 8000 + b"1, 2), }"
+    header += b" " * ((64 - (10 + len(header) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 16
+
+
+NESTED_NPY = _nested_npy_header()
+
 # (id, command line, files to create first {name: text or bytes}, exit code, words in the message)
 MATRIX = [
     # options
@@ -137,6 +145,34 @@ MATRIX = [
     ("output-is-input", ["predict", "m.json", "--input", "in.csv", "--output", "in.csv", "--force"], {"m.json": model_text(), "in.csv": "x\n1\n"}, 2, ["in.csv", "is an input"]),
     ("output-suffix", ["predict", "m.json", "--x", "1", "--output", "m.json", "--force"], {"m.json": model_text()}, 2, ["m.json", "suffix '.json'", "*.csv"]),
     ("compare-suffix", ["runs", "compare", "a", "b", "--output", "c.txt"], {}, 2, ["c.txt", "suffix '.txt'"]),
+    # MLflow (issue 10: 8, 18)
+    ("mlflow-unwritable", ["fit", "--mlflow", "sqlite:////proc/sinefit-x.db"], {}, 1, ["sqlite:////proc/sinefit-x.db", "cannot write the database file"]),
+    ("mlflow-blank", ["fit", "--mlflow", "   "], {}, 2, ["--mlflow", "blank"]),
+    # internal errors (issue 10: 13)
+    ("sweep-seed-huge", ["sweep", "--seed", "0:99999999999999999999"], {}, 2, ["--seed", "more than 1000000"]),
+    ("config-nested-json", ["fit", "--config", "n.json"], {"n.json": "[" * 1000}, 2, ["n.json", "nested more than"]),
+    ("config-nested-toml", ["fit", "--config", "n.toml"], {"n.toml": "a = " + "[" * 1000}, 2, ["n.toml", "nested more than"]),
+    ("npy-nested-header", ["fit", "--data", "neg.npy"], {"neg.npy": NESTED_NPY}, 2, ["neg.npy", "nests too deeply"]),
+    ("data-name-not-utf8", ["fit", "--data", "ok\udcff.csv"], {"ok\udcff.csv": "x,y\n1,2\n2,3\n3,4\n4,5\n"}, 2, ["--data", "not valid UTF-8"]),
+    # generated data (issue 10: 16)
+    ("domain-collapsed", ["fit", "--domain", "-1e-300,1e-300"], {}, 2, ["--domain", "only 1 distinct float32 x"]),
+    ("domain-narrow", ["fit", "--domain", "1,1.0000001"], {}, 2, ["--domain", "only 2 distinct", "--dtype float64"]),
+    # strict input (issue 10: 17)
+    ("config-duplicate-json", ["fit", "--config", "d.json"], {"d.json": '{"degree": 3, "degree": 4}'}, 2, ["d.json", "'degree' is given twice"]),
+    ("config-duplicate-toml", ["fit", "--config", "d.toml"], {"d.toml": "log_every = 3\nlog-every = 4\n"}, 2, ["d.toml", "same setting"]),
+    ("model-power-type", ["predict", "m.json", "--x", "1"], {"m.json": model_text(power_coefficients="x")}, 2, ["m.json", "power_coefficients"]),
+    ("model-status-type", ["predict", "m.json", "--x", "1"], {"m.json": model_text(status=5)}, 2, ["m.json", "status"]),
+    ("model-loss-type", ["predict", "m.json", "--x", "1"], {"m.json": model_text(final_loss="low")}, 2, ["m.json", "final_loss"]),
+    ("expr-fullwidth", ["fit", "--target", "ｓｉｎ(ｘ)"], {}, 2, ["--target", "not ASCII", "column 1"]),
+    ("expr-long-s", ["fit", "--target", "ſin(x)"], {}, 2, ["--target", "LATIN SMALL LETTER LONG S"]),
+    ("expr-roman-x", ["fit", "--target", "sin(ⅹ)"], {}, 2, ["--target", "ROMAN NUMERAL TEN", "column 5"]),
+    # messages (issue 10: 18)
+    ("config-utf16", ["fit", "--config", "u.toml"], {"u.toml": "steps = 3\n".encode("utf-16")}, 2, ["u.toml", "UTF-16"]),
+    ("out-is-a-file", ["fit", "--out", "afile"], {"afile": "mine\n"}, 1, ["under afile", "a file, not a directory"]),
+    ("out-empty", ["fit", "--out", ""], {}, 2, ["--out", "empty"]),
+    ("show-not-a-run", ["runs", "show", "."], {}, 2, ["not a sinefit run directory"]),
+    ("sweep-top-negative", ["sweep", "--top", "-5"], {}, 2, ["--top", "1 or more"]),
+    ("data-utf16", ["fit", "--data", "u.csv"], {"u.csv": "x,y\n1,2\n2,3\n3,4\n4,5\n".encode("utf-16")}, 2, ["u.csv", "UTF-16"]),
     # run directories (issue 10: 12)
     ("noise-overflow", ["fit", "--noise", "1e308"], {}, 2, ["--noise", "not finite"]),
     # input that cannot hang or exhaust the machine (issue 10: 5, 6, 9, 10)

@@ -174,3 +174,24 @@ def test_every_end_state_is_written_whole_and_read_back(tmp_path, capsys, monkey
         assert run.status == statuses[name] or (name == "fit-0004" and run.status == "failed")
         assert main(["report", str(root / name)]) == 0, capsys.readouterr().err
     assert not [p for p in root.rglob(".*")]
+
+
+def test_report_reads_the_runs_own_input_from_anywhere_or_says_it_changed(tmp_path, capsys, monkeypatch):
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n1,2\n2,3\n3,5\n4,4\n5,7\n")
+    root = tmp_path / "runs"
+    assert main(["fit", "-q", "--steps", "5", "--data", str(data), "--out", str(root)]) == 0
+    saved = (root / "fit-0001" / "report.txt").read_text()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main(["report", str(root / "fit-0001")]) == 0
+    rebuilt = capsys.readouterr().out
+    assert "final loss" in rebuilt.lower() or "[[" in rebuilt
+    data.write_text("x,y\n1,2\n2,3\n3,5\n4,4\n5,70\n")  # the data changed: never other numbers
+    assert main(["report", str(root / "fit-0001")]) == 0
+    out, err = capsys.readouterr()
+    assert out == saved and "changed since the fit" in err
+    assert main(["report", "--json", str(root / "fit-0001")]) == 1
+    assert "cannot be rebuilt" in capsys.readouterr().err

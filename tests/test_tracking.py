@@ -209,9 +209,9 @@ def test_resolve_uri(tmp_path):
         assert tracking.resolve_uri(uri) == uri
     assert tracking.resolve_uri(str(tmp_path / "a.db")) == f"sqlite:///{tmp_path / 'a.db'}"
     assert tracking.resolve_uri(str(tmp_path)) == tmp_path.resolve().as_uri()
-    assert tracking.shown("http://me:secret@host:5000") == "http://me:***@host:5000"
+    assert tracking.shown("http://me:secret@host:5000") == "http://***@host:5000"  # every userinfo masked (issue 10)
     assert tracking.view_hint(None) == "mlflow ui --backend-store-uri 'sqlite:///mlflow.db'"
-    assert tracking.view_hint("http://me:secret@host:5000") == "http://me:***@host:5000"
+    assert tracking.view_hint("http://me:secret@host:5000") == "http://***@host:5000"
 
 
 def test_without_mlflow_installed(fitted, monkeypatch):

@@ -57,11 +57,12 @@ DESCRIBE = {
 def describe(name: str, args: list[str], files: dict) -> str:
     if name in DESCRIBE:
         return DESCRIBE[name]
-    return "`sinefit " + " ".join(args) + "`"
+    command = "`sinefit " + " ".join(args) + "`"
+    return command.encode("utf-8", "backslashreplace").decode("utf-8")  # a non-UTF-8 file name, shown escaped
 
 
 def row(name: str, args: list[str], files: dict, code: int, message: str) -> str:
-    text = message.removeprefix("sinefit: error: ")
+    text = message.removeprefix("sinefit: error: ").encode("utf-8", "backslashreplace").decode("utf-8")
     text = text if len(text) <= WIDTH else text[: WIDTH - 3] + "..."
     text = text.replace("|", "\\|")
     return f"| {describe(name, args, files).replace('|', chr(92) + '|')} | {code} | {text} |"
@@ -86,4 +87,4 @@ def write(new: str) -> None:
         text = text[: m.start()] + new + "\n" + text[m.end():]
     else:
         text = text.replace(old, new)
-    README.write_text(text, encoding="utf-8")
+    README.write_bytes(text.encode("utf-8"))  # encoded first: a failure never leaves README.md empty

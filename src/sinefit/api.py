@@ -515,7 +515,7 @@ def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
             ) from None  # fmt: skip
         source = cfg.data
     else:
-        return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed)
+        return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed, cfg.degree)
     distinct = np.unique(xs).size
     if distinct < cfg.degree + 1:
         raise _too_few_x(source, distinct, cfg.degree)

@@ -8,9 +8,8 @@ input, 130 interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
+import os
 import sys
 import time
 import warnings
@@ -241,6 +240,7 @@ def fit(
         settings.setdefault("dtype", "float64")
     cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
+    _check_mlflow(mlflow)
     if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
         from .nonlinear import command
 
@@ -283,7 +283,7 @@ def fit(
         try:
             run_dir = runs.start_run(out, resolved)
         except OSError as e:
-            raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
+            raise Failure(f"cannot write the run directory under {_quoted(out)}: {e.strerror or e}") from None
         interrupts.working_on(run_dir)
         interrupts.enter("training", stop)  # Ctrl-C now stops after the current step, and the run is kept
 
@@ -311,9 +311,9 @@ def fit(
         print(json.dumps({**runs.summary(result, run_dir, hint), **tracked}, indent=2))
     elif talk:
         files = ", ".join(sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")))
-        print(f"\nWrote {run_dir}/: {files}")
+        print(f"\nWrote {_quoted(run_dir)}/: {files}")
     if talk and figures_ == "seed":
-        print(f"More figures (overlay, loss curve, coefficient paths, convergence explained): sinefit plot {run_dir}")
+        print(f"More figures (overlay, loss curve, coefficient paths, convergence explained): sinefit plot {_quoted(run_dir)}")
     if show:
         from .io import rundata
 
@@ -365,6 +365,19 @@ def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ..
             raise ConfigError("--animate", "mp4 needs ffmpeg, which is not installed (or not on PATH); "
                                            "--animate gif works without it")  # fmt: skip
     return ("initial", "trained") if which == "seed" else tuple(FIGURE_STEMS)
+
+
+def _check_mlflow(uri: Optional[str]) -> None:
+    """Refuse a blank --mlflow, and an unwritable SQLite store, before any work."""
+    if uri is None:
+        return
+    from .config import ConfigError
+
+    if uri != MLFLOW_DEFAULT and not uri.strip():
+        raise ConfigError("--mlflow", "is blank; give a tracking URI, or --mlflow alone for ./mlflow.db")
+    from .io import tracking
+
+    tracking.check_store(None if uri == MLFLOW_DEFAULT else uri)
 
 
 def _track(uri: Optional[str], experiment: str, quiet: bool, log) -> dict[str, Any]:
@@ -429,6 +442,11 @@ def sweep(
         device=device,
     )  # fmt: skip
     base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
+    _check_mlflow(mlflow)
+    if top < 1:
+        from .config import ConfigError
+
+        raise ConfigError("--top", f"must be 1 or more, got {top}")
     talk = not (quiet or as_json)
     progress = _Progress("configurations", talk)
     try:
@@ -447,7 +465,7 @@ def sweep(
         return
     if talk:
         print(_sweep_table(result, top))
-        print(f"\nWrote {run_dir}/: config.toml, sweep.csv, sweep.png, best.png, summary.json, status.json")
+        print(f"\nWrote {_quoted(run_dir)}/: config.toml, sweep.csv, sweep.png, best.png, summary.json, status.json")
 
 
 def _sweep_table(result, top: int) -> str:
@@ -492,7 +510,17 @@ def report(
     from . import report as reporting
     from .io import runs
 
-    result = runs.load_result(run)
+    try:
+        result = runs.load_result(run)
+    except runs.DataChanged as e:  # the run's own report, as written; never other numbers
+        from .io import runhistory
+
+        saved = runhistory.read_small(run / "report.txt")
+        if saved is None or as_json:
+            raise Failure(f"{e}; the report cannot be rebuilt (runs show {_quoted(run)} prints the saved one)") from None
+        print(f"sinefit: note: {e}; this is the report saved at the fit", file=sys.stderr)
+        print(saved, end="")
+        return
     if as_json:
         print(json.dumps(runs.summary(result, run, reporting.hint(result)), indent=2))
     else:
@@ -532,8 +560,12 @@ def predict(
             predictions.write_csv(target, values, y)
         except OSError as e:
             raise Failure(f"cannot write {output}: {e.strerror or e}") from None
-    if as_json:
-        print(json.dumps({"model": str(model), "x": values.tolist(), "y": y.tolist()}, indent=2))
+    if as_json:  # strict JSON: a y that overflows float64 is null (and said so)
+        ys = [v if np.isfinite(v) else None for v in y.tolist()]
+        if None in ys:
+            print(f"sinefit: warning: y is not finite (beyond float64) at {ys.count(None)} x values: null in the JSON",
+                  file=sys.stderr)  # fmt: skip
+        print(json.dumps({"model": str(model), "x": values.tolist(), "y": ys}, indent=2, allow_nan=False))
     elif output is None:
         print(f"{'x':>16}  {'y':>22}")
         for xv, yv in zip(values, y):
@@ -560,7 +592,7 @@ def plot(
             paths = figures.plot_run(run, out, fmt)
     except OSError as e:
         raise Failure(f"cannot write the figures: {e.strerror or e}") from None
-    print("Wrote " + ", ".join(str(p) for p in paths))
+    print("Wrote " + ", ".join(_quoted(p) for p in paths))
     if show and not figures.show(list(figures.run_figures(rundata.load(run)).values())):
         print("sinefit: note: --show: no display here", file=sys.stderr)
 
@@ -585,7 +617,7 @@ def animate(
             written = animation.write_animation(data, target, fmt, frames)
     except OSError as e:
         raise Failure(f"cannot write {path}: {e.strerror or e}") from None
-    print(f"Wrote {written}")
+    print(f"Wrote {_quoted(written)}")
 
 
 def _run_files(run: Path) -> list[Path]:
@@ -628,7 +660,15 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
         from .errors import InputError
 
         raise InputError(f"{run}: no such run directory")
-    print(f"{run}: {e.kind}, {e.status}, {e.when}")
+    from .io.runs import RUN_NAME
+
+    if not RUN_NAME.match(run.name) and not any(
+        os.path.lexists(run / name) for name in ("config.toml", "status.json", "summary.json")
+    ):
+        from .errors import InputError
+
+        raise InputError(f"{_quoted(run)}: not a sinefit run directory (no config.toml, status.json or summary.json)")
+    print(f"{_quoted(run)}: {e.kind}, {e.status}, {e.when}")
     if e.kind == "sweep":
         print(runhistory.read_small(run / "summary.json") or "(no summary: incomplete)")
         return
@@ -658,7 +698,7 @@ def runs_compare(
         figures.save(figures.compare_losses(data, labels), target)
     except OSError as e:
         raise Failure(f"cannot write {path}: {e.strerror or e}") from None
-    print(f"\nWrote {path}")
+    print(f"\nWrote {_quoted(path)}")
 
 
 @app.command()
@@ -702,6 +742,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     global _DEBUG
     argv = list(argv if argv is not None else sys.argv[1:])
     _DEBUG = "--debug" in argv
+    if _DEBUG:  # a root option, but where it is typed (after the subcommand too) it means the same
+        argv = ["--debug", *(a for a in argv if a != "--debug")]
+    for i, a in enumerate(argv):  # an empty path would silently mean the current directory
+        if (a in ("--out", "--output") and i + 1 < len(argv) and not argv[i + 1].strip()) or a in ("--out=", "--output="):
+            _error(f"{a.rstrip('=')}: is empty; give a path")
+            return EXIT_BAD_INPUT
     # --mlflow and --animate take an optional value, which click cannot express: a bare one
     # (last, or followed by another option) gets its default value here.
     for i in reversed(range(len(argv))):

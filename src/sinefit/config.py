@@ -43,6 +43,14 @@ class ConfigError(InputError):
         self.message = message
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """What to fit and how. The defaults are the seed experiment's."""
@@ -128,6 +136,8 @@ class FitConfig:
                               ("--summary", self.summary)):  # fmt: skip
             if value is not None and not isinstance(value, str):
                 raise ConfigError(option, f"must be text, got {value!r}")
+            if value is not None and not _utf8(value):  # a file name of undecodable bytes ($'ok\xff.csv')
+                raise ConfigError(option, f"{value!r} is not valid UTF-8 (run files and readers need it): rename it")
         if self.summary is not None and (self.data is not None or self.noise):
             raise ConfigError("--summary", "fits a saved summary instead of points: give no --data or --noise")
         if self.data is not None and self.noise:

@@ -33,7 +33,8 @@ class Dataset:
 
 
 def generated(
-    target: str, samples: int, domain: tuple[float, float] | None, dtype: str, noise: float = 0.0, seed: int = 0
+    target: str, samples: int, domain: tuple[float, float] | None, dtype: str, noise: float = 0.0, seed: int = 0,
+    degree: int | None = None,
 ) -> Dataset:
     """``samples`` evenly spaced points, y = target(x) (+ Gaussian noise of std ``noise``).
 
@@ -44,6 +45,8 @@ def generated(
     """
     domain = domain if domain is not None else SEED_DOMAIN
     x = torch.linspace(domain[0], domain[1], samples, dtype=DTYPES[dtype])
+    if degree is not None:
+        _check_distinct(x, domain, degree, dtype)
     expression = expr.resolve(target)
     y = expr.evaluate_target(expression, x)
     if noise:
@@ -84,6 +87,20 @@ def generated_chunks(
             y = y + noise * torch.randn(len(x), generator=gen, dtype=torch.float64)
             _check_noise(y, noise, "float64")
         yield x.numpy(), y.numpy()
+
+
+def _check_distinct(x: torch.Tensor, domain: tuple[float, float], degree: int, dtype: str) -> None:
+    """The same check as for data files: a degree-d fit needs d + 1 distinct x (a domain narrower
+    than the dtype resolves collapses the evenly spaced points onto a few values)."""
+    distinct = int(torch.unique(x).numel())
+    if distinct < degree + 1:
+        from .config import ConfigError
+
+        raise ConfigError(
+            "--domain", f"{domain[0]:.15g},{domain[1]:.15g} holds only {distinct} distinct {dtype} x values among "
+            f"{x.numel()} samples, but a degree-{degree} polynomial needs at least {degree + 1}: widen --domain"
+            + ("" if dtype == "float64" else ", or use --dtype float64")
+        )
 
 
 def _check_noise(y: torch.Tensor, noise: float, dtype: str) -> None:

@@ -347,6 +347,14 @@ def _precheck(text: str, option: str, allow_x: bool) -> None:
     for i, char in enumerate(text):
         if not (char.isprintable() or char == "\t"):
             raise ExpressionError(f"{option}: non-printable character {ascii(char)} is not allowed (column {i + 1})")
+        if not char.isascii():  # Python folds lookalikes (ｓｉｎ, ſin, Roman ⅹ) into names: refuse, never guess
+            import unicodedata
+
+            name = unicodedata.name(char, f"U+{ord(char):04X}")
+            raise ExpressionError(
+                f"{option}: character {char!r} ({name}) is not ASCII (column {i + 1}); expressions are "
+                "ASCII only, so lookalike letters are never read as sin or x: type it plainly (pi for π)"
+            )
         if char in "([{":
             depth += 1
             if depth > MAX_PARENS:

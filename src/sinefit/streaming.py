@@ -137,7 +137,7 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         source, total = expr.resolve(cfg.target).text, cfg.samples
         domain = cfg.domain if cfg.domain is not None else data.SEED_DOMAIN
         if cfg.samples <= SAMPLE:  # small enough: exactly the in-memory points (and noise)
-            full = data.generated(cfg.target, cfg.samples, cfg.domain, "float64", cfg.noise, cfg.seed)
+            full = data.generated(cfg.target, cfg.samples, cfg.domain, "float64", cfg.noise, cfg.seed, cfg.degree)
             xs, ys = full.x.numpy(), full.y.numpy()
 
             def chunks():

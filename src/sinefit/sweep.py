@@ -30,6 +30,14 @@ AXES = ("lr", "seed", "degree", "basis", "optimizer", "momentum", "batch_size")
 MAX_CONFIGS = 1_000_000
 
 
+def _int_range(option: str, text: str, a: int, b: int) -> list[int]:
+    if b < a:
+        raise ConfigError(option, f"a range a:b needs a <= b, got {text!r}")
+    if b - a + 1 > MAX_CONFIGS:
+        raise ConfigError(option, f"{text} holds {b - a + 1} values, more than {MAX_CONFIGS}; sweep fewer")
+    return list(range(a, b + 1))
+
+
 def parse_axis(option: str, text: str) -> list[Any]:
     """An axis from the command line.
 
@@ -53,15 +61,16 @@ def parse_axis(option: str, text: str) -> list[Any]:
                 if len(parts) != 2:
                     raise ValueError
                 a, b = int(parts[0]), int(parts[1])
-                if b < a:
-                    raise ConfigError(option, f"a range a:b needs a <= b, got {text!r}")
-                return list(range(a, b + 1))
-            if len(parts) != 3:
+                n = 0
+            elif len(parts) != 3:
                 raise ValueError
-            a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
+            else:
+                a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
         except ValueError:
             form = "a:b (whole numbers)" if name in ("seed", "degree", "batch_size") else "a:b:n"
             raise ConfigError(option, f"expected {form} or a list a,b,c, got {text!r}") from None
+        if name in ("seed", "degree"):
+            return _int_range(option, text, a, b)
         if n < 1 or n > MAX_CONFIGS:
             raise ConfigError(option, f"the number of values must be 1 to {MAX_CONFIGS}, got {n}")
         if name == "lr":

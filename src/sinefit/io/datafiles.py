@@ -350,6 +350,10 @@ def _csv_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
 
 def _csv_plan(path: str | Path, columns: Columns | None) -> _CsvPlan | None:
     """Read line 1: header or data, the number of fields, and which columns are x and y. None for an empty file."""
+    with open_regular(path, "rb") as raw:
+        start = raw.read(4)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):  # else it would read as mojibake, "not a number"
+        raise DataFileError(f"{path}: is UTF-16 text; sinefit reads CSV in UTF-8 (or ASCII): save it as UTF-8")
     with _csv_text(path) as f:
         first = _bounded_line(path, f, 1)
     if not first:
@@ -577,6 +581,8 @@ def _npy_header(path: str | Path, what: str, fp: IO[bytes]) -> tuple[tuple[int, 
         shape, _fortran, dtype = read(fp)
     except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as e:  # numpy parses the header as Python
         raise DataFileError(f"{where}not a valid .npy array ({_one_line(str(e))})") from None
+    except (RecursionError, MemoryError):  # Python's parser on a hostile header (thousands of nested operators)
+        raise DataFileError(f"{where}not a valid .npy array (its header nests too deeply)") from None
     if dtype.hasobject:
         raise DataFileError(f"{where}holds Python objects (dtype {dtype}), which sinefit never unpickles")
     if dtype.kind not in "fiu":

@@ -229,7 +229,7 @@ def seed_titles(run: RunData) -> tuple[str, str]:
             + f", loss {run.final_loss:.4g}"
         )
     else:
-        trained = f"{what} at divergence (step {run.diverged_at}, lr {run.lr:g})"
+        trained = f"{what} at divergence (step {run.diverged_at}" + (f", lr {run.lr:g})" if run.lr is not None else ")")
     return initial, trained
 
 

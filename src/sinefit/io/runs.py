@@ -13,6 +13,7 @@ with its config.toml and status.json already in it):
                      eigenvectors, the loss scale, the basis and domain
     model.json       the learned polynomial (see ``modelfile``)
     report.txt       the fit report, as printed
+    input.json       with --data FILE: the file's absolute path, size and SHA-256 (see ``load_result``)
     initial.png      the seed's 'y true' / 'y pred' figure for the random initial polynomial
     trained.png      the same for the trained polynomial
     status.json      running (with the process id) from the start, then completed, diverged,
@@ -54,6 +55,9 @@ def create_run_dir(root: Path, kind: str = "fit", files: dict[str, str] | None =
     to the first free number (a rename onto a rival's non-empty directory fails, so the next
     number is tried).
     """
+    if os.path.lexists(root) and not root.is_dir():  # mkdir would say "File exists", which misleads
+        what = "a dangling symlink" if root.is_symlink() and not root.exists() else "a file, not a directory"
+        raise NotADirectoryError(errno.ENOTDIR, f"it is {what} (--out takes a directory)", str(root))
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-", suffix=".tmp", dir=root))
     try:
@@ -204,7 +208,36 @@ def surface_document(result: FitResult) -> dict[str, Any]:
 def start_run(root: Path, config: FitConfig, kind: str = "fit") -> Path:
     """Make the run directory before the first step: its config, and a status saying it runs."""
     settings = {"sinefit_version": __version__, **config.to_dict()}
-    return create_run_dir(root, kind, {"config.toml": configfile.to_toml(settings), "status.json": status_text("running")})
+    files = {"config.toml": configfile.to_toml(settings), "status.json": status_text("running")}
+    digest = input_document(config)
+    if digest is not None:
+        import json
+
+        files["input.json"] = json.dumps(digest, indent=2) + "\n"
+    return create_run_dir(root, kind, files)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def input_document(config: FitConfig) -> dict[str, Any] | None:
+    """input.json: the data file a fit read (absolute path, size, SHA-256), so a report rebuilt
+    later reads the same file from anywhere, or says it changed. None without a local data file."""
+    if config.data is None or not Path(config.data).is_file():
+        return None
+    path = Path(config.data).resolve()
+    return {"data": config.data, "path": str(path), "bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+class DataChanged(Exception):
+    """The data file a run was fitted to is gone or different: the report cannot be rebuilt."""
 
 
 FINAL_STATUSES = ("completed", "diverged", "interrupted", "failed")
@@ -304,6 +337,22 @@ def _finite_json(obj: Any) -> Any:
     return obj
 
 
+def _same_input(run_dir: Path, data: str) -> str:
+    """The data file to re-read for a report: the one input.json names, if its bytes are unchanged."""
+    import json
+
+    try:
+        doc = json.loads((run_dir / "input.json").read_text(encoding="utf-8"))
+        path, digest = Path(doc["path"]), doc["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return data  # a run without input.json (older, or not a local file): as before
+    if not path.is_file():
+        raise DataChanged(f"the data file {path} is gone")
+    if path.stat().st_size != doc.get("bytes") or _sha256(path) != digest:
+        raise DataChanged(f"the data file {path} changed since the fit (its SHA-256 differs)")
+    return str(path)
+
+
 def load_result(run_dir: str | Path) -> FitResult:
     """Rebuild a saved fit's result from its files (config, model, history), without training."""
     from . import rundata
@@ -312,7 +361,10 @@ def load_result(run_dir: str | Path) -> FitResult:
     if run.model is None:
         raise rundata.RunDataError(f"{run.path / 'model.json'}: missing (the fit ended without finite coefficients)")
     summary = run.summary or {}
+    config = dict(run.config)
+    if config.get("data") is not None:
+        config["data"] = _same_input(run.path, config["data"])
     return from_run(
-        FitConfig.from_dict(run.config), run.model.coefficients, np.array(run.losses), run.diverged_at,
+        FitConfig.from_dict(config), run.model.coefficients, np.array(run.losses), run.diverged_at,
         summary.get("interrupted_at"),
     )  # fmt: skip

@@ -73,9 +73,10 @@ def heatmap(result: SweepResult) -> Figure:
 
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     ax = fig.add_subplot()
-    numeric_x = x_name in ("lr", "momentum", "seed", "degree")
+    numeric_x = _numeric(x_name, xs)
+    numeric_y = _numeric(y_name, ys)
     x_edges = _edges(xs, log=x_name == "lr") if numeric_x else np.arange(len(xs) + 1) - 0.5
-    y_edges = _edges(ys, log=False) if y_name in ("lr", "momentum", "seed", "degree") else np.arange(len(ys) + 1) - 0.5
+    y_edges = _edges(ys, log=y_name == "lr") if numeric_y else np.arange(len(ys) + 1) - 0.5
     # Scale the colours to the configurations that settle; growing ones (an lr above the
     # stable bound that has not overflowed yet) would flatten everything else, so they get
     # the 'over' colour.
@@ -90,7 +91,7 @@ def heatmap(result: SweepResult) -> Figure:
     if diverged.any():
         ax.pcolormesh(x_edges, y_edges, np.where(diverged, 1.0, np.nan), cmap=ListedColormap(["#d62728"]),
                       shading="flat", hatch="xx", alpha=0.85)  # fmt: skip
-    if x_name == "lr":
+    if x_name == "lr" and numeric_x:
         ax.set_xscale("log")
         # Each y row's own optimizer's bound (stability.bound), drawn across that row only.
         drawn = False
@@ -105,7 +106,7 @@ def heatmap(result: SweepResult) -> Figure:
         ax.set_xticks(range(len(xs)), [str(v) for v in xs])
     if y_name is None:
         ax.set_yticks([])
-    elif y_name not in ("lr", "momentum", "seed", "degree"):
+    elif not numeric_y:
         ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name or "")
@@ -159,7 +160,7 @@ def _line_chart(result: SweepResult, x_name: str | None) -> Figure:
     ax = fig.add_subplot()
     rows = result.rows
     labels = [r.get(x_name) if x_name else "" for r in rows]
-    numeric = x_name in ("lr", "momentum", "seed", "degree")
+    numeric = _numeric(x_name, labels)
     xs = np.array(labels, dtype=np.float64) if numeric else np.arange(len(rows), dtype=np.float64)
     final = np.array([np.nan if r["diverged"] else r["final_loss"] for r in rows])
     bad = np.array([r["diverged"] for r in rows])
@@ -175,7 +176,7 @@ def _line_chart(result: SweepResult, x_name: str | None) -> Figure:
                 label="growing (lr above the stable bound)")  # fmt: skip
     if bad.any():
         ax.plot(xs[bad], np.full(bad.sum(), top), "x", color="#d62728", ms=9, mew=2, label="diverged")
-    if x_name == "lr":
+    if x_name == "lr" and numeric:
         ax.set_xscale("log")
         if rows[0].get("stable_lr") is not None:
             ax.axvline(rows[0]["stable_lr"], color="black", ls=":",
@@ -192,6 +193,13 @@ def _line_chart(result: SweepResult, x_name: str | None) -> Figure:
 
 
 LOSS_LABEL = {"sse": "sum of squared errors", "mse": "mean squared error", "huber": "Huber loss"}
+
+
+def _numeric(name: str | None, values: list[Any]) -> bool:
+    """An axis drawn to scale: a numeric setting whose values are all numbers (lr may hold "auto")."""
+    return name in ("lr", "momentum", "seed", "degree") and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    )
 
 
 def plt_colormap(name: str):

@@ -114,8 +114,10 @@ def resolve_uri(uri: str | None) -> str:
 
 
 def shown(uri: str) -> str:
-    """The URI for messages: a password (or token) in it masked."""
-    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", uri)
+    """The URI for messages: every userinfo (user, password, token) and query value masked."""
+    from .redact import uri as redacted
+
+    return redacted(uri)
 
 
 def view_hint(uri: str | None = None) -> str:
@@ -133,6 +135,47 @@ def _sqlite_path(uri: str) -> Path | None:
     if not m or m["path"] in ("", ":memory:"):
         return None
     return Path(m["path"])
+
+
+def check_store(uri: str | None) -> None:
+    """Before any work: a SQLite store that cannot be written is refused in one line."""
+    _check_sqlite_writable(resolve_uri(uri))
+
+
+def _check_sqlite_writable(uri: str) -> None:
+    """Fail fast, in one line, where a SQLite store cannot be written: MLflow itself would retry
+    for minutes (an engine retried with backoff, a warning each time) before giving up."""
+    db = _sqlite_path(uri)
+    if db is None:
+        return
+    db = db.expanduser()
+
+    def fail(why: str) -> SinefitError:
+        return SinefitError(f"MLflow at {shown(uri)}: cannot write the database file {db}: {why}")
+
+    if db.exists():
+        if not db.is_file():
+            raise fail("not a regular file")
+        if not os.access(db, os.R_OK | os.W_OK):
+            raise fail("permission denied")
+        return
+    ancestor = db.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise fail(f"{ancestor} is not a directory")
+    if ancestor != db.parent:
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise fail(f"cannot create directories under {ancestor}")
+        return  # MLflow makes the missing directories
+    try:  # the one sure test: create it (SQLite takes an empty file as a new database)
+        fd = os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return
+    except OSError as e:
+        raise fail(e.strerror or str(e)) from None
+    os.close(fd)
+    db.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------- MLflow session
@@ -235,6 +278,7 @@ def _session(uri: str | None) -> Iterator[_Session]:
         from mlflow import MlflowClient
     except ImportError:
         raise SinefitError(MISSING) from None
+    _check_sqlite_writable(resolved)
     saved_env = {k: os.environ.get(k) for k in (*HTTP_ENV, *QUIET_ENV)}
     for k, v in HTTP_ENV.items():
         os.environ.setdefault(k, v)
@@ -252,7 +296,10 @@ def _session(uri: str | None) -> Iterator[_Session]:
             except (KeyboardInterrupt, SystemExit, GeneratorExit):
                 raise
             except BaseException as e:  # MlflowException, SQLAlchemy, OSError, requests, ...
-                raise SinefitError(f"MLflow at {shown(resolved)}: {_describe(e)}") from e  # --debug shows the cause
+                from .redact import in_text
+
+                # --debug shows the cause (a traceback is the user's own screen; a message may go to a log)
+                raise SinefitError(f"MLflow at {shown(resolved)}: {in_text(_describe(e), resolved)}") from e
     finally:
         logger.setLevel(saved_level)
         for k, v in saved_env.items():
