@@ -20,6 +20,8 @@ COVERED_ELSEWHERE = {
     "sinefit serve": "tests/test_serve.py starts the server on 127.0.0.1 and drives the playground",
     "sinefit fit --mlflow": "tests/test_tracking.py logs into a local store",
     "sinefit sweep --lr 1e-7:1e-5:100 --seed 0:99 --mlflow http://localhost:5000": "tests/test_tracking.py (a tracking server)",
+    "sinefit fit --data 's3://lake/readings/*.parquet' --dask tcp://scheduler:8786":
+        "tests/test_remote.py (an S3 server on 127.0.0.1) and tests/test_cluster.py (--dask with a scheduler's address)",
 }
 
 
