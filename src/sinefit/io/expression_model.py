@@ -24,14 +24,9 @@ KEYS = {"format", "format_version", "sinefit_version", "kind", "expression", "do
 def from_document(doc: dict[str, Any], bad):
     from ..nonlinear.expression import parse
     from ..nonlinear.fit import FittedModel
-    from .modelfile import FORMAT_VERSION, check_domain
+    from .modelfile import check_domain, check_header
 
-    version = doc.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise bad(f"unknown format_version {version!r} (this sinefit reads {FORMAT_VERSION})")
-    extra = sorted(set(doc) - KEYS)
-    if extra:
-        raise bad(f"unknown key {extra[0]!r}")
+    check_header(doc, KEYS, bad)
     try:
         model = parse(doc.get("expression"))
     except InputError as e:

@@ -106,12 +106,7 @@ def from_document(doc: Any, where: str) -> Polynomial:
 
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise bad(f"not a sinefit model (expected \"format\": \"{FORMAT}\")")
-    version = doc.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise bad(f"unknown format_version {version!r} (this sinefit reads {FORMAT_VERSION})")
-    extra = sorted(set(doc) - KEYS)
-    if extra:
-        raise bad(f"unknown key {extra[0]!r}")
+    check_header(doc, KEYS, bad)
     kind = doc.get("basis")
     if kind not in BASES:
         raise bad(f"unknown basis {kind!r} (expected one of {', '.join(BASES)})")
@@ -159,6 +154,16 @@ def check_degree(degree: Any, bad) -> int:
     if isinstance(degree, bool) or not isinstance(degree, int) or not 0 <= degree <= 10_000:
         raise bad(f"degree must be a whole number from 0 to 10000, got {degree!r}")
     return degree
+
+
+def check_header(doc: dict, keys, bad) -> None:
+    """The checks every kind of model.json shares: this format version, and no key outside `keys`."""
+    version = doc.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise bad(f"unknown format_version {version!r} (this sinefit reads {FORMAT_VERSION})")
+    extra = sorted(set(doc) - set(keys))
+    if extra:
+        raise bad(f"unknown key {extra[0]!r}")
 
 
 def check_domain(domain: Any, bad) -> tuple[float, float]:
