@@ -387,3 +387,18 @@ def test_plot_and_report_of_a_model_run_say_what_it_is(tmp_path, capsys):
         assert main([command, str(tmp_path / "fit-0001")]) == 2
         err = capsys.readouterr().err
         assert "a --model fit" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
+def test_a_model_fit_without_lr_takes_the_optimizers_default(tmp_path, capsys, optimizer):
+    """No --lr on a --model fit: the optimizer's default lr (gd's 1e-6, ...), the same run as given explicitly."""
+    from sinefit.config import DEFAULT_LR
+
+    base = ["fit", "--model", "a*exp(-b*x) + c", "--init", "a=1,b=1,c=0", "--target", "2*exp(-0.5*x) + 1",
+            "--domain", "0,5", "--optimizer", optimizer, "--steps", "200", "--quiet"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "default")]) == 0
+    assert main([*base, "--lr", repr(DEFAULT_LR[optimizer]), "--out", str(tmp_path / "given")]) == 0
+    capsys.readouterr()
+    default = (tmp_path / "default" / "fit-0001" / "history.csv").read_text()
+    given = (tmp_path / "given" / "fit-0001" / "history.csv").read_text()
+    assert default == given

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from .. import expr
-from ..config import ConfigError
+from ..config import DEFAULT_LR, ConfigError
 
 INIT, BOUNDS = "--init", "--bounds"
 
@@ -206,8 +206,11 @@ def validated_config(cfg):
     bounds = parse_bounds(cfg.bounds, model.parameters)
     check_inside(init, bounds)
     optimizer = "gd" if cfg.optimizer == "lm" else cfg.optimizer
+    # A polynomial fit's lr None is settled later from its Hessian (1e-6 where stable, else auto); a model has
+    # no such bound before it runs, so it takes the optimizer's plain default (and momentum's 0.9 with it).
+    given_lr = DEFAULT_LR[optimizer] if cfg.lr is None else cfg.lr
     base = dataclasses.replace(cfg, model=None, init="randn", bounds=None, starts=1, optimizer=optimizer,
-                               engine="per-sample", grad="autograd").validated()  # fmt: skip
+                               engine="per-sample", grad="autograd", lr=given_lr).validated()  # fmt: skip
     lr = None if cfg.optimizer == "lm" else base.lr
     kind = isinstance(cfg.init, str) and cfg.init.strip() in KINDS  # kept as the kind: it depends on --seed
     return dataclasses.replace(base, model=model.text, init=cfg.init.strip() if kind else init_text(init),
