@@ -98,3 +98,21 @@ def test_best_curves_are_the_best_rows_refitted():
     assert len(curves) == 3 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
     for line, row in zip(curves, result.best(3)):
         assert line.get_ydata()[-1] == pytest.approx(row["final_loss"], rel=1e-12)
+
+
+def test_batched_rows_are_a_table_that_reads_like_a_list():
+    result = sweep(optimizer=["gd", "momentum", "exact"], lr=[1e-7, 3e-6, 1e-4], seed=[0, 2], steps=200, dtype="float64")
+    rows = result.rows
+    listed = list(rows)
+    assert len(rows) == len(listed) == 18
+    assert rows[0] == listed[0] and rows[-1] == listed[-1] and rows[2:5] == listed[2:5]
+    assert [r["optimizer"] for r in listed[:3]] == ["gd", "momentum", "exact"]  # grid order: lr, seed, optimizer
+    assert listed[3]["seed"] == 2 and listed[6]["lr"] == 3e-6 and listed[6]["seed"] == 0
+    assert all(r["lr_used"] is None for r in listed if r["optimizer"] == "exact")
+    assert all((r["diverged_at"] is None) != r["diverged"] for r in listed)
+    assert list(result.column("seed")) == [r["seed"] for r in listed]
+    assert list(result.column("diverged")) == [r["diverged"] for r in listed]
+    expected = sorted(listed, key=lambda r: (r["diverged"], r["final_loss"]))[:7]
+    assert result.best(7) == expected
+    with pytest.raises(IndexError):
+        rows[18]

@@ -469,8 +469,10 @@ def sweep(
 
 
 def _sweep_table(result, top: int) -> str:
+    import numpy as np
+
     names = list(result.axes)
-    diverged = sum(r["diverged"] for r in result.rows)
+    diverged = int(np.count_nonzero(result.column("diverged").astype(bool)))
     lines = [
         f"sinefit sweep: {len(result.rows)} configurations in {result.seconds:.3g} s, {diverged} diverged",
         f"best {min(top, len(result.rows))} by final loss:",
@@ -479,14 +481,15 @@ def _sweep_table(result, top: int) -> str:
     by_degree = "degree" in names
     if by_degree:  # model choice: AIC and BIC beside the loss, the BIC-best marked
         lines[-1] += f"{'AIC':>12}{'BIC':>12}"
-        finite = [r for r in result.rows if not r["diverged"] and r.get("bic") == r.get("bic")]
-        best_bic = min(finite, key=lambda r: r["bic"]) if finite else None
+        bic = result.column("bic").astype(np.float64)  # from the columns: no row built but the best
+        finite = np.flatnonzero(~result.column("diverged").astype(bool) & ~np.isnan(bic))
+        best_bic = result.rows[int(finite[np.argmin(bic[finite])])] if finite.size else None
     for r in result.best(top):
         cells = "".join(f"{r[n]:>12.4g}" if isinstance(r[n], float) else f"{r[n]!s:>12}" for n in names)
         state = f"at {r['diverged_at']}" if r["diverged"] else "no"
         line = f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}"
         if by_degree:
-            line += f"{r['aic']:>12.6g}{r['bic']:>12.6g}" + ("  <- BIC-best" if r is best_bic else "")
+            line += f"{r['aic']:>12.6g}{r['bic']:>12.6g}" + ("  <- BIC-best" if r == best_bic else "")
         lines.append(line)
     lines.append("  (gap: final loss / optimum - 1)")
     if by_degree and best_bic is not None:
