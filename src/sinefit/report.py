@@ -94,6 +94,8 @@ def auto_lr_text(result: FitResult) -> str:
     """What --lr auto chose, from the condition number, and what it costs."""
     a, q = result.auto, result.quadratic
     mom = f" and momentum {a.momentum:.4g}" if a.momentum is not None else ""
+    if a.momentum_given:
+        mom = f" (the best stable lr for the given momentum {a.momentum:.4g})"
     if math.isfinite(a.steps_to_1e6):
         reach = f"about {int(a.steps_to_1e6)} steps reach 1e-6 of the optimum"
     else:

@@ -232,7 +232,7 @@ def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int,
                 lr = lr if b is None or lr < b or not q.quadratic else "auto"
             mu = 0.9 if mu is None and opt in ("momentum", "nesterov") and lr != "auto" else mu
             if lr == "auto":
-                auto = analysis.auto_step(q, opt, draws[seed].double().numpy())
+                auto = analysis.auto_step(q, opt, draws[seed].double().numpy(), mu if opt != "gd" else None)
                 lr, mu = auto.lr, (auto.momentum if mu is None else mu)
             lrs.append(lr if lr is not None else 0.0)
             mus.append(mu if mu is not None else 0.0)
