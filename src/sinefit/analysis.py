@@ -345,9 +345,10 @@ class AutoStep:
     lr: float
     momentum: float | None
     steps_to_1e6: float  # steps until the loss is within 1e-6 (relative) of the optimum
+    momentum_given: bool = False  # the momentum was the user's, and lr the best for it
 
 
-def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray) -> AutoStep:
+def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float | None = None) -> AutoStep:
     """Optimal constant steps from the Hessian's extreme eigenvalues (lambda_min, lambda_max).
 
     gd:        lr = 2 / (lambda_min + lambda_max); error shrinks by (kappa - 1) / (kappa + 1) a step.
@@ -355,7 +356,10 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray) -> AutoStep:
                mu = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2; error shrinks by sqrt(mu) a step.
     nesterov:  lr = 1 / lambda_max, mu = (sqrt(kappa) - 1) / (sqrt(kappa) + 1); error shrinks by
                about 1 - 1 / sqrt(kappa) a step.
-    The step counts come from the exact linear recurrences, not from these rates.
+    With ``momentum`` given (momentum, nesterov), lr is the best for THAT momentum instead
+    (:func:`stability.fixed_momentum_lr`): the textbook lr belongs to the textbook mu, and with
+    another mu it may be unstable. The step counts come from the exact linear recurrences, not
+    from these rates.
     """
     hi, lo = float(q.eigenvalues[0]), float(q.eigenvalues[-1])
     kappa = hi / lo if lo > 0 else math.inf
@@ -366,14 +370,16 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray) -> AutoStep:
         lr = min(2.0 / (lo + hi), (2.0 / hi) * (1.0 - 1e-9))
         return AutoStep(lr, None, q.gd_steps_to(theta0, lr, target))
     root = math.sqrt(kappa)
-    if optimizer == "momentum":
+    if momentum is not None and optimizer in ("momentum", "nesterov"):
+        lr, mu = stability.fixed_momentum_lr(optimizer, lo, hi, momentum), float(momentum)
+    elif optimizer == "momentum":
         lr, mu = 4.0 / (math.sqrt(hi) + math.sqrt(lo)) ** 2, ((root - 1) / (root + 1)) ** 2
     elif optimizer == "nesterov":
         lr, mu = 1.0 / hi, (root - 1) / (root + 1)
     else:
         raise ValueError(f"no textbook step for {optimizer!r}")
     steps = 0.0 if gap0 <= target else q.momentum_steps_to(theta0, lr, mu, optimizer == "nesterov", target)
-    return AutoStep(lr, mu, steps)
+    return AutoStep(lr, mu, steps, momentum is not None)
 
 
 def solve_moments(G: np.ndarray, h: np.ndarray, yy: float, n: int, loss: str = "sse") -> Quadratic:

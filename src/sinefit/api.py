@@ -218,7 +218,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
         cfg = dataclasses.replace(cfg, lr=lr_setting, momentum=mu)
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
-        auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
+        auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy(), momentum)
         lr, momentum = auto.lr, (auto.momentum if momentum is None else momentum)
     return _Problem(cfg, engine, device, ds, columns, q, moments_, theta0.to(device), lr, momentum, auto)
 

@@ -94,11 +94,13 @@ def auto_lr_text(result: FitResult) -> str:
     """What --lr auto chose, from the condition number, and what it costs."""
     a, q = result.auto, result.quadratic
     mom = f" and momentum {a.momentum:.4g}" if a.momentum is not None else ""
-    steps = "never" if not math.isfinite(a.steps_to_1e6) else f"about {int(a.steps_to_1e6)}"
-    return (
-        f"lr auto: condition number {q.condition_number:.4g}, so lr {a.lr:.4g}{mom}; "
-        f"{steps} steps reach 1e-6 of the optimum"
-    )
+    if a.momentum_given:
+        mom = f" (the best stable lr for the given momentum {a.momentum:.4g})"
+    if math.isfinite(a.steps_to_1e6):
+        reach = f"about {int(a.steps_to_1e6)} steps reach 1e-6 of the optimum"
+    else:
+        reach = "no practical number of steps reaches 1e-6 of the optimum"
+    return f"lr auto: condition number {q.condition_number:.4g}, so lr {a.lr:.4g}{mom}; {reach}"
 
 
 def hint(result: FitResult) -> str:

@@ -99,6 +99,29 @@ def growth(optimizer: str, lr: float, lam: float, momentum: float | None = None)
     return max(abs(b + root), abs(b - root)) / 2.0
 
 
+def fixed_momentum_lr(optimizer: str, lambda_min: float, lambda_max: float, momentum: float) -> float:
+    """lr auto's step when the momentum is given: the lr that is fastest and safely stable for THAT mu.
+
+    heavy ball: a mode is underdamped, and shrinks by exactly sqrt(mu) a step, while
+    (1 - sqrt(mu))^2 <= lr lambda <= (1 + sqrt(mu))^2, inside the bound 2 (1 + mu). If every mode fits
+    in that band (kappa <= ((1 + sqrt mu) / (1 - sqrt mu))^2) lr is the band's geometric middle,
+    (1 - mu) / sqrt(lambda_min lambda_max); otherwise the slow modes gain with lr, and lr is the
+    band's top for the steepest mode, (1 + sqrt(mu))^2 / lambda_max (rate sqrt(mu) there, never at
+    the bound). Nesterov: lr = 1 / lambda_max, where the steepest mode is removed in one step
+    (its map is [[0, 0], ...]), the textbook choice for any mu. mu = 0: gd's 2 / (lambda_min + lambda_max).
+    """
+    mu, hi, lo = float(momentum), float(lambda_max), max(float(lambda_min), 0.0)
+    if optimizer not in ("momentum", "nesterov") or mu == 0.0:
+        return min(2.0 / (lo + hi), (2.0 / hi) * (1.0 - 1e-9))
+    if optimizer == "nesterov":
+        return 1.0 / hi
+    r = math.sqrt(mu)
+    top = (1.0 + r) ** 2 / hi
+    if lo > 0 and (1.0 - r) ** 2 / lo <= top:
+        return (1.0 - mu) / math.sqrt(lo * hi)
+    return top
+
+
 LIMITS = {
     "adam": "Adam scales each coordinate's step to about lr whatever the curvature, so no lr makes it "
     "diverge the way gd does; its own lr limits it: it hovers around the optimum at a distance set by lr",

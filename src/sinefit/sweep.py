@@ -271,7 +271,7 @@ def _run_group(base: FitConfig, shared: dict[str, Any], table: Table, members: n
                 pair_lr[u] = pair_mu[u] = np.nan
                 rows = np.flatnonzero(inverse == u)
                 for c in np.unique(seed_c[ks[rows]]).tolist():
-                    auto = analysis.auto_step(q, opt, draws[where[c]].double().numpy())
+                    auto = analysis.auto_step(q, opt, draws[where[c]].double().numpy(), mu if opt != "gd" else None)
                     at = rows[seed_c[ks[rows]] == c]
                     lrs[at] = auto.lr if auto.lr is not None else 0.0
                     mu_ = auto.momentum if mu is None else mu
