@@ -418,6 +418,8 @@ def sweep(
     engine: EngineOpt = None,
     device: DeviceOpt = None,
     batch_size: Annotated[Optional[str], Opt("--batch-size", help="Mini-batch sizes to sweep, e.g. 1,10,100,1000 (one fit each, on the per-sample engine).")] = None,
+    init: Annotated[Optional[str], Opt(help="Where every configuration starts, drawn with its own --seed: randn (the seed's draw, highest power first), randn-ascending, numpy, linear, zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")] = None,
+    order: OrderOpt = None,
     top: Annotated[int, Opt(help="How many of the best configurations to print (and log to MLflow as child runs).")] = 10,
     out: OutOpt = Path("runs"),
     mlflow: MlflowOpt = None,
@@ -439,7 +441,7 @@ def sweep(
     settings = _settings(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         loss=loss, huber_delta=huber_delta, grad=grad, steps=steps, dtype=dtype or "float64", engine=engine,
-        device=device,
+        device=device, init=init, order=order,
     )  # fmt: skip
     base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
     _check_mlflow(mlflow)
