@@ -214,9 +214,14 @@ def solve(
     y = np.asarray(y, dtype=np.float64)
     n = X.shape[0]
     with np.errstate(all="ignore"):
-        U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    # A mapped basis is well conditioned already: its own SVD serves the solve (one SVD, not two).
-    ls = least_squares(X, y, x, basis) if basis == "power" or basis is None else leastsq.from_svd(X, y, U, s, Vt)
+        if basis == "power" or basis is None:
+            # One factorisation of the n rows: the solve's (of a well-conditioned form of X), whose U spans
+            # X's columns; X = U (U^T X), so X's spectrum is that of the p x p matrix U^T X.
+            ls = least_squares(X, y, x, basis)
+            _, s, Vt = np.linalg.svd(ls.span.T @ X, full_matrices=False)
+        else:  # a mapped basis is well conditioned already: its own SVD serves the solve
+            U, s, Vt = np.linalg.svd(X, full_matrices=False)
+            ls = leastsq.from_svd(X, y, U, s, Vt)
     theta = ls.theta
     scale = 1.0 if loss == "sse" else 1.0 / n
     if loss == "huber":
