@@ -246,6 +246,7 @@ def fit(
 
         if dask is not None:
             raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
+        _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum, grad=grad)
         return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
     _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
@@ -331,6 +332,9 @@ def fit(
 
 def _say_ignored(cfg, **given: Any) -> None:
     """Options that do nothing with this optimizer are said to do nothing, not silently dropped."""
+    if cfg.model is not None and given.get("grad") is not None:
+        print("sinefit: note: --grad does nothing with --model (hand-written gradients are the polynomial's; a "
+              "model's gradients come from torch.autograd)", file=sys.stderr)  # fmt: skip
     idle = []
     if cfg.optimizer == "exact":
         idle += [f"--{k}" for k in ("lr", "steps", "momentum") if given.get(k) is not None]
