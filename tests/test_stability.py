@@ -149,3 +149,22 @@ def test_a_divergence_quotes_the_bound_of_the_momentum_that_ran():
         r = fit(optimizer=optimizer, momentum=mu, lr=own * 1.05, steps=3000)
         message = report.divergence_message(r)
         assert r.diverged_at is not None and f"{own:.3g}" in message and f"{2 / lam:.3g}" not in message
+
+
+def test_gd_lr_auto_on_a_hopeless_problem_removes_the_steep_directions():
+    """Years as x (kappa ~ 1e21): 2 / (lambda_min + lambda_max) is the bound itself there and leaves the
+    loss where the start put it; lr auto takes 1 / lambda_max, and gd at that lr (the oracle: the same
+    fit run with the lr given) ends far lower than at the textbook step."""
+    x = np.linspace(1960.0, 2020.0, 61)
+    y = 300 + 1.5 * (x - 1960) + 0.01 * (x - 1960) ** 2
+    common = dict(x=x, y=y, degree=2, steps=200, dtype="float64")
+    auto = fit(lr="auto", **common)
+    hi, lo = float(auto.quadratic.eigenvalues[0]), float(auto.quadratic.eigenvalues[-1])
+    assert hi / lo > stability.HOPELESS_KAPPA
+    assert auto.lr == pytest.approx(1.0 / hi, rel=1e-12)
+    textbook = fit(lr=2.0 / (lo + hi) * (1 - 1e-9), **common)
+    assert auto.final_loss < 1e-6 * textbook.final_loss
+    # a well-conditioned problem keeps the textbook step
+    easy = fit(basis="legendre", lr="auto", steps=5, dtype="float64")
+    ev = easy.quadratic.eigenvalues
+    assert easy.lr == pytest.approx(2.0 / (ev[0] + ev[-1]), rel=1e-12)

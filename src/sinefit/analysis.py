@@ -87,9 +87,9 @@ class Quadratic:
 
     @property
     def fastest_lr(self) -> float:
-        """The constant step that minimises gd's worst contraction: 2 / (lambda_min + lambda_max)."""
-        ev = self.eigenvalues
-        return float(2.0 / (ev[0] + ev[-1]))
+        """gd's lr auto, :func:`stability.gd_auto_lr`: 2 / (lambda_min + lambda_max), or 1 / lambda_max
+        past ``stability.HOPELESS_KAPPA``."""
+        return stability.gd_auto_lr(float(self.eigenvalues[-1]), float(self.eigenvalues[0]))
 
     def loss(self, theta: np.ndarray) -> float:
         """L(theta), exactly as the quadratic form around the optimum."""
@@ -216,9 +216,14 @@ def solve(
     y = np.asarray(y, dtype=np.float64)
     n = X.shape[0]
     with np.errstate(all="ignore"):
-        U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    # A mapped basis is well conditioned already: its own SVD serves the solve (one SVD, not two).
-    ls = least_squares(X, y, x, basis) if basis == "power" or basis is None else leastsq.from_svd(X, y, U, s, Vt)
+        if basis == "power" or basis is None:
+            # One factorisation of the n rows: the solve's (of a well-conditioned form of X), whose U spans
+            # X's columns; X = U (U^T X), so X's spectrum is that of the p x p matrix U^T X.
+            ls = least_squares(X, y, x, basis)
+            _, s, Vt = np.linalg.svd(ls.span.T @ X, full_matrices=False)
+        else:  # a mapped basis is well conditioned already: its own SVD serves the solve
+            U, s, Vt = np.linalg.svd(X, full_matrices=False)
+            ls = leastsq.from_svd(X, y, U, s, Vt)
     theta = ls.theta
     scale = 1.0 if loss == "sse" else 1.0 / n
     if loss == "huber":
@@ -353,7 +358,8 @@ class AutoStep:
 def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float | None = None) -> AutoStep:
     """Optimal constant steps from the Hessian's extreme eigenvalues (lambda_min, lambda_max).
 
-    gd:        lr = 2 / (lambda_min + lambda_max); error shrinks by (kappa - 1) / (kappa + 1) a step.
+    gd:        lr = 2 / (lambda_min + lambda_max); error shrinks by (kappa - 1) / (kappa + 1) a step
+               (1 / lambda_max past ``stability.HOPELESS_KAPPA``: see :func:`stability.gd_auto_lr`).
     momentum:  Polyak's heavy ball, lr = 4 / (sqrt(lambda_max) + sqrt(lambda_min))^2,
                mu = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2; error shrinks by sqrt(mu) a step.
     nesterov:  lr = 1 / lambda_max, mu = (sqrt(kappa) - 1) / (sqrt(kappa) + 1); error shrinks by
@@ -368,8 +374,7 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float 
     target = 1e-6 * max(q.optimum_loss, 1e-12 * q.y_norm2)
     gap0 = q.loss(theta0) - q.optimum_loss
     if optimizer == "gd":
-        # 2 / (lo + hi) rounds to the bound 2 / hi itself once kappa passes 1/eps: stay just inside it.
-        lr = min(2.0 / (lo + hi), (2.0 / hi) * (1.0 - 1e-9))
+        lr = q.fastest_lr
         return AutoStep(lr, None, q.gd_steps_to(theta0, lr, target))
     root = math.sqrt(kappa)
     if momentum is not None and optimizer in ("momentum", "nesterov"):

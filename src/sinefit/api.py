@@ -518,7 +518,7 @@ def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
         source = cfg.data
     else:
         return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed, cfg.degree)
-    distinct = np.unique(xs).size
+    distinct = data.distinct_count(xs, cfg.degree + 1)
     if distinct < cfg.degree + 1:
         raise _too_few_x(source, distinct, cfg.degree)
     return data.from_arrays(xs, ys, cfg.dtype, source, cfg.domain)

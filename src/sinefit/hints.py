@@ -162,7 +162,7 @@ def suggest(result) -> Hint:
                 n = a.steps_at_fastest_lr
                 if _ok(n):
                     s = {"lr": "auto", "steps": _steps(n)}
-                    return _hint(f"{head}: --lr auto (= 2 / (smallest + largest eigenvalue), {_lr(a.fastest_lr)}) "
+                    return _hint(f"{head}: --lr auto ({_lr(a.fastest_lr)}) "
                                  f"gets within {analysis.CONVERGED:.1%} of the optimum with --steps {s['steps']}", s,
                                  "converged")  # fmt: skip
             else:

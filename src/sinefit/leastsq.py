@@ -16,7 +16,7 @@ rank-deficient and ``rank`` says so. Pure numpy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,9 @@ class Solution:
     residual: np.ndarray  # (n,) B phi - y, computed in the well-conditioned form
     rank: int  # determined directions, of p
     inverse_gram: np.ndarray  # (p, p) (X^T X)^+ in the fitted basis, same rank decision as theta
+    # (n, p) orthonormal columns spanning X's columns (the solve's own U): X's spectrum is that of the
+    # small span^T X, so a caller needs no second factorisation of the n rows
+    span: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def p(self) -> int:
@@ -72,7 +75,8 @@ def _horner(coefficients: np.ndarray, u: np.ndarray) -> np.ndarray:
     """sum_k c_k u^k (highest first) by Horner's rule in extended precision (np.longdouble)."""
     ul, acc = u.astype(np.longdouble), np.zeros(u.shape, dtype=np.longdouble)
     for c in np.asarray(coefficients).astype(np.longdouble):
-        acc = acc * ul + c
+        acc *= ul  # in place: no temporaries of n extended-precision values
+        acc += c
     return acc
 
 
@@ -105,7 +109,7 @@ def _mapped_power(x: np.ndarray, y: np.ndarray, degree: int) -> Solution | None:
     if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(cov))):
         return None
     residual = (_horner(psi, u) - yl).astype(np.float64)
-    return Solution(theta, residual, f.rank, cov)
+    return Solution(theta, residual, f.rank, cov, f.U)
 
 
 def from_svd(X: np.ndarray, y: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray) -> Solution:
@@ -138,5 +142,6 @@ def least_squares(X: np.ndarray, y: np.ndarray, x: np.ndarray | None = None, bas
                 return solution
             # Past float64's range (degree in the hundreds): the power form cannot be written down
             # accurately at all; the direct solve is the best there is.
-        theta, rank, inv = _scaled_solve(X, y)
-        return Solution(theta, X @ theta - y, rank, inv)
+        f = _ScaledSVD(X)
+        theta = f.solve(y)
+        return Solution(theta, X @ theta - y, f.rank, f.inverse_gram(), f.U)

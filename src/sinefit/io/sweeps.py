@@ -247,7 +247,7 @@ def summary(result: SweepResult, run_dir: Path | None, top: int) -> dict[str, An
     return _finite_json({
         "sinefit_version": __version__,
         "configurations": len(result.rows),
-        "diverged": sum(r["diverged"] for r in result.rows),
+        "diverged": int(np.count_nonzero(result.column("diverged").astype(bool))),
         "seconds": result.seconds,
         "axes": result.axes,
         "best": [clean(r) for r in result.best(top)],
