@@ -52,20 +52,30 @@ class Table(Sequence):
             col[self.missing[name]] = None
         return col
 
-    def _rows(self, index: np.ndarray) -> list[dict[str, Any]]:
-        names, cols = [], []
-        for name, values in self.axes.items():
-            names.append(name)
-            cols.append([values[c] for c in self.codes(name, index).tolist()])
-        for name in OUTCOMES:
-            names.append(name)
+    def lists(self, names: list[str], index: np.ndarray) -> list[list[Any]]:
+        """The rows ``index`` of the columns ``names`` (settings or outcomes), as Python values (None where missing)."""
+        cols = []
+        for name in names:
+            if name in self.axes:
+                values = self.axes[name]
+                cols.append([values[c] for c in self.codes(name, index).tolist()])
+                continue
             values = self.columns[name][index].tolist()
             if name in self.missing:
                 gone = self.missing[name][index]
                 if gone.any():
                     values = [None if g else v for v, g in zip(values, gone.tolist())]
             cols.append(values)
-        return [dict(zip(names, row)) for row in zip(*cols)]
+        return cols
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Row indices, a bounded number at a time."""
+        for start in range(0, self._n, _CHUNK):
+            yield np.arange(start, min(start + _CHUNK, self._n))
+
+    def _rows(self, index: np.ndarray) -> list[dict[str, Any]]:
+        names = [*self.axes, *OUTCOMES]
+        return [dict(zip(names, row)) for row in zip(*self.lists(names, index))]
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -78,8 +88,8 @@ class Table(Sequence):
         return self._rows(np.array([i]))[0]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for start in range(0, self._n, _CHUNK):
-            yield from self._rows(np.arange(start, min(start + _CHUNK, self._n)))
+        for index in self.chunks():
+            yield from self._rows(index)
 
     def best(self, n: int) -> list[dict[str, Any]]:
         """The n rows with the lowest final loss, diverged ones last (ties in grid order)."""
