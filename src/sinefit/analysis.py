@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import leastsq, stability
+from .threads import one_blas_thread
 
 # A fit whose loss is within this fraction of the optimum's counts as converged.
 CONVERGED = 1e-3
@@ -200,6 +201,7 @@ def _lstsq(U: np.ndarray, s: np.ndarray, Vt: np.ndarray, y: np.ndarray) -> np.nd
     return Vt.T @ (inv * (U.T @ y))
 
 
+@one_blas_thread
 def solve(
     X: np.ndarray, y: np.ndarray, loss: str = "sse", huber_delta: float = 1.0, x: np.ndarray | None = None,
     basis: str | None = None,
@@ -387,6 +389,7 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float 
     return AutoStep(lr, mu, steps, momentum is not None)
 
 
+@one_blas_thread
 def solve_moments(G: np.ndarray, h: np.ndarray, yy: float, n: int, loss: str = "sse") -> Quadratic:
     """The same as :func:`solve` from the sufficient statistics G = X^T X, h = X^T y, y^T y.
 

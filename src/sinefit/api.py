@@ -196,6 +196,7 @@ def _device(cfg: FitConfig) -> str:
     return cfg.device
 
 
+@threads.one_blas_thread
 def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None], None] | None = None,
              stop: train.StopFlag | None = None, summary: Summary | None = None) -> _Problem:  # fmt: skip
     engine, device = ("stats" if summary is not None else cfg.resolved_engine()), _device(cfg)
@@ -237,6 +238,7 @@ def snapshot_steps(steps: int, count: int = 300) -> frozenset[int]:
     return frozenset(int(v) for v in np.round(np.concatenate([[0, steps], even, geometric])) if 0 <= v <= steps)
 
 
+@threads.one_blas_thread
 def _assemble(
     p: _Problem,
     theta: np.ndarray,

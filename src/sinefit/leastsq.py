@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import basis as bases
+from .threads import one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,14 @@ def _mapped_power(x: np.ndarray, y: np.ndarray, degree: int) -> Solution | None:
     lo, hi = data_domain(x)
     c, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
     u = x - c
-    f = _ScaledSVD(np.polynomial.legendre.legvander(u / h, degree)[:, ::-1])
     k = np.arange(degree + 1)
     leg_in_t = bases._basis_in_t("legendre", degree)  # low first: column j = P_j in powers of t
     to_u = (leg_in_t / h ** k[:, None])[::-1, ::-1]  # highest first: P_j((u) / h) in powers of u
     shift = bases._compose_affine(degree, 1.0, -c)[::-1, ::-1]  # (x - c)^j in powers of x, highest first
     M = shift @ to_u
     if not (np.all(np.isfinite(M)) and np.all(np.isfinite(to_u))):
-        return None
+        return None  # before the SVD: at degree 1000 it is the costliest step, and would be wasted
+    f = _ScaledSVD(np.polynomial.legendre.legvander(u / h, degree)[:, ::-1])
     psi = (to_u @ f.solve(y)).astype(np.longdouble)
     yl = y.astype(np.longdouble)
     for _ in range(REFINEMENTS):
@@ -127,6 +128,7 @@ def data_domain(x: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
 
 
+@one_blas_thread
 def least_squares(X: np.ndarray, y: np.ndarray, x: np.ndarray | None = None, basis: str | None = None) -> Solution:
     """min ||X theta - y|| accurately. With ``basis == "power"`` and the samples ``x``, solved in
     Legendre polynomials of x mapped from its range to [-1, 1] and converted; otherwise (a mapped

@@ -15,6 +15,7 @@ import numpy as np
 from . import analysis, basis, hints, init, minibatch, model, stability
 from .api import FitResult
 from .config import FitConfig
+from .threads import one_blas_thread
 
 LOSS_NAMES = {"sse": "sum of squared errors", "mse": "mean squared error", "huber": "mean Huber loss"}
 OPTIMIZER_NAMES = {
@@ -201,6 +202,7 @@ def _g(v: float, digits: int = 6) -> str:
     return f"{v:.{digits}g}"
 
 
+@one_blas_thread
 def fit_report(result: FitResult) -> str:
     """The full report, in fixed sections."""
     cfg, q, a, s = result.config, result.quadratic, result.advice, result.statistics
@@ -309,6 +311,7 @@ def divergence_message(result: FitResult) -> str:
     return f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; {limit}"
 
 
+@one_blas_thread
 def power_stderr(result: FitResult) -> np.ndarray:
     """Standard errors of the power-form coefficients: the covariance carried through the conversion."""
     cfg, s = result.config, result.statistics
