@@ -177,7 +177,7 @@ def _close(name: str, names: list[str]) -> str | None:
     prefixes = [c for c in pool if len(c) >= 3 and name.lower().startswith(c)]  # cosine -> cos, tangent -> tan
     if prefixes:
         return max(prefixes, key=len)
-    match = difflib.get_close_matches(name.lower(), pool, n=1, cutoff=0.6)
+    match = difflib.get_close_matches(name.lower(), pool, n=1, cutoff=0.8)  # foo is not floor
     return match[0] if match else None
 
 
