@@ -466,7 +466,13 @@ def _log_table(mf: _Session, run_id: str, axes: dict, rows: list[dict]) -> bool:
     except ImportError:
         return False
     names = list(axes) + [k for k in (rows[0] if rows else {}) if k not in axes]
-    table = {n: [_cell(r.get(n)) for r in rows] for n in names}
+    if hasattr(rows, "lists"):  # a batched sweep's Table: column by column, no row dicts
+        import numpy as np
+
+        cols = rows.lists(names, np.arange(len(rows)))
+        table = {n: [_cell(v) for v in col] for n, col in zip(names, cols)}
+    else:
+        table = {n: [_cell(r.get(n)) for r in rows] for n in names}
     mf.client.log_table(run_id, data=table, artifact_file="sweep_table.json")
     return True
 
