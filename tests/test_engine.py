@@ -290,9 +290,10 @@ def test_a_diverging_row_is_isolated_and_stops_where_the_per_sample_engine_stops
         np.testing.assert_array_equal(batch.theta[b], tame.theta[b])
         assert batch.final_loss[b] == tame.final_loss[b]
         # Alone, the row goes through a (1, p) matrix product instead of a (B, p) one, and OpenBLAS rounds
-        # those differently (gemv vs gemm): equal to a few ulps, not bit for bit.
+        # those differently (gemv vs gemm): equal to a few ulps, not bit for bit; 600 steps at 0.99 of the
+        # bound (a mode that barely contracts) carry those ulps along: up to ~steps * eps of the loss.
         alone = run(lrs[b : b + 1], theta0[b : b + 1], mus[b : b + 1])
-        np.testing.assert_allclose(batch.losses[:, b], alone.losses[:, 0], rtol=1e-13, atol=0)
+        np.testing.assert_allclose(batch.losses[:, b], alone.losses[:, 0], rtol=3e-13, atol=0)
         _assert_theta_close(batch.theta[b], alone.theta[0], rtol=1e-13)
         assert alone.diverged_at[0] == -1
 

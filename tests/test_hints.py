@@ -136,3 +136,14 @@ def test_following_the_hint_keeps_its_promise(name, settings):
         pytest.fail(f"unknown promise {h.promise}")
     if not r.advice.converged and math.isfinite(r.advice.ratio):
         assert again.final_loss < r.final_loss or again.advice.converged
+
+
+def test_lr_auto_line_reads_as_a_sentence_when_no_step_count_reaches_the_target():
+    """Degree 25 on the power basis: lr auto cannot reach 1e-6 of the optimum in any practical count."""
+    from sinefit import fit, report
+
+    hopeless = fit(degree=25, lr="auto", steps=5, dtype="float64")
+    assert "no practical number of steps reaches 1e-6" in report.auto_lr_text(hopeless)
+    easy = fit(degree=3, basis="legendre", lr="auto", steps=5, dtype="float64")
+    text = report.auto_lr_text(easy)
+    assert text.endswith("steps reach 1e-6 of the optimum") and "about " in text

@@ -102,3 +102,27 @@ def test_a_diverging_row_does_not_spoil_its_neighbours():
     d = int(batch.diverged_at[1])
     assert torch.isfinite(batch.theta[1]).all()
     assert batch.final_loss[1] == batch.losses[d - 1, 1]
+
+
+@pytest.mark.parametrize("enough", [1, 2, 4, 11, 16, 17, 40])
+def test_distinct_count_agrees_with_np_unique(enough):
+    from sinefit.data import distinct_count
+
+    rng = np.random.default_rng(enough)
+    for values in (rng.integers(0, k, 500).astype(np.float64) for k in (1, 2, 3, 5, 12, 30, 100)):
+        assert distinct_count(values, enough) == min(np.unique(values).size, enough)
+    odd = np.array([0.0, -0.0, np.nan, 1.0, np.nan, 0.0])  # -0.0 is 0.0; NaNs count once, as np.unique
+    assert distinct_count(odd, enough) == min(np.unique(odd).size, enough)
+    assert distinct_count(np.array([]), enough) == 0
+
+
+@pytest.mark.parametrize("degree, lo, hi, tol", [(3, -np.pi, np.pi, 1e-13), (7, 0.0, 10.0, 1e-9), (5, 1960.0, 2020.0, 1e-3)])
+def test_spectrum_from_the_solves_factorisation_equals_the_svd_of_x(degree, lo, hi, tol):
+    rng = np.random.default_rng(degree)
+    x = np.sort(rng.uniform(lo, hi, 3000))
+    X = np.vander(x, degree + 1)
+    q = analysis.solve(X, np.sin(x), x=x, basis="power")
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)  # the oracle: an SVD of X itself
+    np.testing.assert_allclose(q.singular_values, s, rtol=tol)
+    well = s > s[0] * 1e-6  # directions of distinct, well-separated singular values agree up to sign
+    np.testing.assert_allclose(np.abs(np.sum(q.directions[:, well] * Vt.T[:, well], axis=0)), 1.0, atol=1e-8)

@@ -95,3 +95,76 @@ def test_the_divergence_hint_is_followed_and_converges():
     assert h.promise == "converged" and h.settings["lr"] == "auto"
     again = fit(**{**r.config.to_dict(), **h.settings})
     assert again.diverged_at is None and again.advice.converged
+
+
+def _hessian_eigenvalues(problem):
+    """2 X^T X's eigenvalues from numpy's own Vandermonde matrices (not sinefit's basis code)."""
+    basis_name, degree, (a, b), n = problem
+    x = np.linspace(a, b, n)
+    if basis_name == "power":
+        X = np.vander(x, degree + 1)
+    else:
+        t = (2 * x - (a + b)) / (b - a)
+        X = np.polynomial.legendre.legvander(t, degree)
+    return np.linalg.eigvalsh(2 * X.T @ X)
+
+
+def _radius(optimizer, lr, lam, mu):
+    """Spectral radius of torch.optim.SGD's per-mode map (error, buffer), by numpy.linalg.eigvals."""
+    if optimizer == "momentum":  # b' = mu b + lam e; e' = e - lr b'
+        M = np.array([[1 - lr * lam, -lr * mu], [lam, mu]])
+    else:  # b' = mu b + lam e; e' = e - lr (lam e + mu b')
+        M = np.array([[1 - lr * lam * (1 + mu), -lr * mu * mu], [lam, mu]])
+    return max(abs(np.linalg.eigvals(M)))
+
+
+AUTO_PROBLEMS = [("power", 15, (-math.pi, math.pi), 1000), ("legendre", 15, (-math.pi, math.pi), 1000),
+                 ("power", 3, (-math.pi, math.pi), 1000), ("power", 2, (10.0, 12.0), 150)]  # fmt: skip
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("mu", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize("problem", AUTO_PROBLEMS, ids=lambda p: f"{p[0]}-{p[1]}-{p[2][0]:g}")
+def test_lr_auto_with_a_given_momentum_is_stable_for_that_momentum(problem, mu, optimizer):
+    basis_name, degree, (a, b), n = problem
+    r = fit(optimizer=optimizer, momentum=mu, lr="auto", degree=degree, basis=basis_name, dtype="float64",
+            domain=(a, b), samples=n, steps=3000, target="sin" if a < 0 else "cos")  # fmt: skip
+    assert r.momentum == mu and r.auto.momentum == mu
+    lams = _hessian_eigenvalues(problem)
+    # The steepest direction shrinks by a clear margin (not at the edge), and none grows.
+    assert _radius(optimizer, r.lr, lams[-1], mu) < 0.999, f"lr {r.lr:g} is at the edge for momentum {mu}"
+    assert max(_radius(optimizer, r.lr, lam, mu) for lam in lams) <= 1.0, f"lr {r.lr:g} unstable, mu {mu}"
+    assert r.diverged_at is None and r.final_loss <= r.losses[0]
+    kappa = lams[-1] / lams[0]
+    if kappa < 1e4:  # well conditioned: lr auto gets there (heavy ball: a factor sqrt(mu) a step)
+        assert r.advice.converged or mu == 0.99
+
+
+def test_a_divergence_quotes_the_bound_of_the_momentum_that_ran():
+    from sinefit import report
+
+    lam = _hessian_eigenvalues(("power", 3, (-math.pi, math.pi), 1000))[-1]
+    for optimizer, mu in (("momentum", 0.5), ("nesterov", 0.99)):
+        own = 2 * (1 + mu) / lam / (1 + 2 * mu if optimizer == "nesterov" else 1)
+        r = fit(optimizer=optimizer, momentum=mu, lr=own * 1.05, steps=3000)
+        message = report.divergence_message(r)
+        assert r.diverged_at is not None and f"{own:.3g}" in message and f"{2 / lam:.3g}" not in message
+
+
+def test_gd_lr_auto_on_a_hopeless_problem_removes_the_steep_directions():
+    """Years as x (kappa ~ 1e21): 2 / (lambda_min + lambda_max) is the bound itself there and leaves the
+    loss where the start put it; lr auto takes 1 / lambda_max, and gd at that lr (the oracle: the same
+    fit run with the lr given) ends far lower than at the textbook step."""
+    x = np.linspace(1960.0, 2020.0, 61)
+    y = 300 + 1.5 * (x - 1960) + 0.01 * (x - 1960) ** 2
+    common = dict(x=x, y=y, degree=2, steps=200, dtype="float64")
+    auto = fit(lr="auto", **common)
+    hi, lo = float(auto.quadratic.eigenvalues[0]), float(auto.quadratic.eigenvalues[-1])
+    assert hi / lo > stability.HOPELESS_KAPPA
+    assert auto.lr == pytest.approx(1.0 / hi, rel=1e-12)
+    textbook = fit(lr=2.0 / (lo + hi) * (1 - 1e-9), **common)
+    assert auto.final_loss < 1e-6 * textbook.final_loss
+    # a well-conditioned problem keeps the textbook step
+    easy = fit(basis="legendre", lr="auto", steps=5, dtype="float64")
+    ev = easy.quadratic.eigenvalues
+    assert easy.lr == pytest.approx(2.0 / (ev[0] + ev[-1]), rel=1e-12)

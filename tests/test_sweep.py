@@ -98,3 +98,45 @@ def test_best_curves_are_the_best_rows_refitted():
     assert len(curves) == 3 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
     for line, row in zip(curves, result.best(3)):
         assert line.get_ydata()[-1] == pytest.approx(row["final_loss"], rel=1e-12)
+
+
+def test_batched_rows_are_a_table_that_reads_like_a_list():
+    result = sweep(optimizer=["gd", "momentum", "exact"], lr=[1e-7, 3e-6, 1e-4], seed=[0, 2], steps=200, dtype="float64")
+    rows = result.rows
+    listed = list(rows)
+    assert len(rows) == len(listed) == 18
+    assert rows[0] == listed[0] and rows[-1] == listed[-1] and rows[2:5] == listed[2:5]
+    assert [r["optimizer"] for r in listed[:3]] == ["gd", "momentum", "exact"]  # grid order: lr, seed, optimizer
+    assert listed[3]["seed"] == 2 and listed[6]["lr"] == 3e-6 and listed[6]["seed"] == 0
+    assert all(r["lr_used"] is None for r in listed if r["optimizer"] == "exact")
+    assert all((r["diverged_at"] is None) != r["diverged"] for r in listed)
+    assert list(result.column("seed")) == [r["seed"] for r in listed]
+    assert list(result.column("diverged")) == [r["diverged"] for r in listed]
+    expected = sorted(listed, key=lambda r: (r["diverged"], r["final_loss"]))[:7]
+    assert result.best(7) == expected
+    with pytest.raises(IndexError):
+        rows[18]
+
+
+@pytest.mark.parametrize("init, order", [("numpy", None), ("0.5,-1,0,2", "ascending"), ("0.5,-1,0,2", None)])
+def test_sweep_cli_starts_where_init_and_order_say(tmp_path, capsys, init, order):
+    from sinefit import fit
+
+    args = ["sweep", "--seed", "0,5", "--lr", "1e-7,1e-6", "--steps", "200", "--init", init, "--out", str(tmp_path), "--quiet"]
+    code = main(args + (["--order", order] if order else []))
+    assert code == 0, capsys.readouterr().err
+    (run,) = tmp_path.iterdir()
+    with open(run / "sweep.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    for row in rows:  # each row is the single fit from that start (the oracle: fit() alone)
+        alone = fit(seed=int(row["seed"]), lr=float(row["lr"]), init=init, order=order or "descending", steps=200,
+                    dtype="float64")  # fmt: skip
+        assert float(row["final_loss"]) == pytest.approx(alone.final_loss, rel=1e-9)
+    if init == "numpy":  # the start follows the seed
+        assert rows[0]["final_loss"] != rows[2]["final_loss"]
+    import tomllib
+
+    saved = tomllib.loads((run / "config.toml").read_text())
+    assert saved["order"] == (order or "descending")
+    assert saved["init"] == init if init == "numpy" else [float(v) for v in saved["init"].split(",")] == [0.5, -1, 0, 2]

@@ -194,3 +194,16 @@ def test_small_things_users_meet(tmp_path, capsys):
     assert "--lr does nothing with --optimizer exact" in capsys.readouterr().err
     assert cli.main(["fit", "--momentum", "0.5", "--steps", "3", "--out", str(tmp_path)]) == 0
     assert "--momentum does nothing with --optimizer gd" in capsys.readouterr().err
+
+
+def test_options_a_model_fit_does_not_use_are_said_to_do_nothing(tmp_path, capsys):
+    """--grad picks the polynomial's hand-written gradients or autograd; a --model always uses autograd."""
+    from sinefit import cli
+
+    args = ["fit", "--model", "a*sin(b*x)", "--steps", "5", "--quiet", "--out", str(tmp_path)]
+    assert cli.main([*args, "--grad", "manual"]) == 0
+    assert "--grad does nothing with --model" in capsys.readouterr().err
+    assert cli.main([*args, "--momentum", "0.5"]) == 0
+    assert "--momentum does nothing with --optimizer gd" in capsys.readouterr().err
+    assert cli.main(args) == 0
+    assert "does nothing" not in capsys.readouterr().err

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import leastsq, stability
+from .threads import one_blas_thread
 
 # A fit whose loss is within this fraction of the optimum's counts as converged.
 CONVERGED = 1e-3
@@ -86,9 +87,9 @@ class Quadratic:
 
     @property
     def fastest_lr(self) -> float:
-        """The constant step that minimises gd's worst contraction: 2 / (lambda_min + lambda_max)."""
-        ev = self.eigenvalues
-        return float(2.0 / (ev[0] + ev[-1]))
+        """gd's lr auto, :func:`stability.gd_auto_lr`: 2 / (lambda_min + lambda_max), or 1 / lambda_max
+        past ``stability.HOPELESS_KAPPA``."""
+        return stability.gd_auto_lr(float(self.eigenvalues[-1]), float(self.eigenvalues[0]))
 
     def loss(self, theta: np.ndarray) -> float:
         """L(theta), exactly as the quadratic form around the optimum."""
@@ -200,6 +201,7 @@ def _lstsq(U: np.ndarray, s: np.ndarray, Vt: np.ndarray, y: np.ndarray) -> np.nd
     return Vt.T @ (inv * (U.T @ y))
 
 
+@one_blas_thread
 def solve(
     X: np.ndarray, y: np.ndarray, loss: str = "sse", huber_delta: float = 1.0, x: np.ndarray | None = None,
     basis: str | None = None,
@@ -214,9 +216,17 @@ def solve(
     y = np.asarray(y, dtype=np.float64)
     n = X.shape[0]
     with np.errstate(all="ignore"):
-        U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    # A mapped basis is well conditioned already: its own SVD serves the solve (one SVD, not two).
-    ls = least_squares(X, y, x, basis) if basis == "power" or basis is None else leastsq.from_svd(X, y, U, s, Vt)
+        if basis == "power" or basis is None:
+            # One SVD of the n rows, the solve's (of a well-conditioned form of X). X's own spectrum comes
+            # from R of a Householder QR of X (R only, no Q: a third of an SVD's cost), then the SVD of
+            # that p x p R: as accurate as an SVD of X, which does the same inside. (The solve's U gives
+            # it as the spectrum of U^T X for less, but a few ulps off at the top, which 2000 gd steps
+            # near the stable bound magnify to 1e-11 of the loss.)
+            ls = least_squares(X, y, x, basis)
+            _, s, Vt = np.linalg.svd(np.linalg.qr(X, mode="r"), full_matrices=False)
+        else:  # a mapped basis is well conditioned already: its own SVD serves the solve
+            U, s, Vt = np.linalg.svd(X, full_matrices=False)
+            ls = leastsq.from_svd(X, y, U, s, Vt)
     theta = ls.theta
     scale = 1.0 if loss == "sse" else 1.0 / n
     if loss == "huber":
@@ -345,37 +355,44 @@ class AutoStep:
     lr: float
     momentum: float | None
     steps_to_1e6: float  # steps until the loss is within 1e-6 (relative) of the optimum
+    momentum_given: bool = False  # the momentum was the user's, and lr the best for it
 
 
-def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray) -> AutoStep:
+def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float | None = None) -> AutoStep:
     """Optimal constant steps from the Hessian's extreme eigenvalues (lambda_min, lambda_max).
 
-    gd:        lr = 2 / (lambda_min + lambda_max); error shrinks by (kappa - 1) / (kappa + 1) a step.
+    gd:        lr = 2 / (lambda_min + lambda_max); error shrinks by (kappa - 1) / (kappa + 1) a step
+               (1 / lambda_max past ``stability.HOPELESS_KAPPA``: see :func:`stability.gd_auto_lr`).
     momentum:  Polyak's heavy ball, lr = 4 / (sqrt(lambda_max) + sqrt(lambda_min))^2,
                mu = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2; error shrinks by sqrt(mu) a step.
     nesterov:  lr = 1 / lambda_max, mu = (sqrt(kappa) - 1) / (sqrt(kappa) + 1); error shrinks by
                about 1 - 1 / sqrt(kappa) a step.
-    The step counts come from the exact linear recurrences, not from these rates.
+    With ``momentum`` given (momentum, nesterov), lr is the best for THAT momentum instead
+    (:func:`stability.fixed_momentum_lr`): the textbook lr belongs to the textbook mu, and with
+    another mu it may be unstable. The step counts come from the exact linear recurrences, not
+    from these rates.
     """
     hi, lo = float(q.eigenvalues[0]), float(q.eigenvalues[-1])
     kappa = hi / lo if lo > 0 else math.inf
     target = 1e-6 * max(q.optimum_loss, 1e-12 * q.y_norm2)
     gap0 = q.loss(theta0) - q.optimum_loss
     if optimizer == "gd":
-        # 2 / (lo + hi) rounds to the bound 2 / hi itself once kappa passes 1/eps: stay just inside it.
-        lr = min(2.0 / (lo + hi), (2.0 / hi) * (1.0 - 1e-9))
+        lr = q.fastest_lr
         return AutoStep(lr, None, q.gd_steps_to(theta0, lr, target))
     root = math.sqrt(kappa)
-    if optimizer == "momentum":
+    if momentum is not None and optimizer in ("momentum", "nesterov"):
+        lr, mu = stability.fixed_momentum_lr(optimizer, lo, hi, momentum), float(momentum)
+    elif optimizer == "momentum":
         lr, mu = 4.0 / (math.sqrt(hi) + math.sqrt(lo)) ** 2, ((root - 1) / (root + 1)) ** 2
     elif optimizer == "nesterov":
         lr, mu = 1.0 / hi, (root - 1) / (root + 1)
     else:
         raise ValueError(f"no textbook step for {optimizer!r}")
     steps = 0.0 if gap0 <= target else q.momentum_steps_to(theta0, lr, mu, optimizer == "nesterov", target)
-    return AutoStep(lr, mu, steps)
+    return AutoStep(lr, mu, steps, momentum is not None)
 
 
+@one_blas_thread
 def solve_moments(G: np.ndarray, h: np.ndarray, yy: float, n: int, loss: str = "sse") -> Quadratic:
     """The same as :func:`solve` from the sufficient statistics G = X^T X, h = X^T y, y^T y.
 

@@ -196,6 +196,7 @@ def _device(cfg: FitConfig) -> str:
     return cfg.device
 
 
+@threads.one_blas_thread
 def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None], None] | None = None,
              stop: train.StopFlag | None = None, summary: Summary | None = None) -> _Problem:  # fmt: skip
     engine, device = ("stats" if summary is not None else cfg.resolved_engine()), _device(cfg)
@@ -218,7 +219,7 @@ def _prepare(cfg: FitConfig, x: Any, y: Any, progress: Callable[[int, int | None
         cfg = dataclasses.replace(cfg, lr=lr_setting, momentum=mu)
     lr, momentum, auto = cfg.lr, cfg.momentum, None
     if lr == "auto":
-        auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy())
+        auto = analysis.auto_step(q, cfg.optimizer, theta0[0].double().numpy(), momentum)
         lr, momentum = auto.lr, (auto.momentum if momentum is None else momentum)
     return _Problem(cfg, engine, device, ds, columns, q, moments_, theta0.to(device), lr, momentum, auto)
 
@@ -237,6 +238,7 @@ def snapshot_steps(steps: int, count: int = 300) -> frozenset[int]:
     return frozenset(int(v) for v in np.round(np.concatenate([[0, steps], even, geometric])) if 0 <= v <= steps)
 
 
+@threads.one_blas_thread
 def _assemble(
     p: _Problem,
     theta: np.ndarray,
@@ -516,7 +518,7 @@ def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
         source = cfg.data
     else:
         return data.generated(cfg.target, cfg.samples, cfg.domain, cfg.dtype, cfg.noise, cfg.seed, cfg.degree)
-    distinct = np.unique(xs).size
+    distinct = data.distinct_count(xs, cfg.degree + 1)
     if distinct < cfg.degree + 1:
         raise _too_few_x(source, distinct, cfg.degree)
     return data.from_arrays(xs, ys, cfg.dtype, source, cfg.domain)

@@ -19,6 +19,8 @@ Recurrences (with ``P_0 = T_0 = 1`` and ``P_1 = T_1 = t``)::
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -151,8 +153,15 @@ def to_power_matrix(basis: str, degree: int, domain: tuple[float, float]) -> np.
     _check(basis)
     if basis == "power":
         return np.eye(degree + 1)
+    return _to_power_matrix(basis, int(degree), (float(domain[0]), float(domain[1]))).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _to_power_matrix(basis: str, degree: int, domain: tuple[float, float]) -> np.ndarray:
+    """to_power_matrix's work, kept: a report converts the same degree-1000 basis several times."""
     alpha, beta = _affine(domain)
-    low_first = _compose_affine(degree, alpha, beta) @ _basis_in_t(basis, degree)
+    with np.errstate(all="ignore"):  # past float64's range at high degree: inf entries, said elsewhere
+        low_first = _compose_affine(degree, alpha, beta) @ _basis_in_t(basis, degree)
     return low_first[::-1, ::-1].copy()
 
 

@@ -246,6 +246,7 @@ def fit(
 
         if dask is not None:
             raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
+        _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum, grad=grad)
         return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
     _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
@@ -331,6 +332,9 @@ def fit(
 
 def _say_ignored(cfg, **given: Any) -> None:
     """Options that do nothing with this optimizer are said to do nothing, not silently dropped."""
+    if cfg.model is not None and given.get("grad") is not None:
+        print("sinefit: note: --grad does nothing with --model (hand-written gradients are the polynomial's; a "
+              "model's gradients come from torch.autograd)", file=sys.stderr)  # fmt: skip
     idle = []
     if cfg.optimizer == "exact":
         idle += [f"--{k}" for k in ("lr", "steps", "momentum") if given.get(k) is not None]
@@ -418,6 +422,8 @@ def sweep(
     engine: EngineOpt = None,
     device: DeviceOpt = None,
     batch_size: Annotated[Optional[str], Opt("--batch-size", help="Mini-batch sizes to sweep, e.g. 1,10,100,1000 (one fit each, on the per-sample engine).")] = None,
+    init: Annotated[Optional[str], Opt(help="Where every configuration starts, drawn with its own --seed: randn (the seed's draw, highest power first), randn-ascending, numpy, linear, zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")] = None,
+    order: OrderOpt = None,
     top: Annotated[int, Opt(help="How many of the best configurations to print (and log to MLflow as child runs).")] = 10,
     out: OutOpt = Path("runs"),
     mlflow: MlflowOpt = None,
@@ -439,7 +445,7 @@ def sweep(
     settings = _settings(
         config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
         loss=loss, huber_delta=huber_delta, grad=grad, steps=steps, dtype=dtype or "float64", engine=engine,
-        device=device,
+        device=device, init=init, order=order,
     )  # fmt: skip
     base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
     _check_mlflow(mlflow)
@@ -469,8 +475,10 @@ def sweep(
 
 
 def _sweep_table(result, top: int) -> str:
+    import numpy as np
+
     names = list(result.axes)
-    diverged = sum(r["diverged"] for r in result.rows)
+    diverged = int(np.count_nonzero(result.column("diverged").astype(bool)))
     lines = [
         f"sinefit sweep: {len(result.rows)} configurations in {result.seconds:.3g} s, {diverged} diverged",
         f"best {min(top, len(result.rows))} by final loss:",
@@ -479,14 +487,15 @@ def _sweep_table(result, top: int) -> str:
     by_degree = "degree" in names
     if by_degree:  # model choice: AIC and BIC beside the loss, the BIC-best marked
         lines[-1] += f"{'AIC':>12}{'BIC':>12}"
-        finite = [r for r in result.rows if not r["diverged"] and r.get("bic") == r.get("bic")]
-        best_bic = min(finite, key=lambda r: r["bic"]) if finite else None
+        bic = result.column("bic").astype(np.float64)  # from the columns: no row built but the best
+        finite = np.flatnonzero(~result.column("diverged").astype(bool) & ~np.isnan(bic))
+        best_bic = result.rows[int(finite[np.argmin(bic[finite])])] if finite.size else None
     for r in result.best(top):
         cells = "".join(f"{r[n]:>12.4g}" if isinstance(r[n], float) else f"{r[n]!s:>12}" for n in names)
         state = f"at {r['diverged_at']}" if r["diverged"] else "no"
         line = f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}"
         if by_degree:
-            line += f"{r['aic']:>12.6g}{r['bic']:>12.6g}" + ("  <- BIC-best" if r is best_bic else "")
+            line += f"{r['aic']:>12.6g}{r['bic']:>12.6g}" + ("  <- BIC-best" if r == best_bic else "")
         lines.append(line)
     lines.append("  (gap: final loss / optimum - 1)")
     if by_degree and best_bic is not None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import analysis, stability
+from .threads import one_blas_thread
 
 MARGIN = 1.05  # steps promised = predicted * MARGIN + 10: float32 arithmetic lags float64's prediction a little
 
@@ -141,6 +142,7 @@ def far_from_zero(result) -> str | None:
             f"{result.quadratic.condition_number:.3g}); the mapped bases (--basis legendre) take x to [-1, 1] and fix it")
 
 
+@one_blas_thread
 def suggest(result) -> Hint:
     """The hint for this result: one action with its promise, in words that name it."""
     a, q, cfg = result.advice, result.quadratic, result.config
@@ -160,7 +162,7 @@ def suggest(result) -> Hint:
                 n = a.steps_at_fastest_lr
                 if _ok(n):
                     s = {"lr": "auto", "steps": _steps(n)}
-                    return _hint(f"{head}: --lr auto (= 2 / (smallest + largest eigenvalue), {_lr(a.fastest_lr)}) "
+                    return _hint(f"{head}: --lr auto ({_lr(a.fastest_lr)}) "
                                  f"gets within {analysis.CONVERGED:.1%} of the optimum with --steps {s['steps']}", s,
                                  "converged")  # fmt: skip
             else:
@@ -214,24 +216,43 @@ def _degree_hint(result) -> Hint:
                  f"points, and BIC does not favour degree {cfg.degree + 1}", {}, "none")  # fmt: skip
 
 
+@one_blas_thread
 def degree_bic(result, degree: int) -> float:
     """BIC = n ln(SSE*/n) + p ln n of the least-squares optimum at ``degree`` on the fit's points."""
+    x, y, sse = _sse_by_degree(result, degree)
+    n = x.size
+    if degree + 1 > np.unique(x).size:
+        return math.inf
+    floor = 1e-30 * max(float(y @ y), 1e-300)
+    return n * math.log(max(float(sse[degree]), floor) / n) + (degree + 1) * math.log(n)
+
+
+_SSE_CACHE: list = []  # [(result, sse by degree)]: the last fit's, so a report's hints solve once
+
+
+def _sse_by_degree(result, degree: int):
+    """(x, y, SSE* of degrees 0..>=degree) on the fit's points, from one Householder QR of
+    [P_0(t) ... P_top(t) | y] (Legendre in x mapped to [-1, 1]; nested columns, so the optimum of
+    degree k leaves ||R[k+1:, -1]||^2): one factorisation for every degree, instead of an SVD each."""
+    if _SSE_CACHE and _SSE_CACHE[0][0] is result and len(_SSE_CACHE[0][3]) > degree:
+        return _SSE_CACHE[0][1:]
     x = np.asarray(result.dataset.x.double().cpu().numpy() if hasattr(result.dataset.x, "double") else result.dataset.x,
                    dtype=np.float64)  # fmt: skip
     y = np.asarray(result.dataset.y.double().cpu().numpy() if hasattr(result.dataset.y, "double") else result.dataset.y,
                    dtype=np.float64)  # fmt: skip
-    n = x.size
-    if degree + 1 > np.unique(x).size:
-        return math.inf
     from . import leastsq
 
-    t = np.asarray(x)
-    lo, hi = leastsq.data_domain(t)
-    cols = np.polynomial.legendre.legvander((2 * t - (lo + hi)) / (hi - lo), degree)
-    sol = leastsq.least_squares(cols, y)
-    sse = float(sol.residual @ sol.residual)
-    floor = 1e-30 * max(float(y @ y), 1e-300)
-    return n * math.log(max(sse, floor) / n) + (degree + 1) * math.log(n)
+    top = max(degree, result.config.degree + 1)
+    lo, hi = leastsq.data_domain(x)
+    cols = np.polynomial.legendre.legvander((2 * x - (lo + hi)) / (hi - lo), top)
+    with np.errstate(all="ignore"):
+        R = np.linalg.qr(np.column_stack([cols, y]), mode="r")
+    r = np.zeros(top + 2)
+    r[: R.shape[0]] = R[:, -1]
+    tail = np.cumsum((r**2)[::-1])[::-1]  # tail[i] = sum_{j >= i} r_j^2
+    sse = np.array([tail[k + 1] for k in range(top + 1)])
+    _SSE_CACHE[:] = [(result, x, y, sse)]
+    return x, y, sse
 
 
 def _mu(mu: float) -> float:

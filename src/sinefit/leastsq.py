@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import basis as bases
+from .threads import one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def _horner(coefficients: np.ndarray, u: np.ndarray) -> np.ndarray:
     """sum_k c_k u^k (highest first) by Horner's rule in extended precision (np.longdouble)."""
     ul, acc = u.astype(np.longdouble), np.zeros(u.shape, dtype=np.longdouble)
     for c in np.asarray(coefficients).astype(np.longdouble):
-        acc = acc * ul + c
+        acc *= ul  # in place: no temporaries of n extended-precision values
+        acc += c
     return acc
 
 
@@ -86,14 +88,14 @@ def _mapped_power(x: np.ndarray, y: np.ndarray, degree: int) -> Solution | None:
     lo, hi = data_domain(x)
     c, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
     u = x - c
-    f = _ScaledSVD(np.polynomial.legendre.legvander(u / h, degree)[:, ::-1])
     k = np.arange(degree + 1)
     leg_in_t = bases._basis_in_t("legendre", degree)  # low first: column j = P_j in powers of t
     to_u = (leg_in_t / h ** k[:, None])[::-1, ::-1]  # highest first: P_j((u) / h) in powers of u
     shift = bases._compose_affine(degree, 1.0, -c)[::-1, ::-1]  # (x - c)^j in powers of x, highest first
     M = shift @ to_u
     if not (np.all(np.isfinite(M)) and np.all(np.isfinite(to_u))):
-        return None
+        return None  # before the SVD: at degree 1000 it is the costliest step, and would be wasted
+    f = _ScaledSVD(np.polynomial.legendre.legvander(u / h, degree)[:, ::-1])
     psi = (to_u @ f.solve(y)).astype(np.longdouble)
     yl = y.astype(np.longdouble)
     for _ in range(REFINEMENTS):
@@ -123,6 +125,7 @@ def data_domain(x: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
 
 
+@one_blas_thread
 def least_squares(X: np.ndarray, y: np.ndarray, x: np.ndarray | None = None, basis: str | None = None) -> Solution:
     """min ||X theta - y|| accurately. With ``basis == "power"`` and the samples ``x``, solved in
     Legendre polynomials of x mapped from its range to [-1, 1] and converted; otherwise (a mapped
@@ -136,5 +139,6 @@ def least_squares(X: np.ndarray, y: np.ndarray, x: np.ndarray | None = None, bas
                 return solution
             # Past float64's range (degree in the hundreds): the power form cannot be written down
             # accurately at all; the direct solve is the best there is.
-        theta, rank, inv = _scaled_solve(X, y)
-        return Solution(theta, X @ theta - y, rank, inv)
+        f = _ScaledSVD(X)
+        theta = f.solve(y)
+        return Solution(theta, X @ theta - y, f.rank, f.inverse_gram())

@@ -15,6 +15,7 @@ import numpy as np
 from . import analysis, basis, hints, init, minibatch, model, stability
 from .api import FitResult
 from .config import FitConfig
+from .threads import one_blas_thread
 
 LOSS_NAMES = {"sse": "sum of squared errors", "mse": "mean squared error", "huber": "mean Huber loss"}
 OPTIMIZER_NAMES = {
@@ -94,11 +95,13 @@ def auto_lr_text(result: FitResult) -> str:
     """What --lr auto chose, from the condition number, and what it costs."""
     a, q = result.auto, result.quadratic
     mom = f" and momentum {a.momentum:.4g}" if a.momentum is not None else ""
-    steps = "never" if not math.isfinite(a.steps_to_1e6) else f"about {int(a.steps_to_1e6)}"
-    return (
-        f"lr auto: condition number {q.condition_number:.4g}, so lr {a.lr:.4g}{mom}; "
-        f"{steps} steps reach 1e-6 of the optimum"
-    )
+    if a.momentum_given:
+        mom = f" (the best stable lr for the given momentum {a.momentum:.4g})"
+    if math.isfinite(a.steps_to_1e6):
+        reach = f"about {int(a.steps_to_1e6)} steps reach 1e-6 of the optimum"
+    else:
+        reach = "no practical number of steps reaches 1e-6 of the optimum"
+    return f"lr auto: condition number {q.condition_number:.4g}, so lr {a.lr:.4g}{mom}; {reach}"
 
 
 def hint(result: FitResult) -> str:
@@ -199,6 +202,7 @@ def _g(v: float, digits: int = 6) -> str:
     return f"{v:.{digits}g}"
 
 
+@one_blas_thread
 def fit_report(result: FitResult) -> str:
     """The full report, in fixed sections."""
     cfg, q, a, s = result.config, result.quadratic, result.advice, result.statistics
@@ -307,6 +311,7 @@ def divergence_message(result: FitResult) -> str:
     return f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; {limit}"
 
 
+@one_blas_thread
 def power_stderr(result: FitResult) -> np.ndarray:
     """Standard errors of the power-form coefficients: the covariance carried through the conversion."""
     cfg, s = result.config, result.statistics

@@ -99,6 +99,49 @@ def growth(optimizer: str, lr: float, lam: float, momentum: float | None = None)
     return max(abs(b + root), abs(b - root)) / 2.0
 
 
+# Past this condition number gd's textbook step 2 / (lambda_min + lambda_max) cannot reach the optimum
+# in practice (it needs about kappa / 4 steps per e-fold of the gap), and it keeps the steepest
+# direction oscillating at -(kappa - 1) / (kappa + 1) a step, -1 in float64 once kappa passes 1/eps.
+HOPELESS_KAPPA = 1e6
+
+
+def gd_auto_lr(lambda_min: float, lambda_max: float) -> float:
+    """gd's lr auto: 2 / (lambda_min + lambda_max), the step that minimises the worst contraction.
+
+    Past ``HOPELESS_KAPPA`` it is 1 / lambda_max instead: that removes the steep directions in one
+    step, so the loss falls as far as a constant step can take it and what is left of the gap lies
+    in the slow directions, where the report can say why; 2 / (lambda_min + lambda_max) would leave
+    the loss where the start put it.
+    """
+    hi, lo = float(lambda_max), max(float(lambda_min), 0.0)
+    if lo <= 0.0 or hi / lo > HOPELESS_KAPPA:
+        return 1.0 / hi
+    return 2.0 / (lo + hi)
+
+
+def fixed_momentum_lr(optimizer: str, lambda_min: float, lambda_max: float, momentum: float) -> float:
+    """lr auto's step when the momentum is given: the lr that is fastest and safely stable for THAT mu.
+
+    heavy ball: a mode is underdamped, and shrinks by exactly sqrt(mu) a step, while
+    (1 - sqrt(mu))^2 <= lr lambda <= (1 + sqrt(mu))^2, inside the bound 2 (1 + mu). If every mode fits
+    in that band (kappa <= ((1 + sqrt mu) / (1 - sqrt mu))^2) lr is the band's geometric middle,
+    (1 - mu) / sqrt(lambda_min lambda_max); otherwise the slow modes gain with lr, and lr is the
+    band's top for the steepest mode, (1 + sqrt(mu))^2 / lambda_max (rate sqrt(mu) there, never at
+    the bound). Nesterov: lr = 1 / lambda_max, where the steepest mode is removed in one step
+    (its map is [[0, 0], ...]), the textbook choice for any mu. mu = 0: gd's lr auto (:func:`gd_auto_lr`).
+    """
+    mu, hi, lo = float(momentum), float(lambda_max), max(float(lambda_min), 0.0)
+    if optimizer not in ("momentum", "nesterov") or mu == 0.0:
+        return gd_auto_lr(lo, hi)
+    if optimizer == "nesterov":
+        return 1.0 / hi
+    r = math.sqrt(mu)
+    top = (1.0 + r) ** 2 / hi
+    if lo > 0 and (1.0 - r) ** 2 / lo <= top:
+        return (1.0 - mu) / math.sqrt(lo * hi)
+    return top
+
+
 LIMITS = {
     "adam": "Adam scales each coordinate's step to about lr whatever the curvature, so no lr makes it "
     "diverge the way gd does; its own lr limits it: it hovers around the optimum at a distance set by lr",

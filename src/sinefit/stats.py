@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .threads import one_blas_thread
+
 
 @dataclass(frozen=True)
 class Statistics:
@@ -36,16 +38,16 @@ class Statistics:
     def correlations(self, threshold: float = 0.1) -> list[tuple[int, int, float]]:
         """Pairs (i, j, r) with |r| >= threshold, strongest first (lmfit's 'Correlations')."""
         se = self.stderr
-        pairs = []
-        for i in range(self.p):
-            for j in range(i + 1, self.p):
-                if se[i] > 0 and se[j] > 0:
-                    r = float(self.covariance[i, j] / (se[i] * se[j]))
-                    if abs(r) >= threshold:
-                        pairs.append((i, j, r))
-        return sorted(pairs, key=lambda t: -abs(t[2]))
+        i, j = np.triu_indices(self.p, 1)
+        with np.errstate(all="ignore"):
+            r = self.covariance[i, j] / (se[i] * se[j])
+        ok = (se[i] > 0) & (se[j] > 0) & (np.abs(r) >= threshold)
+        i, j, r = i[ok], j[ok], r[ok]
+        order = np.argsort(-np.abs(r), kind="stable")  # strongest first; ties keep (i, j) order
+        return list(zip(i[order].tolist(), j[order].tolist(), r[order].tolist()))
 
 
+@one_blas_thread
 def statistics(
     x: np.ndarray, X: np.ndarray, y: np.ndarray, theta: np.ndarray, inverse_gram: np.ndarray | None = None
 ) -> Statistics:
@@ -71,6 +73,7 @@ def statistics(
     return dataclasses.replace(base, covariance=covariance)
 
 
+@one_blas_thread
 def statistics_from_moments(
     G: np.ndarray, sse: float, n: int, sst: float, sample_x: np.ndarray, sample_errors: np.ndarray
 ) -> Statistics:

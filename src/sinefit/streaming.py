@@ -198,7 +198,7 @@ def solve(cfg: FitConfig, s: Summary, source: str):
     ds = data.Dataset(torch.as_tensor(s.sample_x), torch.as_tensor(s.sample_y), source, domain, n=s.n)
     columns = finite.design(cfg.basis, ds.x, cfg.degree, domain, source, ds.y)  # before any SVD
     if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
-        distinct = np.unique(s.sample_x).size
+        distinct = data.distinct_count(s.sample_x, cfg.degree + 1)
         if distinct < cfg.degree + 1:
             from .api import _too_few_x
 

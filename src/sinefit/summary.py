@@ -35,6 +35,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .threads import one_blas_thread
+
 BASES = ("power", "legendre", "chebyshev")
 SAMPLE_CAP = 10_000  # points a summary keeps by default for figures and the largest error
 _WELL_CONDITIONED = 1e4  # the largest condition number of a chunk's basis the Cholesky path takes
@@ -118,6 +120,7 @@ class Summary:
         return Summary(self.basis, degree, self.domain, R, self.n, self.x_min, self.x_max, self.sample_x,
                        self.sample_y, self.sample_cap)  # fmt: skip
 
+    @one_blas_thread
     def least_squares(self) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         """(theta*, SSE at theta*, singular values of X descending, V) from the SVD of R11."""
         p = self.p
@@ -474,6 +477,7 @@ def target_columns(x: np.ndarray, basis: str, degree: int, domain) -> np.ndarray
     return rows
 
 
+@one_blas_thread
 def _triangular(M: np.ndarray) -> np.ndarray:
     """The square R factor (upper triangular, diagonal >= 0) of M's columns, padded with zero rows."""
     k = M.shape[1]

@@ -17,6 +17,7 @@ import types
 import math
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -25,6 +26,7 @@ import torch
 from . import analysis, engine, optim, train
 from .api import _objective, _prepare, initial_theta
 from .config import DEFAULT_LR, ConfigError, FitConfig
+from .sweeptable import OUTCOMES, Table
 
 AXES = ("lr", "seed", "degree", "basis", "optimizer", "momentum", "batch_size")
 MAX_CONFIGS = 1_000_000
@@ -95,7 +97,7 @@ def parse_axis(option: str, text: str) -> list[Any]:
 class SweepResult:
     base: FitConfig
     axes: dict[str, list[Any]]  # the swept settings and their values, in grid order
-    rows: list[dict[str, Any]]  # one per configuration: its settings and outcome
+    rows: Sequence[dict[str, Any]]  # one per configuration: its settings and outcome (a Table when batched)
     seconds: float
 
     @property
@@ -104,7 +106,15 @@ class SweepResult:
 
     def best(self, n: int = 10) -> list[dict[str, Any]]:
         """The n configurations with the lowest final loss (diverged ones last)."""
+        if isinstance(self.rows, Table):
+            return self.rows.best(n)
         return sorted(self.rows, key=lambda r: (r["diverged"], r["final_loss"]))[:n]
+
+    def column(self, name: str) -> np.ndarray:
+        """One setting or outcome of every configuration, in grid order, without building the rows."""
+        if isinstance(self.rows, Table):
+            return self.rows.column(name)
+        return np.array([r.get(name) for r in self.rows])
 
 
 def sweep(
@@ -134,25 +144,29 @@ def sweep(
     total = math.prod(len(v) for v in axes.values())
     if total > MAX_CONFIGS:
         raise ConfigError("sweep", f"{total} configurations is more than {MAX_CONFIGS}; sweep fewer values")
-    names = list(axes)
-    configs = [dict(zip(names, combo)) for combo in itertools.product(*axes.values())]
     _validate(base_cfg, axes)
 
     start = time.perf_counter()
     if "batch_size" in axes or base_cfg.batch_size is not None:  # each its own shuffled batches: fit one by one
+        names = list(axes)
+        configs = [dict(zip(names, combo)) for combo in itertools.product(*axes.values())]
         rows_ = list(_fit_each(base_cfg, configs, on_progress))
         return SweepResult(base_cfg, axes, rows_, time.perf_counter() - start)
-    rows: list[dict[str, Any] | None] = [None] * len(configs)
+    given = {name for name in ("lr", "momentum")
+             if name in axes_and_settings or (base is not None and getattr(base, name) is not None)}  # fmt: skip
+    columns = {name: np.full(total, np.nan) for name in OUTCOMES}
+    columns["diverged"] = np.zeros(total, dtype=bool)
+    columns["diverged_at"] = np.full(total, -1, dtype=np.int64)
+    missing = {"lr_used": np.zeros(total, dtype=bool), "stable_lr": np.zeros(total, dtype=bool)}
+    table = Table(axes, columns, missing)
     done = 0
-    for key, members in _groups(base_cfg, configs).items():
-        given = {name for name in ("lr", "momentum")
-                 if name in axes_and_settings or (base is not None and getattr(base, name) is not None)}  # fmt: skip
-        for i, row in _run_group(base_cfg, dict(key), [(i, configs[i]) for i in members], given):
-            rows[i] = row
+    for shared, members in _groups(base_cfg, table):
+        _run_group(base_cfg, shared, table, members, given)
         done += len(members)
         if on_progress is not None:
-            on_progress(done, len(configs))
-    return SweepResult(base_cfg, axes, [r for r in rows if r is not None], time.perf_counter() - start)
+            on_progress(done, total)
+    missing["diverged_at"] = columns["diverged_at"] < 0
+    return SweepResult(base_cfg, axes, table, time.perf_counter() - start)
 
 
 def _fit_each(base: FitConfig, configs: list[dict[str, Any]], on_progress=None):
@@ -191,68 +205,107 @@ def _validate(base: FitConfig, axes: dict[str, list[Any]]) -> None:
             FitConfig.from_dict({**settings, **dict(zip(cats, combo)), **lr})
 
 
-def _groups(base: FitConfig, configs: list[dict[str, Any]]) -> dict[tuple, list[int]]:
+def _groups(base: FitConfig, table: Table):
     """Configurations sharing one loss surface: same degree and basis (and seed, when noise makes
-    the data depend on it)."""
-    groups: dict[tuple, list[int]] = {}
-    for i, c in enumerate(configs):
-        key = [("degree", c.get("degree", base.degree)), ("basis", c.get("basis", base.basis))]
-        if base.noise:
-            key.append(("seed", c.get("seed", base.seed)))
-        groups.setdefault(tuple(key), []).append(i)
-    return groups
+    the data depend on it); yields (those settings, the configurations' indices), in grid order."""
+    keys = ["degree", "basis"] + (["seed"] if base.noise else [])
+    index = np.arange(len(table))
+    swept = [k for k in keys if k in table.axes]
+    group = np.zeros(len(table), dtype=np.int64)
+    for k in swept:
+        group = group * len(table.axes[k]) + table.codes(k, index)
+    firsts = np.unique(group, return_index=True)[1] if swept else np.array([0])
+    for first in np.sort(firsts):
+        members = np.flatnonzero(group == group[first]) if swept else index
+        shared = {k: table.axes[k][int(table.codes(k, first))] if k in table.axes else getattr(base, k) for k in keys}
+        yield shared, members
 
 
-def _run_group(base: FitConfig, shared: dict[str, Any], members: list[tuple[int, dict[str, Any]]], given: set[str]):
-    """Run one loss surface's configurations; yields (index, row). Settings the user did not
-    give (lr, momentum) take each optimizer's own default, or lr auto's textbook values."""
+def _setting(table: Table, name: str, members: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Per member, the position of its value of ``name`` in the list returned (one value when not swept)."""
+    if name in table.axes:
+        return table.codes(name, members), table.axes[name]
+    return np.zeros(len(members), dtype=np.int64), [_ABSENT]
+
+
+_ABSENT = object()  # a setting the configuration does not sweep
+
+
+def _run_group(base: FitConfig, shared: dict[str, Any], table: Table, members: np.ndarray, given: set[str]) -> None:
+    """Run one loss surface's configurations, writing their outcomes into ``table``. Settings the
+    user did not give (lr, momentum) take each optimizer's own default, or lr auto's textbook values."""
     settings = base.to_dict()
     # One problem per group: its data, loss surface and the seed's draw for each seed.
     problem = _prepare(FitConfig.from_dict({**settings, **shared, "lr": None, "momentum": None,
                                             "optimizer": "gd"}), None, None)  # fmt: skip
     q, dtype, p = problem.quadratic, problem.theta0.dtype, problem.theta0.shape[1]
-    draws: dict[int, torch.Tensor] = {}
-    by_optimizer: dict[str, list[int]] = {}
-    for k, (_, c) in enumerate(members):
-        seed = c.get("seed", base.seed)
-        if seed not in draws:
-            draws[seed] = initial_theta(dataclasses.replace(problem.config, seed=seed), dtype)  # the start --init names
-        by_optimizer.setdefault(c.get("optimizer", base.optimizer), []).append(k)
-    for opt, ks in by_optimizer.items():
-        seeds = [members[k][1].get("seed", base.seed) for k in ks]
-        theta0 = torch.stack([draws[s] for s in seeds]).to(problem.device)
-        lrs, mus = [], []
-        for k, seed in zip(ks, seeds):
-            c = members[k][1]
-            lr = c.get("lr", base.lr if "lr" in given else DEFAULT_LR.get(opt))
-            mu = c.get("momentum", base.momentum if "momentum" in given else None)
-            if "lr" not in c and "lr" not in given and opt in ("gd", "momentum", "nesterov"):
+    seed_c, seed_v = _setting(table, "seed", members)
+    opt_c, opt_v = _setting(table, "optimizer", members)
+    lr_c, lr_v = _setting(table, "lr", members)
+    mu_c, mu_v = _setting(table, "momentum", members)
+    seed_of = lambda c: base.seed if seed_v[c] is _ABSENT else seed_v[c]  # noqa: E731
+    used = np.unique(seed_c)
+    where = np.zeros(len(seed_v), dtype=np.int64)
+    where[used] = np.arange(used.size)
+    # the start --init names, once per seed
+    draws = torch.stack([initial_theta(dataclasses.replace(problem.config, seed=seed_of(c)), dtype) for c in used.tolist()])
+    cols, missing = table.columns, table.missing
+    for o in np.sort(np.unique(opt_c, return_index=True)[1]):
+        opt = base.optimizer if opt_v[opt_c[o]] is _ABSENT else opt_v[opt_c[o]]
+        ks = np.flatnonzero(opt_c == opt_c[o]) if len(opt_v) > 1 else np.arange(len(members))
+        theta0 = draws[torch.from_numpy(where[seed_c[ks]])].to(problem.device)
+        pairs, inverse = np.unique(lr_c[ks] * len(mu_v) + mu_c[ks], return_inverse=True)
+        lrs, mus = np.empty(len(ks)), np.empty(len(ks))
+        pair_lr, pair_mu = np.empty(pairs.size), np.empty(pairs.size)
+        for u, pair in enumerate(pairs.tolist()):
+            lr, mu = lr_v[pair // len(mu_v)], mu_v[pair % len(mu_v)]
+            swept_lr = lr is not _ABSENT
+            lr = lr if swept_lr else (base.lr if "lr" in given else DEFAULT_LR.get(opt))
+            mu = mu if mu is not _ABSENT else (base.momentum if "momentum" in given else None)
+            if not swept_lr and "lr" not in given and opt in ("gd", "momentum", "nesterov"):
                 # No lr given: the seed's 1e-6 where this optimizer is stable at it, else lr auto (api.default_lr).
                 b = q.bound(opt, 0.9 if mu is None and opt != "gd" else mu)
                 lr = lr if b is None or lr < b or not q.quadratic else "auto"
             mu = 0.9 if mu is None and opt in ("momentum", "nesterov") and lr != "auto" else mu
-            if lr == "auto":
-                auto = analysis.auto_step(q, opt, draws[seed].double().numpy())
-                lr, mu = auto.lr, (auto.momentum if mu is None else mu)
-            lrs.append(lr if lr is not None else 0.0)
-            mus.append(mu if mu is not None else 0.0)
-        steps = base.steps
-        final, diverged = _run_batch(problem, steps, opt, theta0, np.array(lrs), np.array(mus))
-        for j, k in enumerate(ks):
-            i, c = members[k]
-            d = int(diverged[j])
-            loss = float(final[j])
-            yield i, {
-                **c,
-                "lr_used": lrs[j] if opt != "exact" else None,
-                "final_loss": loss,
-                "optimum_loss": q.optimum_loss,
-                "gap": loss / q.optimum_loss - 1.0 if q.optimum_loss > 0 else math.inf,
-                "diverged": d >= 0,
-                "diverged_at": d if d >= 0 else None,
-                "stable_lr": q.bound(opt, mus[j] if opt in ("momentum", "nesterov") else None),
-                **information_criteria(loss / q.scale if q.quadratic else math.nan, problem.dataset.n, p),
-            }
+            if lr == "auto":  # lr auto's step depends on the start: per seed
+                pair_lr[u] = pair_mu[u] = np.nan
+                rows = np.flatnonzero(inverse == u)
+                for c in np.unique(seed_c[ks[rows]]).tolist():
+                    auto = analysis.auto_step(q, opt, draws[where[c]].double().numpy(), mu if opt != "gd" else None)
+                    at = rows[seed_c[ks[rows]] == c]
+                    lrs[at] = auto.lr if auto.lr is not None else 0.0
+                    mu_ = auto.momentum if mu is None else mu
+                    mus[at] = mu_ if mu_ is not None else 0.0
+                continue
+            pair_lr[u] = lr if lr is not None else 0.0
+            pair_mu[u] = mu if mu is not None else 0.0
+        fixed = ~np.isnan(pair_lr)[inverse]
+        lrs[fixed], mus[fixed] = pair_lr[inverse[fixed]], pair_mu[inverse[fixed]]
+        final, diverged = _run_batch(problem, base.steps, opt, theta0, lrs, mus)
+        at = members[ks]
+        final = np.asarray(final, dtype=np.float64)
+        cols["lr_used"][at] = lrs
+        missing["lr_used"][at] = opt == "exact"
+        cols["final_loss"][at] = final
+        cols["optimum_loss"][at] = q.optimum_loss
+        cols["gap"][at] = final / q.optimum_loss - 1.0 if q.optimum_loss > 0 else math.inf
+        cols["diverged"][at] = diverged >= 0
+        cols["diverged_at"][at] = diverged
+        momentum_like = opt in ("momentum", "nesterov")
+        bounds, which = np.unique(mus if momentum_like else np.zeros(1), return_inverse=True)
+        bound = [q.bound(opt, float(m) if momentum_like else None) for m in bounds.tolist()]
+        cols["stable_lr"][at] = np.array([math.nan if b is None else b for b in bound])[which]
+        missing["stable_lr"][at] = np.array([b is None for b in bound])[which]
+        sse = final / q.scale if q.quadratic else np.full(final.shape, math.nan)
+        cols["aic"][at], cols["bic"][at] = _criteria(sse, problem.dataset.n, p)
+
+
+def _criteria(sse: np.ndarray, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """information_criteria for many SSEs at once."""
+    ok = np.isfinite(sse) & (sse > 0) & (n > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = n * np.log(np.where(ok, sse, 1.0) / max(n, 1))
+    return (np.where(ok, log_term + 2 * p, math.nan), np.where(ok, log_term + p * math.log(max(n, 1)), math.nan))
 
 
 def information_criteria(sse: float, n: int, p: int) -> dict[str, float]:

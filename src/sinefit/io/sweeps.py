@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from .._version import __version__
 from ..sweep import SweepResult
+from ..sweeptable import Table
 from . import figures
 from .configfile import to_toml
 from .runs import create_run_dir, finite_or_none
@@ -39,6 +40,10 @@ def sweep_csv(result: SweepResult) -> str:
     names = list(result.axes) + OUTCOME
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(names)
+    if isinstance(result.rows, Table):  # column by column, a chunk of rows at a time (the writer: "" for None, repr of floats)
+        for index in result.rows.chunks():
+            writer.writerows(zip(*result.rows.lists(names, index)))
+        return buf.getvalue()
     for row in result.rows:
         writer.writerow(["" if row.get(n) is None else repr(row[n]) if isinstance(row[n], float) else row[n]
                          for n in names])  # fmt: skip
@@ -58,18 +63,21 @@ def heatmap(result: SweepResult) -> Figure:
     y_name = others[0] if others else None
     xs = result.axes.get(x_name, [getattr(result.base, x_name)])
     ys = result.axes.get(y_name, [None]) if y_name else [None]
-    value = np.full((len(ys), len(xs)), np.nan)
-    diverged = np.zeros((len(ys), len(xs)), dtype=bool)
-    x_index = {v: i for i, v in enumerate(xs)}
-    y_index = {v: i for i, v in enumerate(ys)}
-    for row in result.rows:
-        i, j = y_index[row.get(y_name) if y_name else None], x_index[row.get(x_name, xs[0])]
-        if row["diverged"]:
-            diverged[i, j] = np.isnan(value[i, j])
-            continue
-        gap = math.log10(max(row["final_loss"] / row["optimum_loss"], 1.0)) if row["optimum_loss"] > 0 else 0.0
-        value[i, j] = gap if np.isnan(value[i, j]) else min(value[i, j], gap)
-        diverged[i, j] = False
+    # Column by column (a sweep may hold 10^6 configurations): each row's cell, its gap, the best per cell.
+    n = len(result.rows)
+    cell = _positions(result, y_name, ys) * len(xs) + _positions(result, x_name, xs) if y_name else _positions(result, x_name, xs)
+    bad = result.column("diverged").astype(bool)
+    final, optimum = _floats(result, "final_loss"), _floats(result, "optimum_loss")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(optimum > 0, np.log10(np.maximum(final / optimum, 1.0)), 0.0)
+    value = np.full(len(ys) * len(xs), np.nan)
+    np.fmin.at(value, cell[~bad], gap[~bad])  # the best over the other settings; NaN where none settled
+    cells = len(ys) * len(xs)
+    diverged = (np.bincount(cell[bad], minlength=cells) > 0) & (np.bincount(cell[~bad], minlength=cells) == 0)
+    value, diverged = value.reshape(len(ys), len(xs)), diverged.reshape(len(ys), len(xs))
+    lr_used = np.nan_to_num(_floats(result, "lr_used"), nan=0.0)
+    stable = _floats(result, "stable_lr")
+    bound = np.where(np.isnan(stable) | (stable == 0), math.inf, stable)
 
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     ax = fig.add_subplot()
@@ -80,10 +88,9 @@ def heatmap(result: SweepResult) -> Figure:
     # Scale the colours to the configurations that settle; growing ones (an lr above the
     # stable bound that has not overflowed yet) would flatten everything else, so they get
     # the 'over' colour.
-    settled = [math.log10(max(r["final_loss"] / r["optimum_loss"], 1.0)) for r in result.rows
-               if not r["diverged"] and r["optimum_loss"] > 0 and (r.get("lr_used") or 0) <= (r["stable_lr"] or math.inf)]  # fmt: skip
+    settled = gap[~bad & (optimum > 0) & (lr_used <= bound)]
     finite = value[np.isfinite(value)]
-    vmax = max(settled) if settled else (float(finite.max()) if finite.size else 1.0)
+    vmax = float(np.max(settled)) if settled.size else (float(finite.max()) if finite.size else 1.0)
     cmap = plt_colormap("viridis").with_extremes(over="#ff7f0e")
     mesh = ax.pcolormesh(x_edges, y_edges, value, cmap=cmap, shading="flat", vmin=0.0, vmax=max(vmax, 1e-12))
     over = bool(finite.size and finite.max() > vmax)
@@ -95,10 +102,11 @@ def heatmap(result: SweepResult) -> Figure:
         ax.set_xscale("log")
         # Each y row's own optimizer's bound (stability.bound), drawn across that row only.
         drawn = False
-        for i, yv in enumerate(ys):
-            row_bounds = sorted({r["stable_lr"] for r in result.rows
-                                 if (r.get(y_name) if y_name else None) == yv and r.get("stable_lr") is not None})  # fmt: skip
-            for b in row_bounds:
+        known = ~np.isnan(stable)
+        y_of = cell[known] // len(xs)
+        pairs = np.unique(np.stack([y_of.astype(np.float64), stable[known]], axis=1), axis=0) if known.any() else np.empty((0, 2))
+        for i in range(len(ys)):
+            for b in pairs[pairs[:, 0] == i, 1].tolist():
                 ax.plot([b, b], [y_edges[i], y_edges[i + 1]], color="black", ls="--", lw=1.5,
                         label=None if drawn else "stable lr bound of each row's optimizer")  # fmt: skip
                 drawn = True
@@ -119,9 +127,22 @@ def heatmap(result: SweepResult) -> Figure:
         handles.append(Patch(facecolor="#d62728", hatch="xx", label="diverged (loss overflowed)"))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize="small")
-    n = len(result.rows)
     ax.set_title(f"sweep of {n} configurations: gap to the optimum ({result.base.steps} steps)")
     return fig
+
+
+def _positions(result: SweepResult, name: str, values: list[Any]) -> np.ndarray:
+    """Each row's position in ``values``, the axis ``name``'s list."""
+    if isinstance(result.rows, Table):
+        return result.rows.codes(name, np.arange(len(result.rows)))
+    index = {v: i for i, v in enumerate(values)}
+    return np.array([index[r.get(name, values[0])] for r in result.rows], dtype=np.int64)
+
+
+def _floats(result: SweepResult, name: str) -> np.ndarray:
+    """An outcome of every row as floats, NaN where it is None."""
+    col = result.column(name)
+    return np.array([math.nan if v is None else v for v in col], dtype=np.float64) if col.dtype == object else col.astype(np.float64)
 
 
 def best_curves(result: SweepResult, count: int = 5) -> Figure:
@@ -247,7 +268,7 @@ def summary(result: SweepResult, run_dir: Path | None, top: int) -> dict[str, An
     return _finite_json({
         "sinefit_version": __version__,
         "configurations": len(result.rows),
-        "diverged": sum(r["diverged"] for r in result.rows),
+        "diverged": int(np.count_nonzero(result.column("diverged").astype(bool))),
         "seconds": result.seconds,
         "axes": result.axes,
         "best": [clean(r) for r in result.best(top)],

@@ -399,12 +399,18 @@ def log_sweep(
     fixed = {k: v for k, v in result.base.to_dict().items() if k not in axes}
     rows = result.rows
     best = result.best(children) if children else []
-    settled = [r for r in rows if not r["diverged"] and _finite(r["final_loss"])]
+    import numpy as np
+
+    # From the columns: a sweep may hold 10^6 configurations
+    bad = result.column("diverged").astype(bool)
+    final = np.array(result.column("final_loss"), dtype=np.float64)
+    gap = np.array(result.column("gap"), dtype=np.float64)
+    settled = ~bad & np.isfinite(final)
     summary = {
         "configurations": len(rows),
-        "diverged": sum(bool(r["diverged"]) for r in rows),
-        "best_final_loss": min((r["final_loss"] for r in settled), default=None),
-        "best_gap": min((r["gap"] for r in settled if _finite(r.get("gap"))), default=None),
+        "diverged": int(np.count_nonzero(bad)),
+        "best_final_loss": float(final[settled].min()) if settled.any() else None,
+        "best_gap": float(gap[settled & np.isfinite(gap)].min()) if (settled & np.isfinite(gap)).any() else None,
         "seconds": result.seconds,
     }
     tags = {
@@ -460,7 +466,13 @@ def _log_table(mf: _Session, run_id: str, axes: dict, rows: list[dict]) -> bool:
     except ImportError:
         return False
     names = list(axes) + [k for k in (rows[0] if rows else {}) if k not in axes]
-    table = {n: [_cell(r.get(n)) for r in rows] for n in names}
+    if hasattr(rows, "lists"):  # a batched sweep's Table: column by column, no row dicts
+        import numpy as np
+
+        cols = rows.lists(names, np.arange(len(rows)))
+        table = {n: [_cell(v) for v in col] for n, col in zip(names, cols)}
+    else:
+        table = {n: [_cell(r.get(n)) for r in rows] for n in names}
     mf.client.log_table(run_id, data=table, artifact_file="sweep_table.json")
     return True
 

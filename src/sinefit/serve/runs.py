@@ -64,7 +64,8 @@ def _auto_step(cache: ProblemCache, cfg: FitConfig, upload, q: analysis.Quadrati
     momentum only (from the optimum, where the count is 0) and leaves the count out."""
     if cfg.optimizer == "gd":
         return analysis.auto_step(q, "gd", theta0)
-    return dataclasses.replace(analysis.auto_step(q, cfg.optimizer, q.optimum), steps_to_1e6=math.nan)
+    step = analysis.auto_step(q, cfg.optimizer, q.optimum, cfg.momentum)
+    return dataclasses.replace(step, steps_to_1e6=math.nan)
 
 
 @dataclasses.dataclass(frozen=True)
