@@ -86,7 +86,9 @@ def accumulate(
                 done = chunk_factor_range(x, y, kind, degree, dom)
         return done
 
-    with threads.single_threaded_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
+    # One BLAS thread for the whole pass, set once: the factors' small QRs (threads.one_blas_thread)
+    # then nest inside it instead of setting and restoring the limit chunk after chunk.
+    with threads.analysis_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
         pending: deque = deque()
         for x, y in chunks:
             x = np.asarray(x, dtype=np.float64)  # strided views are fine: no copy

@@ -35,7 +35,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .threads import one_blas_thread
+from .threads import analysis_blas, one_blas_thread
 
 BASES = ("power", "legendre", "chebyshev")
 SAMPLE_CAP = 10_000  # points a summary keeps by default for figures and the largest error
@@ -207,6 +207,11 @@ def summarize_chunks(
 ) -> Summary:
     """The summary of a stream of (x, y) chunks (one partition, say), in one pass and bounded memory:
     the same as merging the chunks' summaries, with a sample taken by stride instead of by sorting."""
+    with analysis_blas():  # one BLAS thread set once for the pass, not once per chunk's QR
+        return _summarize_chunks(chunks, basis, degree, domain, sample_cap)
+
+
+def _summarize_chunks(chunks, basis: str, degree: int, domain, sample_cap: int) -> Summary:
     dom = None if basis == "power" else (float(domain[0]), float(domain[1]))
     factors, xs, ys = [], [], []
     n, lo, hi, kept = 0, math.inf, -math.inf, 0
