@@ -482,9 +482,20 @@ def target_columns(x: np.ndarray, basis: str, degree: int, domain) -> np.ndarray
     return rows
 
 
-@one_blas_thread
+_TINY = 9216  # elements below which OpenBLAS runs its level-2 kernels on one thread anyway (2304 x 4)
+
+
 def _triangular(M: np.ndarray) -> np.ndarray:
-    """The square R factor (upper triangular, diagonal >= 0) of M's columns, padded with zero rows."""
+    """The square R factor (upper triangular, diagonal >= 0) of M's columns, padded with zero rows.
+
+    Small stacks (every merge of factors) skip :func:`threads.one_blas_thread`: its limiter costs
+    about 1 ms per call (threadpoolctl reads /proc/self/maps), which was most of a streamed pass."""
+    if M.size < _TINY:
+        return _triangular_raw(M)
+    return _triangular_limited(M)
+
+
+def _triangular_raw(M: np.ndarray) -> np.ndarray:
     k = M.shape[1]
     R = np.linalg.qr(M, mode="r") if M.shape[0] else np.zeros((0, k))
     if R.shape[0] < k:
@@ -492,6 +503,9 @@ def _triangular(M: np.ndarray) -> np.ndarray:
     R = np.triu(R[:k])
     signs = np.where(np.diag(R) < 0, -1.0, 1.0)
     return R * signs[:, None]
+
+
+_triangular_limited = one_blas_thread(_triangular_raw)
 
 
 def _thin(x: np.ndarray, y: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
