@@ -81,14 +81,14 @@ def loss_row(step: int, loss: float, note: str = "") -> str:
 def final_row(result: FitResult) -> str:
     """The loss of the returned coefficients, after the last update (the seed never prints it)."""
     if result.diverged_at is not None:
-        return loss_row(result.diverged_at, float(result.losses[result.diverged_at]), "diverged")
+        return loss_row(result.diverged_at, result.loss_at(result.diverged_at), "diverged")
     if result.config.optimizer == "exact":
         return loss_row(1, result.final_loss, "final: the least-squares solution")
     if result.interrupted_at is not None:
         return loss_row(result.interrupted_at, result.final_loss, "interrupted here")
     if result.converged_at is not None:
         return loss_row(result.converged_at, result.final_loss, "converged: at the optimum, so training stopped")
-    return loss_row(len(result.losses) - 1, result.final_loss, "final: after the last update")
+    return loss_row(result.last_step, result.final_loss, "final: after the last update")
 
 
 def auto_lr_text(result: FitResult) -> str:
@@ -308,7 +308,7 @@ def divergence_message(result: FitResult) -> str:
     bound = result.advice.bound
     limit = (f"{cfg.optimizer}'s largest stable lr here is {bound:.3g} ({stability.formula(cfg.optimizer, result.momentum)})"
              if bound is not None else stability.limit_text(cfg.optimizer) or "")  # fmt: skip
-    return f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; {limit}"
+    return f"diverged: the loss became {result.loss_at(step)} at step {step} with lr {result.lr:g}; {limit}"
 
 
 @one_blas_thread

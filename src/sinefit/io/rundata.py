@@ -8,7 +8,8 @@ whose message names the file.
 Files read:
 
     config.toml      the settings (``configfile.read``)
-    history.csv      step,loss for every step 0 ... T (a non-finite loss at divergence)
+    history.csv      step,loss for every step 0 ... T (a non-finite loss at divergence); a long run's
+                     is decimated (history.kept_steps: every step to 10^4, then fewer, the logged ones)
     trajectory.csv   step,<coefficient names>: the parameters at ~300 recorded steps
     points.csv       x,y: the data (at most 2000 points)
     surface.json     the loss surface: optimum, its loss, the Hessian's spectrum, lr ...
@@ -60,7 +61,7 @@ class RunData:
 
     path: Path
     config: dict[str, Any]  # config.toml's settings (lr may read "auto"; ``lr`` below is resolved)
-    steps: np.ndarray  # (T,) 0 ... T-1, from history.csv
+    steps: np.ndarray  # (T,) 0 ... T-1 from history.csv, or the kept steps of a decimated history
     losses: np.ndarray  # (T,) the loss after each number of steps (non-finite at divergence)
     trajectory_steps: np.ndarray  # (k,) the recorded steps, increasing, first and last included
     thetas: np.ndarray  # (k, p) parameters in the fitted basis at those steps, highest degree first
@@ -190,7 +191,7 @@ def load(run_dir: str | Path) -> RunData:
     diverged_at = surface["diverged_at"]
     if diverged_at is None:
         bad = np.flatnonzero(~np.isfinite(losses))
-        diverged_at = int(bad[0]) if bad.size else None
+        diverged_at = int(steps[bad[0]]) if bad.size else None
 
     model_path = run_dir / "model.json"
     model: Polynomial | None = None
@@ -369,8 +370,8 @@ def _step_column(path: Path, column: np.ndarray) -> np.ndarray:
 def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
     table = _read_csv(path, ["step", "loss"])
     steps = _step_column(path, table[:, 0])
-    if not np.array_equal(steps, np.arange(len(steps))):
-        raise RunDataError(f"{path}: steps must run 0, 1, 2, ... one row per step")
+    if len(steps) and steps[0] != 0 or np.any(np.diff(steps) <= 0):  # a long run's history is decimated
+        raise RunDataError(f"{path}: steps must start at 0 and increase (0, 1, 2, ... or a decimated subset)")
     return steps, np.ascontiguousarray(table[:, 1])
 
 
