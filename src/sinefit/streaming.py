@@ -69,11 +69,13 @@ def accumulate(
             factors.append(merged)
 
     def checked_factor(x: np.ndarray, y: np.ndarray):  # on the pool's threads, like the factor itself
-        ends = torch.tensor([float(x.min()), float(x.max())], dtype=torch.float64)
-        finite.design(kind, ends, degree, domain or (-1.0, 1.0), source)
-        if not math.isfinite(float(np.dot(y, y))):
-            raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
-        return chunk_factor_range(x, y, kind, degree, dom)
+        bounds = float(x.min()), float(x.max())
+        finite.design(kind, torch.tensor(bounds, dtype=torch.float64), degree, domain or (-1.0, 1.0), source)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing y is reported below, in words
+            done = chunk_factor_range(x, y, kind, degree, dom, bounds)
+            if not np.isfinite(done[0]).all() and not math.isfinite(float(np.dot(y, y))):  # y^T y is in R
+                raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
+        return done
 
     with threads.single_threaded_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
         pending: deque = deque()
