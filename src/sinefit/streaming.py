@@ -69,15 +69,26 @@ def accumulate(
             factors.append(merged)
 
     def checked_factor(x: np.ndarray, y: np.ndarray):  # on the pool's threads, like the factor itself
-        bounds = float(x.min()), float(x.max())
-        finite.design(kind, torch.tensor(bounds, dtype=torch.float64), degree, domain or (-1.0, 1.0), source)
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing y is reported below, in words
-            done = chunk_factor_range(x, y, kind, degree, dom, bounds)
-            if not np.isfinite(done[0]).all() and not math.isfinite(float(np.dot(y, y))):  # y^T y is in R
+        # The factor first (it finds the range on the way), then the checks: the basis finite at the
+        # extreme x, and y^T y (the factor's last column) finite; failing that, the checks of the points.
+        try:
+            with np.errstate(all="ignore"):
+                done = chunk_factor_range(x, y, kind, degree, dom)
+        except np.linalg.LinAlgError:
+            done = None
+        lo, hi = (done[1], done[2]) if done is not None else (float(x.min()), float(x.max()))
+        ends = torch.tensor([lo, hi], dtype=torch.float64)
+        finite.design(kind, ends, degree, domain or (-1.0, 1.0), source)
+        if done is None or not np.all(np.isfinite(done[0])):
+            if not math.isfinite(float(np.dot(y, y))):
                 raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
+            if done is None:
+                done = chunk_factor_range(x, y, kind, degree, dom)
         return done
 
-    with threads.single_threaded_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
+    # One BLAS thread for the whole pass, set once: the factors' small QRs (threads.one_blas_thread)
+    # then nest inside it instead of setting and restoring the limit chunk after chunk.
+    with threads.analysis_blas(), ThreadPoolExecutor(max_workers=n_threads) as pool:
         pending: deque = deque()
         for x, y in chunks:
             x = np.asarray(x, dtype=np.float64)  # strided views are fine: no copy

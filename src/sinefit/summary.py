@@ -15,8 +15,7 @@ rounding. Unlike X^T X, R keeps X's condition number instead of squaring it.
 One chunk's R is computed without a slow Householder pass over its rows: the chunk's
 columns are first built in a basis that is well conditioned on that chunk (Legendre
 polynomials on the chunk's own [min x, max x]), where the Cholesky factor of the Gram
-matrix is accurate (the Gram is summed block by block, each block's rows in the cache, so
-one chunk costs a few passes over its points and one small factorisation); the residual of the chunk's own fit is then formed explicitly, so
+matrix is accurate; the residual of the chunk's own fit is then formed explicitly, so
 rho is not the difference of two large numbers; finally the (p + 1) x (p + 1) factor is
 carried into the requested basis exactly by its (small) change-of-basis matrix and
 re-triangularised. Chunks where that basis is not well conditioned (strongly clustered
@@ -36,7 +35,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .threads import one_blas_thread
+from .threads import analysis_blas, one_blas_thread
 
 BASES = ("power", "legendre", "chebyshev")
 SAMPLE_CAP = 10_000  # points a summary keeps by default for figures and the largest error
@@ -208,6 +207,11 @@ def summarize_chunks(
 ) -> Summary:
     """The summary of a stream of (x, y) chunks (one partition, say), in one pass and bounded memory:
     the same as merging the chunks' summaries, with a sample taken by stride instead of by sorting."""
+    with analysis_blas():  # one BLAS thread set once for the pass, not once per chunk's QR
+        return _summarize_chunks(chunks, basis, degree, domain, sample_cap)
+
+
+def _summarize_chunks(chunks, basis: str, degree: int, domain, sample_cap: int) -> Summary:
     dom = None if basis == "power" else (float(domain[0]), float(domain[1]))
     factors, xs, ys = [], [], []
     n, lo, hi, kept = 0, math.inf, -math.inf, 0
@@ -266,112 +270,82 @@ def chunk_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) 
     return chunk_factor_range(x, y, basis, degree, domain)[0]
 
 
-def chunk_factor_range(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain,
-                       bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
-    """(R, min x, max x) of one chunk: the range comes free with the factor (or is ``bounds``).
+def chunk_factor_range(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> tuple[np.ndarray, float, float]:
+    """(R, min x, max x) of one chunk: the range comes free with the factor.
 
-    The chunk's columns are built block by block in Legendre polynomials on the chunk's own
-    [min x, max x] (well conditioned there for spread x) and their Gram matrix accumulated block
-    after block (each block's rows stay in the cache); the chunk's R comes from its Cholesky factor, carried
-    into the requested basis. Where that Gram is not well conditioned (clustered x), blocks are
-    factored one by one on their own windows (Householder where even that fails)."""
+    A long chunk is summed block by block into one Gram matrix of Legendre polynomials on the
+    chunk's own [min x, max x] (no linear algebra per block), factored once; when that basis is not
+    well conditioned on the chunk (clustered x), each block is factored on its own window instead."""
+    if x.size <= BLOCK:
+        return _block_factor(x, y, basis, degree, domain)
     p = degree + 1
-    m = x.size
-    if m == 0:
-        return np.zeros((p + 1, p + 1)), math.inf, -math.inf
-    lo, hi = bounds if bounds is not None else (float(x.min()), float(x.max()))
-    if m <= BLOCK or m < 4 * (p + 1) or not hi > lo:
-        return _block_factor(x, y, basis, degree, domain, (lo, hi))
+    lo, hi = float(x.min()), float(x.max())
+    if hi > lo:
+        R = _window_factor(x, y, degree, lo, hi)
+        if R is not None:
+            C = _change_of_basis(basis, degree, domain, lo, hi)
+            M = R.copy()
+            M[:, :p] = R[:, :p] @ C
+            return _triangular(M), lo, hi
+    blocks = [_block_factor(x[i : i + BLOCK], y[i : i + BLOCK], basis, degree, domain)
+              for i in range(0, x.size, BLOCK)]  # fmt: skip
+    R = _triangular(np.vstack([b[0] for b in blocks]))
+    return R, min(b[1] for b in blocks), max(b[2] for b in blocks)
+
+
+def _window_factor(x: np.ndarray, y: np.ndarray, degree: int, lo: float, hi: float) -> np.ndarray | None:
+    """R of [L y] for a whole chunk, L its Legendre rows on [lo, hi]: the Gram matrix summed over blocks
+    (each block's rows built in the cache and reduced by dot products), then one Cholesky factor; None
+    when the rows are not well conditioned on this window."""
+    p = degree + 1
     G = np.zeros((p + 1, p + 1))
-    for i in range(0, m, BLOCK):
-        A = _block_rows(x[i : i + BLOCK], y[i : i + BLOCK], degree, lo, hi)
-        G += _gram(A[:p], A[p])  # [L; y] [L; y]^T of the block (dot products: faster than syrk for 5 rows)
-    R = _gram_factor(G, x, y, degree, lo, hi)
-    if R is None:  # not well conditioned on the chunk's window: block by block, each on its own
-        blocks = [_block_factor(x[i : i + BLOCK], y[i : i + BLOCK], basis, degree, domain)
-                  for i in range(0, m, BLOCK)]  # fmt: skip
-        return _triangular(np.vstack([b[0] for b in blocks])), lo, hi
-    return _to_basis(R, basis, degree, domain, lo, hi), lo, hi
-
-
-def _block_rows(x: np.ndarray, y: np.ndarray, degree: int, lo: float, hi: float) -> np.ndarray:
-    """[P_0 ... P_degree; y] of one block on the window [lo, hi], in this thread's scratch rows."""
-    p = degree + 1
-    rows = _scratch(p + 2, x.size)
-    _legendre_rows(x, degree, lo, hi, rows[: p + 1])  # row p is scratch here
-    np.copyto(rows[p], y)
-    return rows[: p + 1]
-
-
-def _gram_factor(G: np.ndarray, x: np.ndarray, y: np.ndarray, degree: int, lo: float, hi: float) -> np.ndarray | None:
-    """R of [L y] from its Gram matrix G (L: the Legendre columns on [lo, hi]); None when L is not well
-    conditioned. When rho^2 would cancel in y^T y - |r|^2, a second pass over the blocks forms the
-    residual explicitly (so rho is not the difference of two large numbers)."""
-    p = degree + 1
-    C = _well_conditioned_cholesky(G[:p, :p])
-    if C is None:
+    for i in range(0, x.size, BLOCK):
+        rows = _block_rows(x[i : i + BLOCK], y[i : i + BLOCK], degree, lo, hi)
+        G += _gram(rows[:p], rows[p + 1])
+    out = _gram_factor(G)
+    if out is None:
         return None
-    R = np.zeros((p + 1, p + 1))
-    R[:p, :p] = C.T
-    r = np.linalg.solve(C, G[:p, p])
-    rho2 = float(G[p, p] - r @ r)
-    if rho2 < _CANCELLATION * G[p, p]:
-        theta = np.linalg.solve(C.T, r)
-        Le, ee = np.zeros(p), 0.0
+    R, C, cancels = out
+    if cancels:  # rho^2 would cancel in y^T y - |r|^2: a second pass forms the residual explicitly
+        theta = np.linalg.solve(C.T, R[:p, p])
+        Lres, rr = np.zeros(p), 0.0
         for i in range(0, x.size, BLOCK):
-            A = _block_rows(x[i : i + BLOCK], y[i : i + BLOCK], degree, lo, hi)
-            e = _residual(A[:p], A[p], theta)
-            Le += A[:p] @ e
-            ee += float(e @ e)
-        correction = np.linalg.solve(C, Le)  # what the first solve left in the span of the rows
-        r = r + correction
-        rho2 = ee - float(correction @ correction)
-    R[:p, p], R[p, p] = r, math.sqrt(max(rho2, 0.0))
+            rows = _block_rows(x[i : i + BLOCK], y[i : i + BLOCK], degree, lo, hi)
+            res = _residual(rows[:p], rows[p + 1], theta, rows[p])
+            Lres += rows[:p] @ res
+            rr += float(res @ res)
+        _correct(R, C, Lres, rr)
     return R
 
 
-def _residual(L: np.ndarray, y: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """y - L^T theta, in place of y (a scratch row)."""
-    for k in range(L.shape[0]):
-        y -= theta[k] * L[k]
-    return y
-
-
-def _well_conditioned_cholesky(G11: np.ndarray) -> np.ndarray | None:
-    try:
-        C = np.linalg.cholesky(G11)  # G11 = C C^T, R11 = C^T
-    except np.linalg.LinAlgError:
-        return None
-    d = np.abs(np.diag(C))
-    if not d.min() > d.max() / _WELL_CONDITIONED or np.linalg.cond(C) > _WELL_CONDITIONED:
-        return None
-    return C
-
-
-def _to_basis(R_block: np.ndarray, basis: str, degree: int, domain, lo: float, hi: float) -> np.ndarray:
-    """[X y] = [L y] diag(C, 1): the factor carried into the requested basis and re-triangularised."""
+def _block_rows(x: np.ndarray, y: np.ndarray, degree: int, lo: float, hi: float) -> np.ndarray:
+    """This thread's scratch rows: P_0 ... P_degree of the window at x, a spare row, then y (contiguous)."""
     p = degree + 1
-    C = _change_of_basis(basis, degree, domain, lo, hi)
-    M = R_block.copy()
-    M[:, :p] = R_block[:, :p] @ C
-    return _triangular(M)
+    rows = _scratch(p + 2, x.size)
+    _legendre_rows(x, degree, lo, hi, rows[: p + 1])
+    np.copyto(rows[p + 1], y)
+    return rows
 
 
-def _block_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain,
-                  bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
+def _block_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> tuple[np.ndarray, float, float]:
     p = degree + 1
     m = x.size
     if m == 0:
         return np.zeros((p + 1, p + 1)), math.inf, -math.inf
-    lo, hi = bounds if bounds is not None else (float(x.min()), float(x.max()))
+    lo, hi = float(x.min()), float(x.max())
     if m < 4 * (p + 1) or not hi > lo:  # tiny or degenerate: Householder on the requested columns
         A = np.vstack([target_columns(x, basis, degree, domain), y[None]])
         return _triangular(A.T), lo, hi
-    A = _block_rows(x, y, degree, lo, hi)  # P_0 ... P_degree on the block's own window, and y
-    R_block = _gram_factor(_gram(A[:p], A[p]), x, y, degree, lo, hi)
+    rows = _block_rows(x, y, degree, lo, hi)  # rows P_0 ... P_degree of the block's own window
+    y = rows[p + 1]  # contiguous, in the cache, for the dot products
+    R_block = _cholesky_factor(rows[:p], y, rows[p])
     if R_block is None:  # not well conditioned even there: Householder QR of the same rows
-        R_block = _triangular(A.T)
-    return _to_basis(R_block, basis, degree, domain, lo, hi), lo, hi
+        R_block = _triangular(np.vstack([rows[:p], y[None]]).T)
+    # [X y] = [L y] diag(C, 1): carry the factor into the requested basis and re-triangularise.
+    C = _change_of_basis(basis, degree, domain, lo, hi)
+    M = R_block.copy()
+    M[:, :p] = R_block[:, :p] @ C
+    return _triangular(M), lo, hi
 
 
 def _scratch(k: int, m: int) -> np.ndarray:
@@ -396,6 +370,58 @@ def _gram(L: np.ndarray, y: np.ndarray) -> np.ndarray:
         G[i, p] = G[p, i] = L[i] @ y
     G[p, p] = y @ y
     return G
+
+
+def _cholesky_factor(L: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> np.ndarray | None:
+    """R of [L^T y] (L is (p, m): basis rows, the first of them ones) through the Gram matrix;
+    None when the rows are not well conditioned. When the fit is so good that rho^2 would cancel
+    in y^T y - |r|^2, it is recomputed from the explicit residual (kept in ``scratch``)."""
+    p = L.shape[0]
+    out = _gram_factor(_gram(L, y))
+    if out is None:
+        return None
+    R, C, cancels = out
+    if cancels:
+        theta = np.linalg.solve(C.T, R[:p, p])
+        res = _residual(L, y, theta, scratch)
+        _correct(R, C, L @ res, float(res @ res))
+    return R
+
+
+def _gram_factor(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(R of [L^T y], C with G11 = C C^T, whether rho^2 cancels) from the Gram matrix G of [L^T y];
+    None when L is not well conditioned."""
+    p = G.shape[0] - 1
+    try:
+        C = np.linalg.cholesky(G[:p, :p])  # G11 = C C^T, R11 = C^T
+    except np.linalg.LinAlgError:
+        return None
+    d = np.abs(np.diag(C))
+    if not d.min() > d.max() / _WELL_CONDITIONED or np.linalg.cond(C) > _WELL_CONDITIONED:
+        return None
+    R = np.zeros((p + 1, p + 1))
+    R[:p, :p] = C.T
+    r = np.linalg.solve(C, G[:p, p])
+    rho2 = float(G[p, p] - r @ r)
+    R[:p, p], R[p, p] = r, math.sqrt(max(rho2, 0.0))
+    return R, C, rho2 < _CANCELLATION * G[p, p]
+
+
+def _residual(L: np.ndarray, y: np.ndarray, theta: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """y - L^T theta, formed explicitly in ``out``."""
+    np.multiply(L[0], theta[0], out=out)
+    for k in range(1, L.shape[0]):
+        out += theta[k] * L[k]
+    np.subtract(y, out, out=out)
+    return out
+
+
+def _correct(R: np.ndarray, C: np.ndarray, Lres: np.ndarray, rr: float) -> None:
+    """Refine r and rho in place from the explicit residual's L^T res and res^T res: rho does not cancel."""
+    p = C.shape[0]
+    correction = np.linalg.solve(C, Lres)  # what the first solve left in the span of the rows
+    R[:p, p] = R[:p, p] + correction
+    R[p, p] = math.sqrt(max(rr - float(correction @ correction), 0.0))
 
 
 def _legendre_rows(x: np.ndarray, degree: int, lo: float, hi: float, out: np.ndarray) -> None:
