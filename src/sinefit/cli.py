@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -101,7 +102,13 @@ def _root(
     budget.configure(memory)
 
 
-Opt = typer.Option
+def Opt(*args: Any, help: Optional[str] = None, **kwargs: Any) -> Any:  # noqa: A002 - typer's own name
+    """typer.Option, with a "[default: X]" note of the help escaped: rich reads a bracketed note as
+    markup and drops it (options default to None so that a --config file's values count, so typer
+    has no default of its own to show)."""
+    if help and "[default:" in help:
+        help = help.replace("[default:", "\\[default:")
+    return typer.Option(*args, help=help, **kwargs)
 
 # Options shared by `fit` and `sweep`: defined once, so their help and parsing never drift apart.
 ConfigOpt = Annotated[Optional[Path], Opt(help="TOML (or JSON) file of settings; options given here override it.")]
@@ -519,6 +526,17 @@ def report(
     from . import report as reporting
     from .io import runs
 
+    if run.is_dir() and (run.name.startswith("sweep-") or (run / "sweep.csv").exists()):  # a sweep has no single fit to report: its grid and best configurations instead
+        from .io import runhistory
+
+        doc = _sweep_summary(run)
+        if as_json and doc is not None:
+            print(json.dumps(doc, indent=2))
+            return
+        print(f"{_quoted(run)} is a sweep, not a fit: its grid and best configurations (all rows in "
+              f"{_quoted(run / 'sweep.csv')}; `sinefit fit` with one row's settings reports that fit)")
+        print(runhistory.sweep_text(run, doc))
+        return
     try:
         result = runs.load_result(run)
     except runs.DataChanged as e:  # the run's own report, as written; never other numbers
@@ -679,13 +697,24 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
         raise InputError(f"{_quoted(run)}: not a sinefit run directory (no config.toml, status.json or summary.json)")
     print(f"{_quoted(run)}: {e.kind}, {e.status}, {e.when}")
     if e.kind == "sweep":
-        print(runhistory.read_small(run / "summary.json") or "(no summary: incomplete)")
+        print(runhistory.sweep_text(run, _sweep_summary(run)))
         return
     report = runhistory.read_small(run / "report.txt")  # None: missing, or not a regular file
     if report is not None:
         print(report, end="")
     else:
         print("(no report: the run did not finish; its history so far is in history.csv)")
+
+
+def _sweep_summary(run: Path) -> Any:
+    """A sweep's summary.json, parsed (None: missing, unreadable or not JSON)."""
+    from .io import runhistory
+
+    text = runhistory.read_small(run / "summary.json")
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 @runs_app.command("compare")
@@ -762,6 +791,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     for i in reversed(range(len(argv))):
         if argv[i] in OPTIONAL_VALUES and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
             argv.insert(i + 1, OPTIONAL_VALUES[argv[i]])
+    argv = _negative_x_values(argv)
     command = typer.main.get_command(app)
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _warning
@@ -778,6 +808,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         warnings.showwarning = previous_showwarning
     return code
+
+
+_NEGATIVE = re.compile(r"-(\d|\.\d|pi\b|inf\b)", re.IGNORECASE)
+
+
+def _negative_x_values(argv: list[str]) -> list[str]:
+    """`predict M --x 0.5 -1.25`: click reads -1.25 as an option. The values after --x (up to the
+    next option that is not a number) become --x=VALUE each, in their order."""
+    if "predict" not in argv:
+        return argv
+    out, taking = [], False
+    for a in argv[argv.index("predict") + 1 :]:
+        if a == "--x":
+            taking = True
+            continue
+        if taking and (_NEGATIVE.match(a) or not (a.startswith("-") or os.path.exists(a))):  # a path: the model
+            out.append(f"--x={a}")
+            continue
+        taking = False
+        out.append(a)
+    return argv[: argv.index("predict") + 1] + out
 
 
 def _mark_unfinished_run(status: str) -> bool:

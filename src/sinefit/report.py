@@ -325,6 +325,8 @@ def gap_text(result: FitResult) -> str:
     a = result.advice
     if a.at_roundoff:
         return "at the optimum to round-off"
+    if a.diverged and not math.isfinite(a.ratio) and result.quadratic.optimum_loss > 0:
+        return "diverged"
     if not math.isfinite(a.ratio):
         return "the optimum is an exact fit"
     return f"{a.gap:.4g}"
@@ -336,6 +338,9 @@ def _ratio_text(result: FitResult) -> str:
         return f"{a.ratio:.4g}x a least-squares loss that is not unique (rank {q.rank} of {q.p})"
     if a.at_roundoff:
         return f"1: at the optimum to round-off (within {a.roundoff:.2g})"
+    if a.diverged and q.optimum_loss > 0:  # inf / a positive optimum: not an exact fit
+        return "diverged: the last finite loss is " + (f"{a.ratio:.4g}x the optimum" if math.isfinite(a.ratio) else
+                                                       "beyond float64 against the optimum")  # fmt: skip
     return _ratio(a.ratio)
 
 
