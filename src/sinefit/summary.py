@@ -216,15 +216,16 @@ def _summarize_chunks(chunks, basis: str, degree: int, domain, sample_cap: int) 
     factors, xs, ys = [], [], []
     n, lo, hi, kept = 0, math.inf, -math.inf, 0
     for x, y in chunks:
-        x = np.ascontiguousarray(x, dtype=np.float64).ravel()
-        y = np.ascontiguousarray(y, dtype=np.float64).ravel()
+        x = np.asarray(x, dtype=np.float64).ravel()  # strided views are fine: no copy
+        y = np.asarray(y, dtype=np.float64).ravel()
         if not x.size:
             continue
-        factors.append(chunk_factor(x, y, basis, degree, dom))
+        R, x_lo, x_hi = chunk_factor_range(x, y, basis, degree, dom)  # the range comes with the factor
+        factors.append(R)
         if len(factors) >= 64:
             factors = [_triangular(np.vstack(factors))]
         n += x.size
-        lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+        lo, hi = min(lo, x_lo), max(hi, x_hi)
         stride = max(1, -(-x.size // sample_cap))
         xs.append(x[::stride].copy())
         ys.append(y[::stride].copy())
