@@ -347,30 +347,3 @@ def test_a_bad_partition_is_named_with_its_line(dataset, capsys, tmp_path):
     assert f"{bad}: line 3" in err and "oops" in err
     code = main(["fit", "--data", str(tmp_path / "nothing" / "*.parquet"), "--out", str(tmp_path / "runs")])
     assert code == 2 and "no data files" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("case", ["noisy", "exact", "clustered"])
-@pytest.mark.parametrize("kind, degree, domain", [("power", 3, None), ("legendre", 8, (-2.0, 5.0)),
-                                                  ("chebyshev", 11, (-2.0, 5.0))])  # fmt: skip
-def test_a_long_chunk_factor_equals_householder_qr(case, kind, degree, domain):
-    """A chunk longer than summary.BLOCK (one Gram matrix summed over its blocks on the chunk's own
-    window; per-block factors when clustered x make that window ill conditioned; the explicit residual
-    when the fit is nearly exact). Oracle: numpy's Householder QR of all of [X y] at once."""
-    rng = np.random.default_rng(11)
-    m = 3 * summary.BLOCK + 123
-    x = rng.uniform(-2.0, 5.0, m)
-    if case == "clustered":
-        x = np.concatenate([rng.uniform(0.0, 1e-6, m - 10), rng.uniform(4.0, 5.0, 10)])
-    y = (1 + x - 0.5 * x**2 + 0.1 * x**3 if case == "exact" else np.sin(x)) + (1e-9 if case == "exact" else 0.1) * \
-        rng.standard_normal(m)  # fmt: skip
-    R, lo, hi = summary.chunk_factor_range(x, y, kind, degree, domain)
-    A = np.vstack([summary.target_columns(x, kind, degree, domain), y[None]]).T
-    want = np.linalg.qr(A, mode="r")
-    want = want * np.where(np.diag(want) < 0, -1.0, 1.0)[:, None]
-    assert (lo, hi) == (x.min(), x.max())
-    G = A.T @ A  # backward stable: R^T R is the Gram of [X y] up to rounding, whatever the conditioning
-    assert np.linalg.norm(R.T @ R - G) <= 1e-12 * np.linalg.norm(G)
-    if case != "clustered":  # well conditioned: R itself agrees (clustered x leave its last rows to rounding)
-        np.testing.assert_allclose(R, want, rtol=0, atol=1e-11 * np.abs(want).max())
-    p = degree + 1
-    assert R[p, p] == pytest.approx(want[p, p], rel=1e-6)  # rho: the residual's norm, even when tiny
