@@ -16,7 +16,7 @@ rank-deficient and ``rank`` says so. Pure numpy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,9 +30,6 @@ class Solution:
     residual: np.ndarray  # (n,) B phi - y, computed in the well-conditioned form
     rank: int  # determined directions, of p
     inverse_gram: np.ndarray  # (p, p) (X^T X)^+ in the fitted basis, same rank decision as theta
-    # (n, p) orthonormal columns spanning X's columns (the solve's own U): X's spectrum is that of the
-    # small span^T X, so a caller needs no second factorisation of the n rows
-    span: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def p(self) -> int:
@@ -109,7 +106,7 @@ def _mapped_power(x: np.ndarray, y: np.ndarray, degree: int) -> Solution | None:
     if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(cov))):
         return None
     residual = (_horner(psi, u) - yl).astype(np.float64)
-    return Solution(theta, residual, f.rank, cov, f.U)
+    return Solution(theta, residual, f.rank, cov)
 
 
 def from_svd(X: np.ndarray, y: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray) -> Solution:
@@ -144,4 +141,4 @@ def least_squares(X: np.ndarray, y: np.ndarray, x: np.ndarray | None = None, bas
             # accurately at all; the direct solve is the best there is.
         f = _ScaledSVD(X)
         theta = f.solve(y)
-        return Solution(theta, X @ theta - y, f.rank, f.inverse_gram(), f.U)
+        return Solution(theta, X @ theta - y, f.rank, f.inverse_gram())
