@@ -3,7 +3,9 @@
 Starts `sinefit serve` on 127.0.0.1 (a free port, its own process), opens the page in Debian's Chromium through
 Playwright, moves the lr slider N times (waiting for each redraw), and reports the median and
 the 90th percentile of the time the page measures from the slider's `input` event to the
-animation frame after the charts were redrawn with the new answer. Bars (issue #11): median
+animation frame after the curves (the fit chart and the loss chart) were redrawn with the new
+answer; the page redraws its other views (eigen-directions, coefficients, contour map, math) one
+frame later, and they are not in this figure. Bars (issue #11): median
 <= 50 ms for the seed's problem, <= 200 ms for degree 15 with momentum. Then it plays a long
 run (its frames streamed by the server at 30 a second) and reports the rate and the steadiness
 of the frames the page drew, and the machine's load average.

@@ -92,6 +92,14 @@ def _blas_exit() -> None:
             _blas_state["limit"] = None
 
 
+def hold_analysis_blas() -> Callable[[], None]:
+    """One BLAS thread from now until the returned function is called: the analysis' own blocks inside
+    are then free (no limiter of their own, each ~1 ms of reading /proc/self/maps). For a process
+    that only runs small problems, as ``sinefit serve`` does."""
+    _blas_enter()
+    return _blas_exit
+
+
 @contextlib.contextmanager
 def analysis_blas(work: float = 0.0) -> Iterator[None]:
     """numpy's BLAS on one thread inside the block, unless ``work`` (flops) is large enough for

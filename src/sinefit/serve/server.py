@@ -6,6 +6,7 @@ import ipaddress
 import socket
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -47,12 +48,11 @@ def one_blas_thread():
 
     Its matrices are at most 21 wide: threads cannot speed them up, and on a loaded machine
     OpenBLAS's threads wait for each other (an SVD of 1000 x 16 took 170 ms with two threads
-    under load, 0.4 ms with one). None when threadpoolctl is not installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(limits=1, user_api="blas")
+    under load, 0.4 ms with one). Held for the whole time (``threads.hold_analysis_blas``), so the
+    analysis does not set its own limiter on every call (3-4 ms of a 5 ms answer)."""
+    from .. import threads
+
+    return types.SimpleNamespace(restore_original_limits=threads.hold_analysis_blas())
 
 
 @dataclass

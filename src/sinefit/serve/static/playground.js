@@ -12,7 +12,7 @@ const COLORS = ["#2563eb", "#e67e22", "#16a34a", "#9333ea", "#db2777", "#0891b2"
 const CLIENT = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
 const state = { query: {}, view: null, cursor: null, playing: false, seq: 0, controller: null, charts: {}, shape: "",
   inputAt: null, latencies: [], uploadName: null, boundShown: null, lastSeqDrawn: 0,
-  stream: null, streamSeq: 0, pending: null, framesDrawn: 0, frameTimes: [] };
+  stream: null, streamSeq: 0, restSeq: 0, pending: null, framesDrawn: 0, frameTimes: [] };
 
 // ------------------------------------------------------------------ formatting
 function fmt(v, digits = 4) {
@@ -326,7 +326,7 @@ function draw() {
   fillControls(state.query);
   drawLrSlider();
   drawStatic();
-  render();
+  render(true);
 }
 
 function drawStatic() { // what does not move with the step cursor
@@ -387,7 +387,10 @@ function drawStatic() { // what does not move with the step cursor
   state.E = r.thetas.map(modesOf); // each recorded step's error along the eigen-directions
 }
 
-function render() {
+// An answer redraws the curves and the loss chart at once and the other views (eigen-directions,
+// coefficients, contour map, math, step label) at the animation frame after it: the slider's latency is to the redrawn
+// curves. A frame of the animation redraws everything at once.
+function render(deferRest = false) {
   const V = state.view, r = V.run, P = V.problem, c = state.cursor, path = pathNow(), k = path.steps.length - 1;
   const theta = c.theta, now = curve(theta), t = c.t;
   // fit chart: only the current curve moves
@@ -410,6 +413,22 @@ function render() {
     const lo = Math.min(...finiteLoss), hi = Math.max(...finiteLoss), pad = Math.max(0.1, 0.05 * (hi - lo));
     state.charts.loss.setScale("y", { min: lo - pad, max: hi + pad });
   });
+  const ctx = { V, r, P, c, path, k, theta, t, X1, pick, xmax, one };
+  if (state.inputAt !== null) { // slider input -> redrawn curves: measured for the benchmark
+    const started = state.inputAt;
+    state.inputAt = null;
+    requestAnimationFrame(() => state.latencies.push(performance.now() - started));
+  }
+  if (!deferRest) { renderRest(ctx); return; }
+  const id = ++state.restSeq;
+  // the frame after the one that paints the curves (a rAF queued from a rAF callback runs a frame later)
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    if (id === state.restSeq && state.view === V && state.cursor === c) renderRest(ctx);
+  }));
+}
+
+function renderRest({ V, r, P, c, path, k, theta, t, X1, pick, xmax, one }) {
+  state.restSeq++; // a deferred redraw still waiting is now stale
   // each eigen-direction's share of L - L*: measured (solid) and predicted from its rate (dashed)
   const modes = shownModes(P.p), e0 = modesOf(r.thetas[0]), series = [X1];
   const allE = path.E;
@@ -450,11 +469,6 @@ function render() {
   drawMath(theta, t, c.loss);
   $("step-label").textContent = r.converged_at !== null ? `step ${t} of ${r.end} (converged; cap ${r.steps})` : `step ${t} of ${r.steps}`;
   $("step-label").dataset.step = String(t);
-  if (state.inputAt !== null) { // slider input -> redrawn: measured for the benchmark
-    const started = state.inputAt;
-    state.inputAt = null;
-    requestAnimationFrame(() => state.latencies.push(performance.now() - started));
-  }
 }
 
 // The contour map: the ellipses, frame and labels are drawn once per answer (and size) into a canvas of
