@@ -114,3 +114,15 @@ def test_a_summarising_pass_checks_its_block_buffers():
     assert need(fits) <= 64 * 2**20 < need(fits + 1)
     s = streaming.accumulate([(x, np.sin(x))], "legendre", min(fits, 20), (-1.0, 1.0), n_threads=2)
     assert s.n == 100
+
+
+def test_predict_input_is_read_packed_and_bounded_by_the_budget(tmp_path, monkeypatch):
+    from sinefit.io import predictions
+
+    path = tmp_path / "in.csv"
+    xs = np.linspace(-3, 3, 10_000)
+    path.write_text("x\n" + "\n".join(repr(float(v)) for v in xs) + "\n")
+    np.testing.assert_array_equal(predictions.read_x_csv(path), np.loadtxt(path, skiprows=1))
+    monkeypatch.setattr(budget, "limit", lambda: 64 * 1024)  # below --memory's floor: 2730 values
+    with pytest.raises(budget.OverBudget, match=r"in\.csv: predicting more than 2730 x values"):
+        predictions.read_x_csv(path)
