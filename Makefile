@@ -24,9 +24,10 @@ $(VENV)/.ready: pyproject.toml Makefile
 
 # The tests also need pytest, hypothesis, the MLflow extra (its round trip is tested), the
 # playground's serve extra with Playwright (its browser tests), Dask (a local cluster), moto's
-# S3 server (remote data sets) and the notebook extra (the tour notebook runs).
+# S3 server (remote data sets), pyspark (the Spark recipe; it skips without Java) and the notebook
+# extra (the tour notebook runs).
 $(VENV)/.ready-test: $(VENV)/.ready
-	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser,dask,s3test,notebook]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mlflow,serve,browser,dask,spark,s3test,notebook]"
 	touch $@
 
 # The playground's browser tests drive Debian's Chromium (Playwright's own browser download is not

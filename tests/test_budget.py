@@ -85,3 +85,13 @@ def test_streaming_keeps_a_sample_the_budget_holds(monkeypatch):
     r = sinefit.fit(dtype="float64", degree=60, basis="legendre", samples=300_000, steps=5)
     kept = r.dataset.x.numel()
     assert kept < 300_000 and kept * 61 * 8 < budget.limit()
+
+
+@pytest.mark.parametrize("where", ["before", "after", "after="])
+def test_memory_is_accepted_after_the_subcommand_too(tmp_path, capsys, where):
+    rest = ["fit", "--degree", "200", "--samples", "100000", "--out", str(tmp_path)]
+    argv = {"before": ["--memory", "64M", *rest], "after": [*rest, "--memory", "64M"],
+            "after=": [*rest, "--memory=64M"]}[where]  # fmt: skip
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "memory budget of 64 MiB" in err and err.count("\n") == 0, err

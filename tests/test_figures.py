@@ -148,7 +148,8 @@ def test_a_missing_file_is_named(seed_run, tmp_path, name):
     [
         ("history.csv", "step,loss\n0,1.0\n1,abc\n", r"history\.csv, line 3: not a number"),
         ("history.csv", "step,value\n0,1.0\n", r"history\.csv: expected the header step,loss"),
-        ("history.csv", "step,loss\n0,1.0\n2,0.5\n", r"history\.csv: steps must run 0, 1, 2"),
+        ("history.csv", "step,loss\n0,1.0\n2,0.5\n2,0.4\n", r"history\.csv: steps must start at 0 and increase"),
+        ("history.csv", "step,loss\n1,1.0\n2,0.5\n", r"history\.csv: steps must start at 0 and increase"),
         ("history.csv", "step,loss\n", r"history\.csv: no rows"),
         ("trajectory.csv", "step,a,b,c\n0,1,2,3\n", r"trajectory\.csv: expected the header step,a,b,c,d"),
         ("trajectory.csv", "step,a,b,c,d\n0,1,2,3\n", r"trajectory\.csv, line 2: expected 5 values, got 4"),

@@ -168,3 +168,13 @@ def test_gd_lr_auto_on_a_hopeless_problem_removes_the_steep_directions():
     easy = fit(basis="legendre", lr="auto", steps=5, dtype="float64")
     ev = easy.quadratic.eigenvalues
     assert easy.lr == pytest.approx(2.0 / (ev[0] + ev[-1]), rel=1e-12)
+
+
+def test_a_diverged_fit_is_never_called_an_exact_fit():
+    from sinefit import report
+
+    # The degree-15 case at the textbook lr: the last finite loss (1e308) over a tiny optimum is inf.
+    r = fit(optimizer="momentum", momentum=0.9, lr=7.25e-17, degree=15, dtype="float64")
+    assert r.diverged_at is not None and r.quadratic.optimum_loss > 0 and r.advice.ratio == math.inf
+    text = report.fit_report(r)
+    assert "exact fit" not in text and "exact fit" not in report.gap_text(r)

@@ -127,6 +127,47 @@ def test_streamed_accuracy_matches_in_memory(kind, degree, interval):
     assert s.sse(streamed) == pytest.approx(sse_reference, rel=1e-9, abs=floor)
 
 
+@pytest.mark.parametrize("kind, degree, interval", ACCURACY_CASES)
+def test_long_chunks_summed_block_by_block_are_as_accurate(kind, degree, interval, monkeypatch):
+    """The streamed pass's path: chunks of many blocks, one Gram matrix per chunk on its own window.
+    Oracle: mpmath least squares, as above (BLOCK made small so 200-row chunks span 4 blocks)."""
+    monkeypatch.setattr(summary, "BLOCK", 50)
+    rng = np.random.default_rng(degree)
+    x = np.sort(rng.uniform(*interval, 800))
+    y = np.sin(x) + 1e-3 * rng.standard_normal(x.size)
+    domain = interval if kind != "power" else None
+    X = design(kind, x, degree, domain)
+    _, fitted_ref = mp_lstsq(X, y)
+    in_memory = analysis.solve(X, y).optimum
+    s = summary.merge(summary.summarize(cx, cy, kind, degree, domain) for cx, cy in pieces(x, y, 200))
+    assert log_error(X @ s.least_squares()[0], fitted_ref) <= max(log_error(X @ in_memory, fitted_ref), -14) + 1
+
+
+@pytest.mark.parametrize("kind", ["power", "legendre"])
+@pytest.mark.parametrize("spread", ["uniform", "clustered", "exact"])
+def test_a_chunk_of_many_blocks_has_the_QR_factor_of_its_rows(kind, spread, monkeypatch):
+    """Oracle: numpy.linalg.qr of [X y]. One chunk of 12 blocks: the Gram path (uniform), the
+    block-by-block fallback (clustered x), and the second pass that forms the residual when the fit
+    is nearly exact (rho^2 would cancel in y^T y - |r|^2)."""
+    monkeypatch.setattr(summary, "BLOCK", 256)
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-2.0, 3.0, 3001) if spread != "clustered" else np.concatenate(
+        [rng.normal(0.0, 1e-4, 3000), [3.0]])  # fmt: skip
+    noise = 1e-9 if spread == "exact" else 0.01
+    y = (np.cos(2 * x) if spread != "exact" else 1 - x + 0.5 * x**3) + noise * rng.standard_normal(x.size)
+    degree, domain = 5, DOMAINS[kind]
+    s = summary.summarize(x, y, kind, degree, domain)
+    A = np.column_stack([design(kind, x, degree, domain), y])
+    norms = np.linalg.norm(A, axis=0)
+    np.testing.assert_allclose((s.R.T @ s.R) / np.outer(norms, norms), (A.T @ A) / np.outer(norms, norms), rtol=0,
+                               atol=1e-13)  # fmt: skip
+    want = oracle_R(kind, x, y, degree, domain)
+    if spread != "clustered":  # (clustered: X is too ill-conditioned for R itself to be determined)
+        np.testing.assert_allclose(s.R / norms, want / norms, rtol=0, atol=1e-12)
+        assert s.rho == pytest.approx(want[-1, -1], rel=1e-6)  # noise 1e-9: rho is 1e-9 of |y|, not cancelled
+    assert (s.x_min, s.x_max) == (x.min(), x.max())
+
+
 def test_degree_10_power_fit_far_from_zero_is_no_longer_refused(tmp_path, monkeypatch):
     """Oracle: the in-memory fit of the same rows (the SVD of X): same fitted values to 1e-9."""
     x = np.linspace(-8.8, -3.1, 5000)

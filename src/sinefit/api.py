@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, basis, data, engine, finite, init, losses, minibatch, model, optim, stability, stats, streaming
+from . import analysis, basis, data, engine, finite, history, init, losses, minibatch, model, optim, stability, stats, streaming
 from . import budget, expr, threads, train
 from . import trace as trace_mod
 from .coefficients import Coefficients
@@ -62,6 +62,23 @@ class FitResult:
     converged_at: int | None = None  # the step where training stopped early, at the optimum (see FitConfig.tol)
     trace: Any = None  # trace.Trace of the first steps, with fit(trace=N) (set by keyword only)
     minibatch: Any = None  # minibatch.MiniBatchRun, with batch_size (set by keyword only)
+    history_steps: np.ndarray | None = None  # the step of each entry of ``losses`` (None: entry t is step t)
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The step of each entry of ``losses``: 0 ... T for a run of T steps, fewer (every step up to
+        history.FULL, then geometrically spaced, always the logged ones and the last) for a long one."""
+        return np.arange(len(self.losses)) if self.history_steps is None else self.history_steps
+
+    def loss_at(self, step: int) -> float:
+        """The loss after ``step`` updates (NaN if the history did not keep that step)."""
+        i = step if self.history_steps is None else history.index_of(self.history_steps, step)
+        return float(self.losses[i]) if i is not None and 0 <= i < len(self.losses) else math.nan
+
+    @property
+    def last_step(self) -> int:
+        """The step of the history's last entry."""
+        return int(self.steps[-1]) if len(self.losses) else 0
 
     @property
     def trajectory(self) -> list[tuple[int, Polynomial]]:
@@ -96,6 +113,8 @@ class FitResult:
     def logged(self) -> list[tuple[int, float]]:
         """The (step, loss) pairs the seed prints: steps t with t % log_every == log_every - 1."""
         every = self.config.log_every
+        if self.history_steps is not None:
+            return [(int(t), float(v)) for t, v in zip(self.history_steps, self.losses) if t % every == every - 1]
         return [(t, float(self.losses[t])) for t in range(every - 1, len(self.losses), every)]
 
     def predict(self, x: Any) -> np.ndarray:
@@ -246,12 +265,18 @@ def _assemble(
     diverged_at: int | None,
     snapshots: dict[int, np.ndarray] | None = None,
     interrupted_at: int | None = None,
+    steps: np.ndarray | None = None,
 ) -> FitResult:
     cfg, ds, q = p.config, p.dataset, p.quadratic
+    if steps is not None and history.is_full(steps):
+        steps = None
     initial = Polynomial(p.theta0[0].double().cpu().numpy(), ds.domain, cfg.basis, cfg.order)
     fitted = Polynomial(np.asarray(theta, dtype=np.float64), ds.domain, cfg.basis, cfg.order)
     last = diverged_at - 1 if diverged_at is not None else len(losses_) - 1
-    final_loss = float(losses_[max(last, 0)])
+    if steps is not None:
+        last = history.index_of(steps, max(last, 0)) if diverged_at is not None else len(losses_) - 1
+    final_loss = float(losses_[max(last or 0, 0)])
+    last_step = len(losses_) - 1 if steps is None else int(steps[-1])
     advice = analysis.advise(
         q, initial.coefficients, fitted.coefficients, final_loss, p.lr or 0.0, diverged_at is not None,
         optimizer=cfg.optimizer, momentum=p.momentum, eps=_loss_eps(p),
@@ -265,11 +290,11 @@ def _assemble(
         errors = X @ fitted.coefficients - y64
         statistics = stats.statistics_from_spectrum(p.moments.n, sse, p.moments.sst, x64, errors, q.singular_values,
                                                     q.directions)  # fmt: skip
-    early = len(losses_) - 1 < cfg.steps and cfg.optimizer != "exact" and diverged_at is None and interrupted_at is None
+    early = last_step < cfg.steps and cfg.optimizer != "exact" and diverged_at is None and interrupted_at is None
     return FitResult(
         cfg, ds, initial, fitted, np.asarray(losses_, dtype=np.float64), final_loss, diverged_at, q, advice,
         statistics, p.lr, p.momentum, p.auto, _engine_text(p), *_stack(snapshots or {}, len(fitted.coefficients)),
-        interrupted_at, len(losses_) - 1 if early else None,
+        interrupted_at, last_step if early else None, history_steps=steps,
     )  # fmt: skip
 
 
@@ -306,40 +331,52 @@ def _engine_text(p: _Problem) -> str:
 
 
 def _run(
-    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None, objective=None
-) -> tuple[np.ndarray, np.ndarray, int | None, dict, int | None]:
+    p: _Problem, log, on_step=None, stop=None, record: frozenset[int] | None = None, objective=None,
+    with_steps: bool = False,
+) -> tuple:
     """Take the steps; return (final theta, loss history, divergence step, snapshots, stop step).
-    ``record``: the steps whose parameters are kept (default: ``snapshot_steps``; the playground asks for its own)."""
+    ``record``: the steps whose parameters are kept (default: ``snapshot_steps``; the playground asks for its own).
+    ``with_steps``: decimate a long history (history.kept_steps) and return its steps as a sixth item."""
     cfg = p.config
     record = snapshot_steps(cfg.steps) if record is None else record
+    # mini-batch histories stay whole: their epoch floors read the history by position
+    kept = history.kept_steps(cfg.steps, cfg.log_every, record) if with_steps and cfg.batch_size is None else None
+    out = _run_steps(p, log, on_step, stop, record, objective, kept)
+    return out if with_steps else out[:5]
+
+
+def _run_steps(p: _Problem, log, on_step, stop, record, objective, kept):
+    cfg = p.config
     if cfg.optimizer == "exact":  # the float64 solution whatever --dtype says, and its float64 loss
         q = p.quadratic
         start = p.theta0[0].double().cpu().numpy()
         final = np.array(q.optimum, dtype=np.float64)
         with np.errstate(all="ignore"):
-            history = np.array([q.loss(start), q.optimum_loss])
-        return final, history, None, {0: start, 1: final}, None
+            history_ = np.array([q.loss(start), q.optimum_loss])
+        return final, history_, None, {0: start, 1: final}, None, None
     if p.engine == "stats" and cfg.optimizer in ("gd", "momentum", "nesterov"):
         theta0 = p.theta0.double().cpu().numpy()
 
-        def closed(steps: int, record_: frozenset[int]):
+        def closed(steps: int, record_: frozenset[int], kept_):
             if cfg.optimizer == "gd":
-                return engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), steps, True, record_)
+                return engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), steps, True, record_, kept_)
             return engine.momentum_modes(
                 p.quadratic, theta0, np.array([p.lr]), np.array([p.momentum]), cfg.optimizer == "nesterov",
-                steps, True, record_,
+                steps, True, record_, kept_,
             )  # fmt: skip
 
-        run = closed(cfg.steps, record)
-        at = converged_step(p, run.losses[:, 0])
+        run = closed(cfg.steps, record, kept)
+        at = converged_step(p, run.losses[:, 0], run.steps)
         if at is not None:  # the same steps, cut where the loss reached the optimum
-            run = closed(at, frozenset(t for t in record if t < at) | {at})
+            kept_at = None if kept is None else np.append(kept[kept < at], at)
+            run = closed(at, frozenset(t for t in record if t < at) | {at}, kept_at)
         losses_ = run.losses[:, 0]
+        at_steps = np.arange(len(losses_)) if run.steps is None else run.steps
         if log is not None:
-            for t in range(cfg.log_every - 1, len(losses_), cfg.log_every):
-                log(t, torch.tensor([losses_[t]]))
+            for i in np.flatnonzero(at_steps % cfg.log_every == cfg.log_every - 1):
+                log(int(at_steps[i]), torch.tensor([losses_[i]]))
         d = int(run.diverged_at[0])
-        return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, None
+        return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, None, run.steps
     objective = objective or _objective(p)
     theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
     below = stop_below(p)
@@ -352,11 +389,12 @@ def _run(
         rule = _rule(cfg.optimizer, p.lr, p.momentum)
         trajectory = train.train(
             theta0, objective, rule, cfg.steps, log_every=cfg.log_every, on_log=log, record=record,
-            on_progress=on_step, stop=stop, stop_below=below,
+            on_progress=on_step, stop=stop, stop_below=below, kept=kept,
         )  # fmt: skip
     d = int(trajectory.diverged_at[0])
     theta = trajectory.theta[0].double().cpu().numpy()
-    return theta, trajectory.losses[:, 0].numpy(), (d if d >= 0 else None), trajectory.snapshots, trajectory.stopped_at
+    return (theta, trajectory.losses[:, 0].numpy(), (d if d >= 0 else None), trajectory.snapshots,
+            trajectory.stopped_at, trajectory.steps)  # fmt: skip
 
 
 def stop_below(p: _Problem) -> float | None:
@@ -370,14 +408,17 @@ def stop_below(p: _Problem) -> float | None:
     return q.optimum_loss + gap
 
 
-def converged_step(p: _Problem, losses_: np.ndarray) -> int | None:
-    """The first step of a finished history at or below ``stop_below`` (None: none, or it is the last)."""
+def converged_step(p: _Problem, losses_: np.ndarray, steps: np.ndarray | None = None) -> int | None:
+    """The first step of a finished history at or below ``stop_below`` (None: none, or it is the last).
+    ``steps``: the step of each entry of a decimated history (the first kept step at or below)."""
     below = stop_below(p)
     if below is None:
         return None
     with np.errstate(invalid="ignore"):
         hits = np.flatnonzero(np.asarray(losses_) <= below)
-    return int(hits[0]) if hits.size and hits[0] < len(losses_) - 1 else None
+    if not (hits.size and hits[0] < len(losses_) - 1):
+        return None
+    return int(hits[0]) if steps is None else int(steps[hits[0]])
 
 
 def _objective(p: _Problem):
@@ -463,15 +504,18 @@ def fit(
 
         objective, figure = display.live_objective(objective or _objective(p), p)
     with threads.torch_threads(threads.for_size(p.columns.numel() if p.engine == "per-sample" else 0)):
-        theta, losses_, diverged_at, snapshots, stopped_at = _run(p, log, step_hook, stop, objective=objective)
+        theta, losses_, diverged_at, snapshots, stopped_at, steps = _run(
+            p, log, step_hook, stop, objective=objective, with_steps=True
+        )
     if diverged_at is not None:
+        at = diverged_at if steps is None else history.index_of(steps, diverged_at)
         warnings.warn(
-            f"loss became {losses_[diverged_at]} at step {diverged_at} (lr {p.lr:g}); "
+            f"loss became {losses_[at]} at step {diverged_at} (lr {p.lr:g}); "
             "the result holds the last finite coefficients",
             DivergenceWarning,
             stacklevel=2,
         )
-    result = _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at)
+    result = _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at, steps)
     if live:
         display.live_finish(figure, result)
     if cfg.batch_size is not None:
@@ -486,11 +530,12 @@ def from_run(
     losses_: np.ndarray,
     diverged_at: int | None,
     interrupted_at: int | None = None,
+    steps: np.ndarray | None = None,
 ) -> FitResult:
     """Rebuild the result of a saved run from its config, coefficients and history, without training."""
     cfg = config.validated()
     p = _prepare(cfg, None, None, summary=streaming.load_given(cfg.summary, cfg) if cfg.summary else None)
-    return _assemble(p, coefficients, losses_, diverged_at, interrupted_at=interrupted_at)
+    return _assemble(p, coefficients, losses_, diverged_at, interrupted_at=interrupted_at, steps=steps)
 
 
 def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:

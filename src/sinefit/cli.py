@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -101,7 +102,13 @@ def _root(
     budget.configure(memory)
 
 
-Opt = typer.Option
+def Opt(*args: Any, help: Optional[str] = None, **kwargs: Any) -> Any:  # noqa: A002 - typer's own name
+    """typer.Option, with a "[default: X]" note of the help escaped: rich reads a bracketed note as
+    markup and drops it (options default to None so that a --config file's values count, so typer
+    has no default of its own to show)."""
+    if help and "[default:" in help:
+        help = help.replace("[default:", "\\[default:")
+    return typer.Option(*args, help=help, **kwargs)
 
 # Options shared by `fit` and `sweep`: defined once, so their help and parsing never drift apart.
 ConfigOpt = Annotated[Optional[Path], Opt(help="TOML (or JSON) file of settings; options given here override it.")]
@@ -205,7 +212,7 @@ def fit(
     batch_size: BatchOpt = None,
     trace: Annotated[int, Opt("--trace", metavar="N", help="Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).")] = 0,
     summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
-    dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a task per partition: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
+    dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a few tasks per worker: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
     model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0.")] = None,
     bounds: Annotated[Optional[str], Opt(help="--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1.")] = None,
     starts: Annotated[Optional[int], Opt(help="--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]")] = None,
@@ -250,11 +257,15 @@ def fit(
         return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
     _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
-    if talk:
-        print(report.header(cfg, _target_text(cfg)))
-        print()
-        if not trace:
-            print(report.LOSS_TABLE_HEADER)
+    shown = False
+
+    def show_header() -> None:  # once the data is read and sound: a refusal never follows a header
+        nonlocal shown
+        if talk and not shown:
+            shown = True
+            print(report.header(cfg, _target_text(cfg)))
+            print()
+
     progress = _Progress("reading points", talk)
     training = _Progress("step", talk, delay=1.0)
     if dask is not None:
@@ -274,6 +285,7 @@ def fit(
 
     def on_trace(traced) -> None:  # --trace: the first steps in full, then the loss table
         progress.close()
+        show_header()
         if talk:
             print(report.trace_text(traced, cfg), end="\n\n")
             print(report.LOSS_TABLE_HEADER)
@@ -281,6 +293,10 @@ def fit(
     def on_start(resolved) -> None:  # the data is read and sound: from here on, a run exists
         nonlocal run_dir
         progress.close()
+        if talk and not shown:
+            show_header()
+            if not trace:
+                print(report.LOSS_TABLE_HEADER, flush=True)
         try:
             run_dir = runs.start_run(out, resolved)
         except OSError as e:
@@ -519,6 +535,17 @@ def report(
     from . import report as reporting
     from .io import runs
 
+    if run.is_dir() and (run.name.startswith("sweep-") or (run / "sweep.csv").exists()):  # a sweep has no single fit to report: its grid and best configurations instead
+        from .io import runhistory
+
+        doc = _sweep_summary(run)
+        if as_json and doc is not None:
+            print(json.dumps(doc, indent=2))
+            return
+        print(f"{_quoted(run)} is a sweep, not a fit: its grid and best configurations (all rows in "
+              f"{_quoted(run / 'sweep.csv')}; `sinefit fit` with one row's settings reports that fit)")
+        print(runhistory.sweep_text(run, doc))
+        return
     try:
         result = runs.load_result(run)
     except runs.DataChanged as e:  # the run's own report, as written; never other numbers
@@ -679,13 +706,24 @@ def runs_show(run: Annotated[Path, typer.Argument(help="A run directory, e.g. ru
         raise InputError(f"{_quoted(run)}: not a sinefit run directory (no config.toml, status.json or summary.json)")
     print(f"{_quoted(run)}: {e.kind}, {e.status}, {e.when}")
     if e.kind == "sweep":
-        print(runhistory.read_small(run / "summary.json") or "(no summary: incomplete)")
+        print(runhistory.sweep_text(run, _sweep_summary(run)))
         return
     report = runhistory.read_small(run / "report.txt")  # None: missing, or not a regular file
     if report is not None:
         print(report, end="")
     else:
         print("(no report: the run did not finish; its history so far is in history.csv)")
+
+
+def _sweep_summary(run: Path) -> Any:
+    """A sweep's summary.json, parsed (None: missing, unreadable or not JSON)."""
+    from .io import runhistory
+
+    text = runhistory.read_small(run / "summary.json")
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 @runs_app.command("compare")
@@ -744,6 +782,18 @@ def serve(
         raise Failure(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
+def _memory_first(argv: list[str]) -> list[str]:
+    """--memory is a root option; typed after the subcommand it means the same, so move it first."""
+    for i, a in enumerate(argv):
+        if a == "--":
+            break
+        if a.startswith("--memory="):
+            return [a, *argv[:i], *argv[i + 1 :]]
+        if a == "--memory" and i + 1 < len(argv):
+            return [a, argv[i + 1], *argv[:i], *argv[i + 2 :]]
+    return argv
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; return the exit code instead of raising SystemExit."""
     from .errors import SinefitError
@@ -753,6 +803,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     _DEBUG = "--debug" in argv
     if _DEBUG:  # a root option, but where it is typed (after the subcommand too) it means the same
         argv = ["--debug", *(a for a in argv if a != "--debug")]
+    argv = _memory_first(argv)
     for i, a in enumerate(argv):  # an empty path would silently mean the current directory
         if (a in ("--out", "--output") and i + 1 < len(argv) and not argv[i + 1].strip()) or a in ("--out=", "--output="):
             _error(f"{a.rstrip('=')}: is empty; give a path")
@@ -762,6 +813,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     for i in reversed(range(len(argv))):
         if argv[i] in OPTIONAL_VALUES and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
             argv.insert(i + 1, OPTIONAL_VALUES[argv[i]])
+    argv = _negative_x_values(argv)
     command = typer.main.get_command(app)
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _warning
@@ -778,6 +830,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         warnings.showwarning = previous_showwarning
     return code
+
+
+_NEGATIVE = re.compile(r"-(\d|\.\d|pi\b|inf\b)", re.IGNORECASE)
+
+
+def _negative_x_values(argv: list[str]) -> list[str]:
+    """`predict M --x 0.5 -1.25`: click reads -1.25 as an option. The values after --x (up to the
+    next option that is not a number) become --x=VALUE each, in their order."""
+    if "predict" not in argv:
+        return argv
+    out, taking = [], False
+    for a in argv[argv.index("predict") + 1 :]:
+        if a == "--x":
+            taking = True
+            continue
+        if taking and (_NEGATIVE.match(a) or not (a.startswith("-") or os.path.exists(a))):  # a path: the model
+            out.append(f"--x={a}")
+            continue
+        taking = False
+        out.append(a)
+    return argv[: argv.index("predict") + 1] + out
 
 
 def _mark_unfinished_run(status: str) -> bool:

@@ -1,6 +1,7 @@
-"""Summaries on Dask: one task per partition of a data set, tree-reduced (``sinefit[dask]``).
+"""Summaries on Dask: a few tasks per worker over the partitions of a data set, tree-reduced (``sinefit[dask]``).
 
-Each worker reads its partitions with sinefit's own readers (so a bad cell is reported with
+Each task (a bag partition of a few files, a few tasks per worker thread: fewer, larger tasks than
+one per file) reads its files one after another with sinefit's own readers (so a bad cell is reported with
 its file and row, exactly as in one process) and returns a :class:`~sinefit.summary.Summary`;
 the summaries are added pairwise in a tree (``dask.bag.fold`` with ``split_every``), which
 gives the answer of one pass up to rounding because the merge is a QR of stacked R factors.
@@ -20,6 +21,7 @@ from .summary import Summary, summarize_chunks
 CHUNK = 1 << 20
 SAMPLE = 1 << 16  # points the merged summary keeps for figures and the largest error
 SPLIT_EVERY = 8
+TASKS_PER_THREAD = 3  # bag partitions per worker thread (each holds several files)
 
 
 def _imports() -> tuple[Any, Any]:
@@ -70,6 +72,35 @@ def _partition_summary(part, columns, basis: str, degree: int, domain, chunk_row
     return summarize_chunks(datasets.partition_chunks(part, columns, chunk_rows), basis, degree, domain, cap)
 
 
+def _partition_range_group(parts, columns, chunk_rows: int) -> list[tuple[float, float]]:
+    """One task's partitions (a bag partition): their joint range, as a one-element list."""
+    lo, hi = math.inf, -math.inf
+    for part in parts:
+        lo, hi = _widen((lo, hi), _partition_range(part, columns, chunk_rows))
+    return [(lo, hi)]
+
+
+def _partition_summary_group(parts, columns, basis: str, degree: int, domain, chunk_rows: int, cap: int) -> list[Summary]:
+    """One task's partitions, read one after another in this task: their merged Summary, in a list."""
+    from .io import datasets
+
+    def chunks():
+        for part in parts:
+            yield from datasets.partition_chunks(part, columns, chunk_rows)
+
+    return [summarize_chunks(chunks(), basis, degree, domain, cap)]
+
+
+def _tasks(client: Any, n_parts: int) -> int:
+    """Bag partitions (tasks) for ``n_parts`` files: a few per worker thread, so that a slow or lost
+    worker is caught up by the others, but not one per file (each task costs the scheduler)."""
+    try:
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+    except Exception:  # noqa: BLE001 - an unusual client: one task per file, as Dask would
+        return n_parts
+    return max(1, min(n_parts, TASKS_PER_THREAD * max(threads, 1)))
+
+
 def _widen(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
     return min(a[0], b[0]), max(a[1], b[1])
 
@@ -100,7 +131,8 @@ def summarize_dataset(
         with connect(address) as own:
             return summarize_dataset(spec, columns, basis, degree, domain, client=own, progress=progress,
                                      chunk_rows=chunk_rows, split_every=split_every)  # fmt: skip
-    items = bag.from_sequence(parts, npartitions=len(parts))
+    items = bag.from_sequence(parts, npartitions=_tasks(client, len(parts)))
+    n_tasks = items.npartitions
 
     def run(collection):
         future = client.compute(collection)
@@ -109,12 +141,13 @@ def summarize_dataset(
         return future.result()
 
     if basis != "power" and domain is None:
-        lo, hi = run(items.map(_partition_range, columns, chunk_rows).fold(_widen, split_every=split_every))
+        ranges = items.map_partitions(_partition_range_group, columns, chunk_rows)
+        lo, hi = run(ranges.fold(_widen, split_every=split_every))
         if not lo <= hi:
             lo, hi = -1.0, 1.0
         domain = (lo, hi) if lo < hi else (lo - 1.0, hi + 1.0)
-    cap = max(1024, SAMPLE // len(parts))
-    summaries = items.map(_partition_summary, columns, basis, degree, domain, chunk_rows, cap)
+    cap = max(1024, SAMPLE // n_tasks)
+    summaries = items.map_partitions(_partition_summary_group, columns, basis, degree, domain, chunk_rows, cap)
     return run(summaries.fold(operator.add, split_every=split_every))
 
 

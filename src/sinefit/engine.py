@@ -38,6 +38,7 @@ class BatchRun:
     theta: np.ndarray  # (B, p) final (or last finite) parameters
     diverged_at: np.ndarray  # (B,) int, -1 where the row never diverged
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)  # step -> parameters (B, p) then
+    steps: np.ndarray | None = None  # the step of each row of ``losses`` (None: row t is step t)
 
 
 def _modes(q: Quadratic, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +64,13 @@ def _log_loss(q: Quadratic, log_w: np.ndarray, log_rho: np.ndarray, t: np.ndarra
 
 
 def gd_closed_form(
-    q: Quadratic, theta0: np.ndarray, lr: np.ndarray, steps: int, history: bool, record: frozenset[int] = frozenset()
+    q: Quadratic, theta0: np.ndarray, lr: np.ndarray, steps: int, history: bool, record: frozenset[int] = frozenset(),
+    kept: np.ndarray | None = None,
 ) -> BatchRun:
     """``steps`` of plain gradient descent for every row, without iterating.
+
+    ``kept`` (history.kept_steps) decimates the history to those steps (plus each row's
+    divergence step and the one before it), their steps in ``BatchRun.steps``.
 
     theta_t = theta* + V diag(rho^t) V^T (theta_0 - theta*), rho_i = 1 - lr lambda_i,
     L(theta_t) = L* + sum_i c s_i^2 e_i^2 rho_i^(2t).
@@ -112,7 +117,19 @@ def gd_closed_form(
         theta = theta_at(end)
         final = loss_at(end)
         losses = None
-        if history:
+        at_steps = None
+        if history and kept is not None and not (kept.size == steps + 1 and kept[-1] == steps):
+            d = diverged[diverged >= 0]
+            at_steps = np.unique(np.concatenate([kept, d, np.maximum(d - 1, 0)]))
+            at_steps = at_steps[at_steps < _history_length(diverged, steps)]
+            losses = np.empty((at_steps.size, theta0.shape[0]))
+            for i in range(0, at_steps.size, 65536):  # in chunks: (chunk, B, p) at a time
+                t = np.broadcast_to(at_steps[i : i + 65536, None].astype(np.float64), (min(65536, at_steps.size - i), theta0.shape[0]))
+                losses[i : i + 65536] = loss_at(t)
+            for b in np.flatnonzero(diverged >= 0):
+                losses[at_steps == diverged[b], b] = np.inf
+                losses[at_steps > diverged[b], b] = np.nan
+        elif history:
             t = np.broadcast_to(np.arange(steps + 1, dtype=np.float64)[:, None], (steps + 1, theta0.shape[0]))
             losses = loss_at(t)  # (T, B)
             for b in np.flatnonzero(diverged >= 0):
@@ -120,10 +137,10 @@ def gd_closed_form(
                 losses[diverged[b] + 1 :, b] = np.nan
             losses = losses[: _history_length(diverged, steps)]
         limit = diverged.max() if np.all(diverged >= 0) else steps + 1
-        kept = np.array([t for t in sorted(record) if t < limit], dtype=np.float64)
-        at = theta_at(np.broadcast_to(kept[:, None], (kept.size, theta0.shape[0])))  # (k, B, p), at once
-        snapshots = {int(t): at[i] for i, t in enumerate(kept)}
-    return BatchRun(losses, final, theta, diverged, snapshots)
+        shot = np.array([t for t in sorted(record) if t < limit], dtype=np.float64)
+        at = theta_at(np.broadcast_to(shot[:, None], (shot.size, theta0.shape[0])))  # (k, B, p), at once
+        snapshots = {int(t): at[i] for i, t in enumerate(shot)}
+    return BatchRun(losses, final, theta, diverged, snapshots, at_steps)
 
 
 def momentum_modes(
@@ -135,6 +152,7 @@ def momentum_modes(
     steps: int,
     history: bool,
     record: frozenset[int] = frozenset(),
+    kept: np.ndarray | None = None,
 ) -> BatchRun:
     """Heavy-ball (or Nesterov) momentum as torch.optim.SGD runs it, mode by mode.
 
@@ -159,23 +177,39 @@ def momentum_modes(
 
     with np.errstate(over="ignore", invalid="ignore"):
         if history:
-            losses = np.empty((steps + 1, B))
+            wanted = None if kept is None or (kept.size == steps + 1 and kept[-1] == steps) else set(kept.tolist())
+            losses = np.empty((steps + 1 if wanted is None else 0, B))
+            rows: dict[int, np.ndarray] = {}  # step -> losses, for a decimated history
             alive = np.ones(B, dtype=bool)
             snapshots = {}
+            previous = None
             for t in range(steps + 1):
                 loss = loss_of(e)
                 if t in record and np.isfinite(loss).all():
                     snapshots[t] = q.optimum + e @ q.directions.T
                 bad = alive & ~np.isfinite(loss)
                 diverged[bad] = t
-                losses[t] = np.where(alive, loss, np.nan)
+                row = np.where(alive, loss, np.nan)
+                if wanted is None:
+                    losses[t] = row
+                elif t in wanted or bad.any():
+                    rows[t] = row
+                    if bad.any() and previous is not None:
+                        rows[t - 1] = previous
+                previous = row
                 alive &= ~bad
                 last_e = np.where(alive[:, None], e, last_e)
                 if t == steps or not np.any(alive):
                     break
                 e, b = advance(e, b, lr, mu, lam)
-            losses = losses[: _history_length(diverged, steps)]
-            return BatchRun(losses, loss_of(last_e), q.optimum + last_e @ q.directions.T, diverged, snapshots)
+            at_steps = None
+            if wanted is None:
+                losses = losses[: _history_length(diverged, steps)]
+            else:
+                at_steps = np.array(sorted(rows), dtype=np.int64)
+                losses = np.stack([rows[int(t)] for t in at_steps]).reshape(-1, B)
+            return BatchRun(losses, loss_of(last_e), q.optimum + last_e @ q.directions.T, diverged, snapshots,
+                            at_steps)  # fmt: skip
         t = 0
         start_loss = loss_of(e)
         diverged[~np.isfinite(start_loss)] = 0

@@ -12,7 +12,9 @@ integer that takes forever to compute.
 from __future__ import annotations
 
 import ast
+import difflib
 import math
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -165,6 +167,20 @@ def _constant_kind(value: object) -> str | None:
     return type(value).__name__
 
 
+# A number directly followed by a name or a parenthesis ("2x", "3 pi", "2(x+1)"): implicit multiplication.
+_IMPLICIT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([A-Za-z_]\w*|\()")
+
+
+def _close(name: str, names: list[str]) -> str | None:
+    """The nearest allowed name, function or named target to a misspelt one ('sine' -> 'sin')."""
+    pool = list(dict.fromkeys([*names, *FUNCTIONS, *NAMED_TARGETS]))
+    prefixes = [c for c in pool if len(c) >= 3 and name.lower().startswith(c)]  # cosine -> cos, tangent -> tan
+    if prefixes:
+        return max(prefixes, key=len)
+    match = difflib.get_close_matches(name.lower(), pool, n=1, cutoff=0.8)  # foo is not floor
+    return match[0] if match else None
+
+
 def _quote(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     if len(text) > limit:
@@ -294,6 +310,8 @@ class _Checker:
         hint = f"allowed names: {', '.join(names)}"
         if node.id.lower() in names:
             hint = f"did you mean '{node.id.lower()}'? {hint}"
+        elif (close := _close(node.id, names)) is not None:
+            hint = f"did you mean '{close}'? {hint}"
         raise self.fail(f"unknown name {quoted}", self.column(node), hint)
 
     def _binop(self, node: ast.BinOp) -> None:
@@ -313,11 +331,17 @@ class _Checker:
         if not isinstance(func, ast.Name):
             self.check(func, depth + 1)  # names the real culprit, e.g. attribute access
             hint = "only named functions can be called"
+            if isinstance(func, ast.Constant):  # 2(x + 1)
+                hint = f"write {self.source(func)}*(...): multiplication needs *"
             raise self.fail(f"calling {_quote(self.source(func))} is not allowed", self.column(node), hint)
         if func.id not in FUNCTIONS:
             quoted = _quote(self.source(func))
             what = f"{quoted} is not a function" if func.id in ("x", *_CONSTANTS) else f"unknown function {quoted}"
-            raise self.fail(what, self.column(func), f"allowed functions: {', '.join(FUNCTIONS)}")
+            hint = f"allowed functions: {', '.join(FUNCTIONS)}"
+            close = _close(func.id, list(FUNCTIONS)) if func.id not in ("x", *_CONSTANTS) else None
+            if close is not None:
+                hint = f"did you mean '{close}'? {hint}"
+            raise self.fail(what, self.column(func), hint)
         if node.keywords:
             raise self.refuse("keyword argument", node.keywords[0])
         for arg in node.args:
@@ -384,6 +408,10 @@ def parse(text: str, *, option: str = "--target", allow_x: bool = True) -> Expre
             column = lead + exc.offset
         else:  # the parser ran out of input, e.g. "x +"
             message, column = f"{message} at the end", lead + len(stripped) + 1
+        implicit = _IMPLICIT.search(stripped)
+        if implicit is not None:  # 2x, 3pi, 2(x + 1): Python has no implicit multiplication
+            a, b = implicit.group(1), implicit.group(2)
+            message += f"; write {a}*{b} (multiplication needs *)"
         raise ExpressionError(f"{option}: not a valid expression: {message} (column {column})") from None
     except (RecursionError, MemoryError):
         raise ExpressionError(f"{option}: expression is too complex to read") from None

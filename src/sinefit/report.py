@@ -81,14 +81,14 @@ def loss_row(step: int, loss: float, note: str = "") -> str:
 def final_row(result: FitResult) -> str:
     """The loss of the returned coefficients, after the last update (the seed never prints it)."""
     if result.diverged_at is not None:
-        return loss_row(result.diverged_at, float(result.losses[result.diverged_at]), "diverged")
+        return loss_row(result.diverged_at, result.loss_at(result.diverged_at), "diverged")
     if result.config.optimizer == "exact":
         return loss_row(1, result.final_loss, "final: the least-squares solution")
     if result.interrupted_at is not None:
         return loss_row(result.interrupted_at, result.final_loss, "interrupted here")
     if result.converged_at is not None:
         return loss_row(result.converged_at, result.final_loss, "converged: at the optimum, so training stopped")
-    return loss_row(len(result.losses) - 1, result.final_loss, "final: after the last update")
+    return loss_row(result.last_step, result.final_loss, "final: after the last update")
 
 
 def auto_lr_text(result: FitResult) -> str:
@@ -308,7 +308,7 @@ def divergence_message(result: FitResult) -> str:
     bound = result.advice.bound
     limit = (f"{cfg.optimizer}'s largest stable lr here is {bound:.3g} ({stability.formula(cfg.optimizer, result.momentum)})"
              if bound is not None else stability.limit_text(cfg.optimizer) or "")  # fmt: skip
-    return f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; {limit}"
+    return f"diverged: the loss became {result.loss_at(step)} at step {step} with lr {result.lr:g}; {limit}"
 
 
 @one_blas_thread
@@ -325,6 +325,8 @@ def gap_text(result: FitResult) -> str:
     a = result.advice
     if a.at_roundoff:
         return "at the optimum to round-off"
+    if a.diverged and not math.isfinite(a.ratio) and result.quadratic.optimum_loss > 0:
+        return "diverged"
     if not math.isfinite(a.ratio):
         return "the optimum is an exact fit"
     return f"{a.gap:.4g}"
@@ -336,6 +338,9 @@ def _ratio_text(result: FitResult) -> str:
         return f"{a.ratio:.4g}x a least-squares loss that is not unique (rank {q.rank} of {q.p})"
     if a.at_roundoff:
         return f"1: at the optimum to round-off (within {a.roundoff:.2g})"
+    if a.diverged and q.optimum_loss > 0:  # inf / a positive optimum: not an exact fit
+        return "diverged: the last finite loss is " + (f"{a.ratio:.4g}x the optimum" if math.isfinite(a.ratio) else
+                                                       "beyond float64 against the optimum")  # fmt: skip
     return _ratio(a.ratio)
 
 

@@ -35,7 +35,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .threads import one_blas_thread
+from .threads import analysis_blas, one_blas_thread
 
 BASES = ("power", "legendre", "chebyshev")
 SAMPLE_CAP = 10_000  # points a summary keeps by default for figures and the largest error
@@ -207,19 +207,25 @@ def summarize_chunks(
 ) -> Summary:
     """The summary of a stream of (x, y) chunks (one partition, say), in one pass and bounded memory:
     the same as merging the chunks' summaries, with a sample taken by stride instead of by sorting."""
+    with analysis_blas():  # one BLAS thread set once for the pass, not once per chunk's QR
+        return _summarize_chunks(chunks, basis, degree, domain, sample_cap)
+
+
+def _summarize_chunks(chunks, basis: str, degree: int, domain, sample_cap: int) -> Summary:
     dom = None if basis == "power" else (float(domain[0]), float(domain[1]))
     factors, xs, ys = [], [], []
     n, lo, hi, kept = 0, math.inf, -math.inf, 0
     for x, y in chunks:
-        x = np.ascontiguousarray(x, dtype=np.float64).ravel()
-        y = np.ascontiguousarray(y, dtype=np.float64).ravel()
+        x = np.asarray(x, dtype=np.float64).ravel()  # strided views are fine: no copy
+        y = np.asarray(y, dtype=np.float64).ravel()
         if not x.size:
             continue
-        factors.append(chunk_factor(x, y, basis, degree, dom))
+        R, x_lo, x_hi = chunk_factor_range(x, y, basis, degree, dom)  # the range comes with the factor
+        factors.append(R)
         if len(factors) >= 64:
             factors = [_triangular(np.vstack(factors))]
         n += x.size
-        lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+        lo, hi = min(lo, x_lo), max(hi, x_hi)
         stride = max(1, -(-x.size // sample_cap))
         xs.append(x[::stride].copy())
         ys.append(y[::stride].copy())
@@ -266,13 +272,60 @@ def chunk_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) 
 
 
 def chunk_factor_range(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> tuple[np.ndarray, float, float]:
-    """(R, min x, max x) of one chunk: the range comes free with the factor."""
+    """(R, min x, max x) of one chunk: the range comes free with the factor.
+
+    A long chunk is summed block by block into one Gram matrix of Legendre polynomials on the
+    chunk's own [min x, max x] (no linear algebra per block), factored once; when that basis is not
+    well conditioned on the chunk (clustered x), each block is factored on its own window instead."""
     if x.size <= BLOCK:
         return _block_factor(x, y, basis, degree, domain)
+    p = degree + 1
+    lo, hi = float(x.min()), float(x.max())
+    if hi > lo:
+        R = _window_factor(x, y, degree, lo, hi)
+        if R is not None:
+            C = _change_of_basis(basis, degree, domain, lo, hi)
+            M = R.copy()
+            M[:, :p] = R[:, :p] @ C
+            return _triangular(M), lo, hi
     blocks = [_block_factor(x[i : i + BLOCK], y[i : i + BLOCK], basis, degree, domain)
               for i in range(0, x.size, BLOCK)]  # fmt: skip
     R = _triangular(np.vstack([b[0] for b in blocks]))
     return R, min(b[1] for b in blocks), max(b[2] for b in blocks)
+
+
+def _window_factor(x: np.ndarray, y: np.ndarray, degree: int, lo: float, hi: float) -> np.ndarray | None:
+    """R of [L y] for a whole chunk, L its Legendre rows on [lo, hi]: the Gram matrix summed over blocks
+    (each block's rows built in the cache and reduced by dot products), then one Cholesky factor; None
+    when the rows are not well conditioned on this window."""
+    p = degree + 1
+    G = np.zeros((p + 1, p + 1))
+    for i in range(0, x.size, BLOCK):
+        rows = _block_rows(x[i : i + BLOCK], y[i : i + BLOCK], degree, lo, hi)
+        G += _gram(rows[:p], rows[p + 1])
+    out = _gram_factor(G)
+    if out is None:
+        return None
+    R, C, cancels = out
+    if cancels:  # rho^2 would cancel in y^T y - |r|^2: a second pass forms the residual explicitly
+        theta = np.linalg.solve(C.T, R[:p, p])
+        Lres, rr = np.zeros(p), 0.0
+        for i in range(0, x.size, BLOCK):
+            rows = _block_rows(x[i : i + BLOCK], y[i : i + BLOCK], degree, lo, hi)
+            res = _residual(rows[:p], rows[p + 1], theta, rows[p])
+            Lres += rows[:p] @ res
+            rr += float(res @ res)
+        _correct(R, C, Lres, rr)
+    return R
+
+
+def _block_rows(x: np.ndarray, y: np.ndarray, degree: int, lo: float, hi: float) -> np.ndarray:
+    """This thread's scratch rows: P_0 ... P_degree of the window at x, a spare row, then y (contiguous)."""
+    p = degree + 1
+    rows = _scratch(p + 2, x.size)
+    _legendre_rows(x, degree, lo, hi, rows[: p + 1])
+    np.copyto(rows[p + 1], y)
+    return rows
 
 
 def _block_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain) -> tuple[np.ndarray, float, float]:
@@ -284,9 +337,8 @@ def _block_factor(x: np.ndarray, y: np.ndarray, basis: str, degree: int, domain)
     if m < 4 * (p + 1) or not hi > lo:  # tiny or degenerate: Householder on the requested columns
         A = np.vstack([target_columns(x, basis, degree, domain), y[None]])
         return _triangular(A.T), lo, hi
-    rows = _scratch(p + 2, m)
-    _legendre_rows(x, degree, lo, hi, rows[: p + 1])  # rows P_0 ... P_degree of the block's own window
-    y = np.copyto(rows[p + 1], y) or rows[p + 1]  # contiguous, in the cache, for the dot products
+    rows = _block_rows(x, y, degree, lo, hi)  # rows P_0 ... P_degree of the block's own window
+    y = rows[p + 1]  # contiguous, in the cache, for the dot products
     R_block = _cholesky_factor(rows[:p], y, rows[p])
     if R_block is None:  # not well conditioned even there: Householder QR of the same rows
         R_block = _triangular(np.vstack([rows[:p], y[None]]).T)
@@ -326,7 +378,21 @@ def _cholesky_factor(L: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> np.nd
     None when the rows are not well conditioned. When the fit is so good that rho^2 would cancel
     in y^T y - |r|^2, it is recomputed from the explicit residual (kept in ``scratch``)."""
     p = L.shape[0]
-    G = _gram(L, y)
+    out = _gram_factor(_gram(L, y))
+    if out is None:
+        return None
+    R, C, cancels = out
+    if cancels:
+        theta = np.linalg.solve(C.T, R[:p, p])
+        res = _residual(L, y, theta, scratch)
+        _correct(R, C, L @ res, float(res @ res))
+    return R
+
+
+def _gram_factor(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(R of [L^T y], C with G11 = C C^T, whether rho^2 cancels) from the Gram matrix G of [L^T y];
+    None when L is not well conditioned."""
+    p = G.shape[0] - 1
     try:
         C = np.linalg.cholesky(G[:p, :p])  # G11 = C C^T, R11 = C^T
     except np.linalg.LinAlgError:
@@ -338,17 +404,25 @@ def _cholesky_factor(L: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> np.nd
     R[:p, :p] = C.T
     r = np.linalg.solve(C, G[:p, p])
     rho2 = float(G[p, p] - r @ r)
-    if rho2 < _CANCELLATION * G[p, p]:
-        theta = np.linalg.solve(C.T, r)
-        np.multiply(L[0], theta[0], out=scratch)
-        for k in range(1, p):
-            scratch += theta[k] * L[k]
-        np.subtract(y, scratch, out=scratch)  # the residual, formed explicitly: rho does not cancel
-        correction = np.linalg.solve(C, L @ scratch)  # what the first solve left in the span of the rows
-        r = r + correction
-        rho2 = float(scratch @ scratch) - float(correction @ correction)
     R[:p, p], R[p, p] = r, math.sqrt(max(rho2, 0.0))
-    return R
+    return R, C, rho2 < _CANCELLATION * G[p, p]
+
+
+def _residual(L: np.ndarray, y: np.ndarray, theta: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """y - L^T theta, formed explicitly in ``out``."""
+    np.multiply(L[0], theta[0], out=out)
+    for k in range(1, L.shape[0]):
+        out += theta[k] * L[k]
+    np.subtract(y, out, out=out)
+    return out
+
+
+def _correct(R: np.ndarray, C: np.ndarray, Lres: np.ndarray, rr: float) -> None:
+    """Refine r and rho in place from the explicit residual's L^T res and res^T res: rho does not cancel."""
+    p = C.shape[0]
+    correction = np.linalg.solve(C, Lres)  # what the first solve left in the span of the rows
+    R[:p, p] = R[:p, p] + correction
+    R[p, p] = math.sqrt(max(rr - float(correction @ correction), 0.0))
 
 
 def _legendre_rows(x: np.ndarray, degree: int, lo: float, hi: float, out: np.ndarray) -> None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+import numpy as np
 import torch
+
+from . import history as history_mod
 
 
 class StopFlag:
@@ -51,12 +54,17 @@ class Trajectory:
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> parameters (B, p) then
     stopped_at: int | None = None  # the step where a stop request ended the loop
     converged_at: int | None = None  # the step where every row's loss reached ``stop_below``
+    steps: np.ndarray | None = None  # the step of each row of ``losses`` (None: row t is step t)
 
     @property
     def final_loss(self) -> torch.Tensor:
         """Loss of the returned parameters: the last finite loss of each row."""
         rows = torch.arange(self.losses.shape[1])
         last = torch.where(self.diverged_at >= 0, self.diverged_at - 1, self.losses.shape[0] - 1)
+        if self.steps is not None:  # a decimated history: the rows of those steps
+            index = [self.losses.shape[0] - 1 if d < 0 else (history_mod.index_of(self.steps, max(int(d) - 1, 0)) or 0)
+                     for d in self.diverged_at.tolist()]  # fmt: skip
+            last = torch.tensor(index, dtype=torch.long)
         return self.losses[last.clamp(min=0), rows]
 
 
@@ -73,6 +81,7 @@ def train(
     on_progress: Callable[[int], None] | None = None,
     stop: StopFlag | None = None,
     stop_below: float | None = None,
+    kept: np.ndarray | None = None,
 ) -> Trajectory:
     """Run ``steps`` updates of ``rule`` on ``objective``, for every row of theta.
 
@@ -86,11 +95,22 @@ def train(
     is set the loop ends after the loss of the current step is recorded: the
     history is cut there and ``theta`` holds that step's parameters. Once every
     row's loss is at or below ``stop_below`` (the optimum, to a tolerance) the loop
-    ends the same way, with ``converged_at`` set: ``steps`` is a cap.
+    ends the same way, with ``converged_at`` set: ``steps`` is a cap. ``kept`` (history.kept_steps)
+    decimates the history: only those steps' losses are kept (and the steps where a row diverged,
+    with the step before it, and where the loop ended), their steps in ``Trajectory.steps``.
     """
     batch = theta.shape[0]
     keep = history
-    history = torch.empty(steps + 1 if keep else 2, batch, dtype=torch.float64)
+    decimated = keep and kept is not None and not history_mod.is_full(kept)
+    if decimated:
+        recorder = history_mod.Recorder(kept, batch)
+        history = recorder.buffer  # not used: the recorder holds the rows
+        last_row = None
+
+        def done(**kw) -> Trajectory:
+            return Trajectory(recorder.losses.clone(), theta, diverged_at, snapshots, steps=recorder.steps, **kw)
+    else:
+        history = torch.empty(steps + 1 if keep else 2, batch, dtype=torch.float64)
     diverged_at = torch.full((batch,), -1, dtype=torch.long)
     alive = torch.ones(batch, dtype=torch.bool)
     all_alive = True  # the common case, kept free of masking work
@@ -103,7 +123,10 @@ def train(
         if on_progress is not None and t % PROGRESS_EVERY == 0:
             on_progress(t)
         loss, grad = objective(theta, t < steps)
-        if keep:
+        if decimated:
+            row = loss if all_alive else torch.where(alive, loss, torch.nan)
+            recorder.write(t, row)
+        elif keep:
             history[t] = loss if all_alive else torch.where(alive, loss, torch.nan)
         else:
             history[0] = loss
@@ -112,26 +135,42 @@ def train(
         if not bool((finite | ~alive).all()):
             newly = alive & ~finite
             diverged_at[newly] = t
+            if decimated:  # the divergence step and the last finite one are always in the history
+                if t >= 1 and last_row is not None:
+                    recorder.force(t - 1, last_row)
+                recorder.force(t, row)
             # Parameters that produced a non-finite loss are not worth keeping.
             theta = torch.where(newly[:, None], previous, theta)
             alive &= finite
             all_alive = False
             if not bool(alive.any()):
                 snapshots.pop(t, None)
+                if decimated:
+                    return done()
                 return Trajectory(history[: t + 1] if keep else history, theta, diverged_at, snapshots)
         if on_log is not None and t % log_every == log_every - 1:
             on_log(t, loss)
         if t == steps:
             break
+        if decimated:
+            last_row = row
         if stop is not None and stop.set:
+            if decimated:
+                recorder.force(t, row)
+                return done(stopped_at=t)
             return Trajectory(history[: t + 1] if keep else history, theta, diverged_at, snapshots, stopped_at=t)
         if stop_below is not None and bool((loss <= stop_below).all()):
             snapshots[t] = theta
+            if decimated:
+                recorder.force(t, row)
+                return done(converged_at=t)
             return Trajectory(history[: t + 1] if keep else history, theta, diverged_at, snapshots, converged_at=t)
         previous = theta
         theta, state = rule.update(theta, grad, state)
         if not all_alive:
             theta = torch.where(alive[:, None], theta, previous)
+    if decimated:
+        return done()
     return Trajectory(history, theta, diverged_at, snapshots)
 
 

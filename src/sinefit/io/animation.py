@@ -183,7 +183,8 @@ class _Animator:
         t = int(run.trajectory_steps[index])
         y = run.evaluate(run.thetas[index], self.grid)
         self.curve.set_ydata(y)
-        loss = run.losses[t] if t < len(run.losses) else math.nan
+        at = int(np.searchsorted(run.steps, t))  # the history may be decimated: find step t's row
+        loss = run.losses[at] if at < len(run.steps) and int(run.steps[at]) == t else math.nan
         text = f"step {t} of {run.last_step}\nloss {figures.fmt_value(float(loss))}"
         if run.optimum_loss is not None:
             text += f"  (optimum {figures.fmt_value(run.optimum_loss)})"

@@ -519,11 +519,16 @@ def _npy_chunks(path: str | Path, columns: Columns | None, chunk_rows: int) -> I
             if fortran:  # columns are contiguous: read the two wanted ones
                 x = _read_values(path, fp, offset + (ix * n + start) * dtype.itemsize, dtype, m)
                 y = _read_values(path, fp, offset + (iy * n + start) * dtype.itemsize, dtype, m)
-            else:
-                block = _read_values(path, fp, offset + start * k * dtype.itemsize, dtype, m * k).reshape(m, k)
+                block = None
+            else:  # whole rows, read on from where the last chunk ended (no seek, no tell)
+                block = _read_values(path, fp, offset + start * k * dtype.itemsize, dtype, m * k, start > 0)
+                block = block.reshape(m, k)
                 x, y = block[:, ix], block[:, iy]
             if not (dtype == np.float64 and ix != iy):  # else they are already fresh float64 (views of our block)
                 x, y = _float64(x), _float64(y)
+            elif k == 2 and _finite_sum(block):  # both columns at once, in one contiguous pass
+                yield x, y
+                continue
             _refuse_nonfinite(path, x, y, labels, "row", start + 1)
             yield x, y
 
@@ -554,8 +559,14 @@ def _npy_layout(path: str | Path, fp: IO[bytes]) -> tuple[tuple[int, ...], np.dt
     return shape, dtype, bool(fortran) and len(shape) == 2
 
 
-def _read_values(path: str | Path, fp: IO[bytes], at: int, dtype: np.dtype, count: int) -> np.ndarray:
-    if fp.tell() != at:  # reading on: no seek (it would drop the buffer)
+def _finite_sum(values: np.ndarray) -> bool:
+    """True when the values' sum is finite (so is every value); False says: check them one by one."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(float(np.add.reduce(values.reshape(-1))))
+
+
+def _read_values(path: str | Path, fp: IO[bytes], at: int, dtype: np.dtype, count: int, on: bool = False) -> np.ndarray:
+    if not on and fp.tell() != at:  # reading on: no seek (it would drop the buffer)
         fp.seek(at)
     values = np.fromfile(fp, dtype=dtype, count=count)
     if values.size != count:

@@ -32,7 +32,7 @@ def run_of(result: FitResult, max_points: int = POINTS_SHOWN) -> RunData:
     finite = bool(np.all(np.isfinite(np.asarray(result.model.coefficients))))
     frozen = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
     return RunData(
-        path=Path("<in memory>"), config=cfg.to_dict(), steps=np.arange(len(result.losses)),
+        path=Path("<in memory>"), config=cfg.to_dict(), steps=np.asarray(result.steps, dtype=np.int64),
         losses=frozen(result.losses), trajectory_steps=np.asarray(result.snapshot_steps, dtype=np.int64),
         thetas=frozen(result.snapshots), names=tuple(result.model.names), x=x[::stride], y=y[::stride],
         basis=cfg.basis, degree=cfg.degree, domain=tuple(ds.domain), loss=cfg.loss, quadratic=q.quadratic,
@@ -84,7 +84,7 @@ def frame(result: FitResult):
         import pandas as pd
     except ImportError:
         raise ImportError("to_frame() needs pandas, which is not installed: pip install pandas") from None
-    columns: dict[str, Any] = {"step": np.arange(len(result.losses)), "loss": result.losses}
+    columns: dict[str, Any] = {"step": result.steps, "loss": result.losses}
     if result.minibatch is not None:
         batch = np.full(len(result.losses), np.nan)
         batch[: len(result.minibatch.batch_losses)] = result.minibatch.batch_losses
@@ -172,8 +172,8 @@ def live_objective(objective, result_like, interval: float = 0.5):
 
 def live_finish(fig: LiveFigure, result: FitResult) -> None:
     """The final figure: the fitted curve and the whole loss history."""
-    fig.steps, fig.losses = list(range(len(result.losses))), [float(v) for v in result.losses]
-    fig.redraw(len(result.losses) - 1, np.asarray(result.model.coefficients))
+    fig.steps, fig.losses = [int(t) for t in result.steps], [float(v) for v in result.losses]
+    fig.redraw(result.last_step, np.asarray(result.model.coefficients))
 
 
 def _limits(y: np.ndarray) -> tuple[float, float]:

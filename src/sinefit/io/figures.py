@@ -225,7 +225,7 @@ def seed_titles(run: RunData) -> tuple[str, str]:
         trained = (
             f"trained {what}: {run.optimizer}"
             + (f", lr {run.lr:.3g}" if run.lr is not None and run.optimizer != "exact" else "")
-            + (f", {len(run.losses) - 1} steps" if run.optimizer != "exact" else "")
+            + (f", {run.last_step} steps" if run.optimizer != "exact" else "")
             + f", loss {run.final_loss:.4g}"
         )
     else:
@@ -333,7 +333,7 @@ def loss_curve(run: RunData, fig: Figure | None = None) -> Figure:
     if run.diverged_at is not None:  # a rising curve: the space below it, left of the divergence line, is free
         where, coords, ha, va = (0.88, 0.55), "axes fraction", "right", "center"
         text = f"last finite loss, step {int(run.steps[last])}: {fmt_value(run.final_loss)}"
-    elif run.last_step <= 1 or last < 0.5 * run.last_step:
+    elif run.last_step <= 1 or run.steps[last] < 0.5 * run.last_step:
         where, coords, ha, va = (10, 10), "offset points", "left", "bottom"
         text = f"step {int(run.steps[last])}: {fmt_value(run.final_loss)}"
     else:
@@ -343,7 +343,8 @@ def loss_curve(run: RunData, fig: Figure | None = None) -> Figure:
                 fontsize="small", arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.8})  # fmt: skip
     if run.diverged_at is not None:
         d = run.diverged_at
-        loss_there = run.losses[d] if d < len(run.losses) else math.nan
+        at = np.flatnonzero(run.steps == d)  # the history may be decimated: step d's row
+        loss_there = run.losses[at[0]] if at.size else math.nan
         ax.axvline(d, color="C3", ls=":", lw=1.5, label=f"diverged at step {d} (loss {loss_there:g})")
         ax.text(d, 0.03, f"diverged at step {d} ", transform=ax.get_xaxis_transform(), rotation=90,
                 ha="right", va="bottom", color="C3", fontsize="small")  # fmt: skip

@@ -8,7 +8,8 @@ whose message names the file.
 Files read:
 
     config.toml      the settings (``configfile.read``)
-    history.csv      step,loss for every step 0 ... T (a non-finite loss at divergence)
+    history.csv      step,loss for every step 0 ... T (a non-finite loss at divergence); a long run's
+                     is decimated (history.kept_steps: every step to 10^4, then fewer, the logged ones)
     trajectory.csv   step,<coefficient names>: the parameters at ~300 recorded steps
     points.csv       x,y: the data (at most 2000 points)
     surface.json     the loss surface: optimum, its loss, the Hessian's spectrum, lr ...
@@ -60,7 +61,7 @@ class RunData:
 
     path: Path
     config: dict[str, Any]  # config.toml's settings (lr may read "auto"; ``lr`` below is resolved)
-    steps: np.ndarray  # (T,) 0 ... T-1, from history.csv
+    steps: np.ndarray  # (T,) 0 ... T-1 from history.csv, or the kept steps of a decimated history
     losses: np.ndarray  # (T,) the loss after each number of steps (non-finite at divergence)
     trajectory_steps: np.ndarray  # (k,) the recorded steps, increasing, first and last included
     thetas: np.ndarray  # (k, p) parameters in the fitted basis at those steps, highest degree first
@@ -171,7 +172,9 @@ def load(run_dir: str | Path) -> RunData:
         )
     for name in REQUIRED_FILES:
         if not (run_dir / name).is_file():
-            raise RunDataError(f"{run_dir / name}: missing; a complete sinefit run directory has it")
+            what = _what_is(run_dir / name)
+            raise RunDataError(f"{run_dir / name}: {what}; a complete sinefit run directory has it"
+                               + ("" if what == "missing" else " as a regular file"))
 
     config = configfile.read(run_dir / "config.toml")
     surface = _read_surface(run_dir / "surface.json")
@@ -190,7 +193,7 @@ def load(run_dir: str | Path) -> RunData:
     diverged_at = surface["diverged_at"]
     if diverged_at is None:
         bad = np.flatnonzero(~np.isfinite(losses))
-        diverged_at = int(bad[0]) if bad.size else None
+        diverged_at = int(steps[bad[0]]) if bad.size else None
 
     model_path = run_dir / "model.json"
     model: Polynomial | None = None
@@ -366,11 +369,26 @@ def _step_column(path: Path, column: np.ndarray) -> np.ndarray:
     return column.astype(np.int64)
 
 
+def _what_is(path: Path) -> str:
+    """'missing', or what the path is instead of a regular file (a directory, a FIFO, a device, ...)."""
+    import stat as stat_
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "missing"
+    for test, kind in ((stat_.S_ISDIR, "a directory"), (stat_.S_ISFIFO, "a FIFO"), (stat_.S_ISCHR, "a character device"),
+                       (stat_.S_ISBLK, "a block device"), (stat_.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return f"{kind}, not a regular file"
+    return "not a regular file"
+
+
 def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
     table = _read_csv(path, ["step", "loss"])
     steps = _step_column(path, table[:, 0])
-    if not np.array_equal(steps, np.arange(len(steps))):
-        raise RunDataError(f"{path}: steps must run 0, 1, 2, ... one row per step")
+    if len(steps) and steps[0] != 0 or np.any(np.diff(steps) <= 0):  # a long run's history is decimated
+        raise RunDataError(f"{path}: steps must start at 0 and increase (0, 1, 2, ... or a decimated subset)")
     return steps, np.ascontiguousarray(table[:, 1])
 
 

@@ -17,7 +17,7 @@ import os
 import stat
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from .runs import RUN_NAME
@@ -51,6 +51,10 @@ class RunEntry:
         if name == "lr":
             v = s.get("lr", c.get("lr"))
             return _short(v)
+        if name == "target" and isinstance(c.get("data"), str) and c["data"]:
+            # A --data run keeps target = "sin" (the default) beside data: the points came from the file.
+            data = c["data"]
+            return data if "://" in data else (PurePath(data).name or data)
         return _short(c.get(name))
 
 
@@ -223,3 +227,37 @@ def table(entries: list[RunEntry]) -> str:
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def sweep_text(run: Path, doc: Any) -> str:
+    """A sweep's summary.json as people read it: the grid, the best configurations, the files."""
+    if not isinstance(doc, dict):
+        return "(no summary: incomplete)"
+    axes = doc.get("axes") if isinstance(doc.get("axes"), dict) else {}
+    lines = [f"grid: {doc.get('configurations', '?')} configurations, {doc.get('diverged', '?')} diverged"
+             + (f", {doc['seconds']:.3g} s" if _number(doc.get("seconds")) else "")]  # fmt: skip
+    for name, values in axes.items():
+        shown = ", ".join(_short(v) for v in values) if isinstance(values, list) else _short(values)
+        lines.append(f"  {name}: {_cell_text(shown)}")
+    best = [b for b in doc.get("best") or [] if isinstance(b, dict)]
+    if best:
+        names = list(axes)
+        header = [*names, "final loss", "gap", "BIC", "diverged"]
+        rows = [header]
+        for b in best:
+            rows.append([_short(b.get(n)) for n in names] + [
+                f"{b['final_loss']:.6g}" if _number(b.get("final_loss")) else "",
+                f"{b['gap']:.4g}" if _number(b.get("gap")) else "",
+                f"{b['bic']:.6g}" if _number(b.get("bic")) else "",
+                f"at {b.get('diverged_at')}" if b.get("diverged") else "no",
+            ])  # fmt: skip
+        widths = [max(len(_cell_text(r[i])) for r in rows) for i in range(len(header))]
+        lines.append(f"best {len(best)} (lowest final loss first):")
+        lines += ["  " + "  ".join(_cell_text(c).rjust(w) for c, w in zip(r, widths)) for r in rows]
+    try:
+        files = sorted(p.name for p in run.iterdir() if p.is_file())
+    except OSError:
+        files = []
+    if files:
+        lines.append(f"files: {', '.join(files)}")
+    return "\n".join(lines)

@@ -89,9 +89,11 @@ def _umask() -> int:
     return mask
 
 
-def history_csv(losses: np.ndarray) -> str:
-    """step,loss rows; floats in repr so they read back exactly ('inf'/'nan' at divergence)."""
-    lines = ["step,loss"] + [f"{t},{float(v)!r}" for t, v in enumerate(losses)]
+def history_csv(losses: np.ndarray, steps: np.ndarray | None = None) -> str:
+    """step,loss rows; floats in repr so they read back exactly ('inf'/'nan' at divergence).
+    ``steps``: the step of each loss (a decimated history); by default 0, 1, 2, ..."""
+    at = range(len(losses)) if steps is None else (int(t) for t in steps)
+    lines = ["step,loss"] + [f"{t},{float(v)!r}" for t, v in zip(at, losses)]
     return "\n".join(lines) + "\n"
 
 
@@ -307,7 +309,7 @@ def finish_run(
 
     try:
         with interrupts.deferred("saving the run"):  # the data files: whole, whatever signal comes
-            write_text(run_dir / "history.csv", history_csv(result.losses))
+            write_text(run_dir / "history.csv", history_csv(result.losses, result.history_steps))
             if result.minibatch is not None:  # the batch losses: `sinefit report` rebuilds [[Mini-batches]]
                 write_text(run_dir / "batches.csv", batches_csv(result.minibatch.batch_losses))
             write_text(run_dir / "trajectory.csv", trajectory_csv(result))
@@ -376,11 +378,11 @@ def load_result(run_dir: str | Path) -> FitResult:
         config["data"] = _same_input(run.path, config["data"])
     result = from_run(
         FitConfig.from_dict(config), run.model.coefficients, np.array(run.losses), run.diverged_at,
-        summary.get("interrupted_at"),
+        summary.get("interrupted_at"), np.array(run.steps),
     )  # fmt: skip
     if result.config.batch_size is not None:
         from .. import minibatch
 
-        batches = rundata.read_batches(run.path / "batches.csv", len(run.losses) - 1)
+        batches = rundata.read_batches(run.path / "batches.csv", run.last_step)
         result = dataclasses.replace(result, minibatch=minibatch.MiniBatchRun(result.config.batch_size, run.n, batches))
     return result

@@ -160,7 +160,7 @@ def best_curves(result: SweepResult, count: int = 5) -> Figure:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             run = fit(result.base, **settings)
-        steps = np.arange(len(run.losses))
+        steps = run.steps
         label = ", ".join(f"{n} {v:.3g}" if isinstance(v, float) else f"{n} {v}" for n, v in settings.items())
         ax.plot(steps + 1, run.losses, color=f"C{k}", label=f"#{k + 1}: {label}")
         ax.axhline(run.optimum_loss, color=f"C{k}", ls="--", lw=0.8)

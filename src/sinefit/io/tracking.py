@@ -232,10 +232,10 @@ class _Session:
         for i in range(0, len(items), METRICS_PER_BATCH):
             self.client.log_batch(run_id, metrics=items[i : i + METRICS_PER_BATCH], synchronous=True)
 
-    def series(self, run_id: str, key: str, values: Any) -> int:
-        """Log values[t] at step t (non-finite ones skipped); returns how many were logged."""
+    def series(self, run_id: str, key: str, values: Any, steps: Any = None) -> int:
+        """Log values[i] at step steps[i] (default i; non-finite ones skipped); returns how many were logged."""
         now, batch, count = _now_ms(), [], 0
-        for t, v in enumerate(values):
+        for t, v in zip(range(len(values)) if steps is None else (int(s) for s in steps), values):
             v = float(v)
             if not math.isfinite(v):
                 continue
@@ -372,8 +372,8 @@ def log_fit(result: Any, run_dir: Path, uri: str | None = None, experiment: str 
         run_id = mf.start(exp, run_dir.name, tags)
         try:
             mf.params(run_id, params)
-            mf.series(run_id, "loss", result.losses)
-            mf.metrics(run_id, final, step=len(result.losses) - 1)
+            mf.series(run_id, "loss", result.losses, result.steps)
+            mf.metrics(run_id, final, step=result.last_step)
             mf.artifacts(run_id, run_dir)
             mf.finish(run_id, "KILLED" if result.status == "interrupted" else "FINISHED")
         except BaseException:

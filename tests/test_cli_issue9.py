@@ -1,0 +1,98 @@
+"""Issue 9, point 10's leftovers: each as a person would type it, with an independent check."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from sinefit import load
+from sinefit.cli import main
+
+
+def _cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def points(tmp_path):
+    path = tmp_path / "calibration.csv"
+    xs = [5 * i / 39 for i in range(40)]
+    path.write_text("x,y\n" + "".join(f"{x!r},{math.cos(x)!r}\n" for x in xs))
+    return path
+
+
+def test_runs_list_names_the_data_file_of_data_runs_and_sweeps(tmp_path, capsys, points):
+    out_dir = str(tmp_path / "runs")
+    assert _cli(capsys, "fit", "--data", str(points), "--degree", "2", "--optimizer", "exact", "--quiet",
+                "--out", out_dir)[0] == 0  # fmt: skip
+    assert _cli(capsys, "sweep", "--data", str(points), "--degree", "1:3", "--optimizer", "exact", "--out", out_dir)[0] == 0
+    assert _cli(capsys, "fit", "--degree", "2", "--optimizer", "exact", "--quiet", "--out", out_dir)[0] == 0
+    code, out, err = _cli(capsys, "runs", "list", "--out", out_dir)
+    assert code == 0, err
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rows["fit-0001"][3] == "calibration.csv" and rows["sweep-0001"][3] == "calibration.csv"
+    assert rows["fit-0002"][3] == "sin"  # a generated target keeps its name
+
+
+def test_runs_show_and_report_of_a_sweep_are_readable(tmp_path, capsys):
+    out_dir = tmp_path / "runs"
+    assert _cli(capsys, "sweep", "--degree", "1:3", "--optimizer", "exact", "--out", str(out_dir))[0] == 0
+    sweep = out_dir / "sweep-0001"
+    doc = json.loads((sweep / "summary.json").read_text())
+    for command in (["runs", "show", str(sweep)], ["report", str(sweep)]):
+        code, out, err = _cli(capsys, *command)
+        assert code == 0, err
+        assert "history.csv" not in err and not out.lstrip().startswith("{")  # no raw JSON, no missing-file blame
+        assert "grid: 3 configurations" in out and "degree: 1, 2, 3" in out
+        for b in doc["best"]:  # every best row, with its loss as summary.json has it
+            assert f"{b['final_loss']:.6g}" in out
+        assert "sweep.csv" in out
+    assert "is a sweep, not a fit" in _cli(capsys, "report", str(sweep))[1]
+    code, out, _ = _cli(capsys, "report", str(sweep), "--json")
+    assert code == 0 and json.loads(out) == doc
+
+
+@pytest.mark.parametrize("typed,suggestion", [("sine", "'sin'"), ("cosine", "'cos'"), ("gausian", "'gaussian'"),
+                                              ("sinn(x)", "'sin'"), ("tangent(x)", "'tan'")])  # fmt: skip
+def test_a_misspelt_target_gets_a_did_you_mean(tmp_path, capsys, typed, suggestion):
+    code, _, err = _cli(capsys, "fit", "--target", typed, "--quiet", "--out", str(tmp_path / "runs"))
+    assert code == 2 and f"did you mean {suggestion}?" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("typed,written", [("sin(2x)", "2*x"), ("3pi*x", "3*pi"), ("x + 2.5x**2", "2.5*x"),
+                                           ("2(x+1)", "2*(...)")])  # fmt: skip
+def test_implicit_multiplication_says_what_to_write(tmp_path, capsys, typed, written):
+    code, _, err = _cli(capsys, "fit", "--target", typed, "--quiet", "--out", str(tmp_path / "runs"))
+    assert code == 2 and f"write {written}" in err and err.count("\n") == 1
+
+
+def test_optimizer_names_in_any_case(tmp_path, capsys):
+    code, _, err = _cli(capsys, "fit", "--optimizer", "Adam", "--lr", "0.01", "--steps", "5", "--quiet",
+                        "--out", str(tmp_path / "runs"))  # fmt: skip
+    assert code == 0, err
+
+
+def test_help_shows_the_defaults(capsys):
+    _, out, _ = _cli(capsys, "fit", "--help")
+    flat = " ".join(out.replace("│", " ").split())
+    for default in ("[default: 1000]", "[default: 2000]", "[default: 3]", "[default: 1e-6"):
+        assert default in flat, default
+
+
+def test_predict_takes_negative_values_and_a_run_directory(tmp_path, capsys):
+    out_dir = tmp_path / "runs"
+    assert _cli(capsys, "fit", "--optimizer", "exact", "--quiet", "--out", str(out_dir))[0] == 0
+    run = out_dir / "fit-0001"
+    model = load(run / "model.json")
+    xs = [0.5, -1.25, 2.0, -math.pi / 2]
+    for target in (run / "model.json", run):
+        code, out, err = _cli(capsys, "predict", str(target), "--x", "0.5", "-1.25", "2", "-pi/2", "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        np.testing.assert_allclose(doc["x"], xs)  # in the order typed
+        np.testing.assert_allclose(doc["y"], model.predict(np.array(xs)), rtol=1e-12)
+    code, _, err = _cli(capsys, "predict", str(run), "--x", "-1", "--bogus")
+    assert code == 2 and "--bogus" in err
