@@ -144,3 +144,40 @@ def test_a_billion_steps_of_the_seed_cost_megabytes(tmp_path):
     assert size < 2_000_000, size
     run = rundata.load(out)
     assert run.last_step == 10**9 and run.status == "completed"
+
+
+def test_a_run_file_that_is_a_device_is_named_as_such(tmp_path):
+    """io/rundata said 'config.toml: missing' when it was a device (issue #10 leftover)."""
+    done = subprocess.run([sys.executable, "-m", "sinefit", "fit", "--steps", "10", "--out", str(tmp_path)],
+                          env={**os.environ, "PYTHONPATH": SRC, "MPLBACKEND": "Agg"}, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (out,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (out / "config.toml").unlink()
+    os.symlink("/dev/null", out / "config.toml")
+    with pytest.raises(rundata.RunDataError, match=r"config\.toml: a character device, not a regular file"):
+        rundata.load(out)
+    (out / "config.toml").unlink()
+    with pytest.raises(rundata.RunDataError, match=r"config\.toml: missing"):
+        rundata.load(out)
+
+
+def test_exact_on_a_huge_domain_is_the_least_squares_solution():
+    """`--optimizer exact --domain -1e10,1e10` ends "completed": right, since the design is finite
+    (x^6 ~ 1e60) and the loss is numpy's scaled least squares on the same points (issue #10 leftover)."""
+    r = api.fit(FitConfig(optimizer="exact", domain=(-1e10, 1e10)))
+    x, y = r.dataset.x.double().numpy(), r.dataset.y.double().numpy()
+    best = np.polynomial.Polynomial.fit(x, y, 3)
+    assert r.status == "completed"
+    assert r.final_loss == pytest.approx(float(np.sum((best(x) - y) ** 2)), rel=1e-9)
+
+
+def test_a_refused_fit_prints_no_header(tmp_path):
+    """The report header ("step loss") is printed once the data is read and sound, not before a refusal."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n1,nan\n")
+    done = subprocess.run([sys.executable, "-m", "sinefit", "fit", "--data", str(bad), "--out", str(tmp_path)],
+                          env={**os.environ, "PYTHONPATH": SRC, "MPLBACKEND": "Agg"}, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1 and "not finite" in done.stderr

@@ -257,11 +257,15 @@ def fit(
         return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
     _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
     talk = not (quiet or as_json)
-    if talk:
-        print(report.header(cfg, _target_text(cfg)))
-        print()
-        if not trace:
-            print(report.LOSS_TABLE_HEADER)
+    shown = False
+
+    def show_header() -> None:  # once the data is read and sound: a refusal never follows a header
+        nonlocal shown
+        if talk and not shown:
+            shown = True
+            print(report.header(cfg, _target_text(cfg)))
+            print()
+
     progress = _Progress("reading points", talk)
     training = _Progress("step", talk, delay=1.0)
     if dask is not None:
@@ -281,6 +285,7 @@ def fit(
 
     def on_trace(traced) -> None:  # --trace: the first steps in full, then the loss table
         progress.close()
+        show_header()
         if talk:
             print(report.trace_text(traced, cfg), end="\n\n")
             print(report.LOSS_TABLE_HEADER)
@@ -288,6 +293,10 @@ def fit(
     def on_start(resolved) -> None:  # the data is read and sound: from here on, a run exists
         nonlocal run_dir
         progress.close()
+        if talk and not shown:
+            show_header()
+            if not trace:
+                print(report.LOSS_TABLE_HEADER, flush=True)
         try:
             run_dir = runs.start_run(out, resolved)
         except OSError as e:
@@ -773,6 +782,18 @@ def serve(
         raise Failure(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
+def _memory_first(argv: list[str]) -> list[str]:
+    """--memory is a root option; typed after the subcommand it means the same, so move it first."""
+    for i, a in enumerate(argv):
+        if a == "--":
+            break
+        if a.startswith("--memory="):
+            return [a, *argv[:i], *argv[i + 1 :]]
+        if a == "--memory" and i + 1 < len(argv):
+            return [a, argv[i + 1], *argv[:i], *argv[i + 2 :]]
+    return argv
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; return the exit code instead of raising SystemExit."""
     from .errors import SinefitError
@@ -782,6 +803,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     _DEBUG = "--debug" in argv
     if _DEBUG:  # a root option, but where it is typed (after the subcommand too) it means the same
         argv = ["--debug", *(a for a in argv if a != "--debug")]
+    argv = _memory_first(argv)
     for i, a in enumerate(argv):  # an empty path would silently mean the current directory
         if (a in ("--out", "--output") and i + 1 < len(argv) and not argv[i + 1].strip()) or a in ("--out=", "--output="):
             _error(f"{a.rstrip('=')}: is empty; give a path")

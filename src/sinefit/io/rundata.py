@@ -172,7 +172,9 @@ def load(run_dir: str | Path) -> RunData:
         )
     for name in REQUIRED_FILES:
         if not (run_dir / name).is_file():
-            raise RunDataError(f"{run_dir / name}: missing; a complete sinefit run directory has it")
+            what = _what_is(run_dir / name)
+            raise RunDataError(f"{run_dir / name}: {what}; a complete sinefit run directory has it"
+                               + ("" if what == "missing" else " as a regular file"))
 
     config = configfile.read(run_dir / "config.toml")
     surface = _read_surface(run_dir / "surface.json")
@@ -365,6 +367,21 @@ def _step_column(path: Path, column: np.ndarray) -> np.ndarray:
     if not (np.all(np.isfinite(column)) and np.all(column == np.round(column)) and np.all(column >= 0)):
         raise RunDataError(f"{path}: steps must be whole numbers")
     return column.astype(np.int64)
+
+
+def _what_is(path: Path) -> str:
+    """'missing', or what the path is instead of a regular file (a directory, a FIFO, a device, ...)."""
+    import stat as stat_
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "missing"
+    for test, kind in ((stat_.S_ISDIR, "a directory"), (stat_.S_ISFIFO, "a FIFO"), (stat_.S_ISCHR, "a character device"),
+                       (stat_.S_ISBLK, "a block device"), (stat_.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return f"{kind}, not a regular file"
+    return "not a regular file"
 
 
 def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
