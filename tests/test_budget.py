@@ -95,3 +95,22 @@ def test_memory_is_accepted_after_the_subcommand_too(tmp_path, capsys, where):
     code = main(argv)
     err = capsys.readouterr().err.strip()
     assert code == 2 and "memory budget of 64 MiB" in err and err.count("\n") == 0, err
+
+
+def test_a_summarising_pass_checks_its_block_buffers():
+    """summary.BLOCK rows x (p+1) columns per thread, and the factors, are checked before the pass."""
+    from sinefit import streaming
+    from sinefit.summary import BLOCK
+
+    budget.configure("64M")
+    x = np.linspace(-1, 1, 100)
+    with pytest.raises(budget.OverBudget) as caught:
+        streaming.accumulate([(x, np.sin(x))], "legendre", 1000, (-1.0, 1.0), n_threads=2)
+    m = re.search(r"degree (\d+) fits", str(caught.value))
+    assert m and "memory budget of 64 MiB" in str(caught.value), str(caught.value)
+    fits = int(m[1])
+    # independent count: 2 threads x BLOCK x (p + 1) float64 scratch rows, plus 65 (p+1)^2 factors
+    need = lambda d: 2 * BLOCK * (d + 2) * 8 + 65 * (d + 2) ** 2 * 8  # noqa: E731
+    assert need(fits) <= 64 * 2**20 < need(fits + 1)
+    s = streaming.accumulate([(x, np.sin(x))], "legendre", min(fits, 20), (-1.0, 1.0), n_threads=2)
+    assert s.n == 100

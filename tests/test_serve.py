@@ -555,3 +555,23 @@ def test_predicted_rates_are_the_spectral_radius_of_the_engines_step(optimizer, 
     M = np.stack([np.stack([e1, e2], -1), np.stack([b1, b2], -1)], -2)
     radius = np.abs(np.linalg.eigvals(M)).max(-1)
     np.testing.assert_allclose(rates.loss_rates(q, optimizer, lr, mu), radius**2, rtol=1e-7)
+
+
+def test_connections_the_server_accepts_have_nagle_off():
+    """asyncio sets TCP_NODELAY on an accepted socket only when its ``proto`` is IPPROTO_TCP; with Nagle
+    on, each answer's second write waited for the client's delayed ACK (~40 ms a request)."""
+    import socket
+
+    sock = server.bind("127.0.0.1", 0)
+    try:
+        sock.setblocking(True)
+        client = socket.create_connection(sock.getsockname())
+        conn, _ = sock.accept()
+        try:
+            assert conn.proto == socket.IPPROTO_TCP  # what asyncio's _set_nodelay checks
+            assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            conn.close()
+            client.close()
+    finally:
+        sock.close()

@@ -26,10 +26,16 @@ def url_for(host: str, port: int) -> str:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: a free one), so the URL is known before the server starts."""
+    """A listening socket (port 0: a free one), so the URL is known before the server starts.
+
+    Made with ``IPPROTO_TCP`` as its protocol: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    sockets whose ``proto`` says TCP, and the accepted connections inherit the listener's 0. With Nagle
+    on, uvicorn's two writes of an answer (its head, then its body) met the browser's delayed ACK: every
+    answer on a kept-alive connection waited ~40 ms (a 404 took 44 ms; 1 ms without)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(128)
     sock.setblocking(False)
