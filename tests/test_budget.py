@@ -95,3 +95,34 @@ def test_memory_is_accepted_after_the_subcommand_too(tmp_path, capsys, where):
     code = main(argv)
     err = capsys.readouterr().err.strip()
     assert code == 2 and "memory budget of 64 MiB" in err and err.count("\n") == 0, err
+
+
+def test_a_summarising_pass_checks_its_block_buffers():
+    """summary.BLOCK rows x (p+1) columns per thread, and the factors, are checked before the pass."""
+    from sinefit import streaming
+    from sinefit.summary import BLOCK
+
+    budget.configure("64M")
+    x = np.linspace(-1, 1, 100)
+    with pytest.raises(budget.OverBudget) as caught:
+        streaming.accumulate([(x, np.sin(x))], "legendre", 1000, (-1.0, 1.0), n_threads=2)
+    m = re.search(r"degree (\d+) fits", str(caught.value))
+    assert m and "memory budget of 64 MiB" in str(caught.value), str(caught.value)
+    fits = int(m[1])
+    # independent count: 2 threads x BLOCK x (p + 1) float64 scratch rows, plus 65 (p+1)^2 factors
+    need = lambda d: 2 * BLOCK * (d + 2) * 8 + 65 * (d + 2) ** 2 * 8  # noqa: E731
+    assert need(fits) <= 64 * 2**20 < need(fits + 1)
+    s = streaming.accumulate([(x, np.sin(x))], "legendre", min(fits, 20), (-1.0, 1.0), n_threads=2)
+    assert s.n == 100
+
+
+def test_predict_input_is_read_packed_and_bounded_by_the_budget(tmp_path, monkeypatch):
+    from sinefit.io import predictions
+
+    path = tmp_path / "in.csv"
+    xs = np.linspace(-3, 3, 10_000)
+    path.write_text("x\n" + "\n".join(repr(float(v)) for v in xs) + "\n")
+    np.testing.assert_array_equal(predictions.read_x_csv(path), np.loadtxt(path, skiprows=1))
+    monkeypatch.setattr(budget, "limit", lambda: 64 * 1024)  # below --memory's floor: 2730 values
+    with pytest.raises(budget.OverBudget, match=r"in\.csv: predicting more than 2730 x values"):
+        predictions.read_x_csv(path)

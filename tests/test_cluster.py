@@ -141,3 +141,15 @@ def test_cli_bare_dask_starts_and_stops_a_local_cluster(lake, tmp_path, capsys, 
     (run_dir,) = (tmp_path / "runs").iterdir()
     want = sinefit.fit(data=str(lake), dtype="float64", optimizer="exact")
     np.testing.assert_allclose(sinefit.load(run_dir / "model.json").coefficients, want.model.coefficients, rtol=1e-10)
+
+
+def test_the_per_partition_function_imports_no_torch():
+    """Dask and Spark workers run summarize_chunks with numpy and pyarrow alone (cluster.py's promise)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from sinefit import summary; "
+            "s = summary.summarize_chunks([(np.linspace(-1, 1, 50), np.sin(np.linspace(-1, 1, 50)))], basis='legendre', "
+            "degree=3, domain=(-1.0, 1.0)); print('torch' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

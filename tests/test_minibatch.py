@@ -137,3 +137,18 @@ def test_bad_batch_settings(settings, message):
     with pytest.raises(ConfigError) as e:
         fit(**settings)
     assert str(e.value).startswith(message)
+
+
+def test_report_of_a_saved_run_rebuilds_the_mini_batches_section(tmp_path, capsys):
+    # `sinefit report RUN` prints what the fit printed, [[Mini-batches]] and its Why/Hint included;
+    # the oracle is the fit's own report.txt, and the batch losses read back are the fit's own.
+    assert main(["fit", "--out", str(tmp_path), "--batch-size", "300", "--steps", "8", "--lr", "1e-5", "-q"]) == 0
+    run = tmp_path / "fit-0001"
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "[[Mini-batches]]" in out and "a larger --batch-size (now 300)" in out
+    assert out == (run / "report.txt").read_text()
+    alone = fit(batch_size=300, lr=1e-5, steps=8)
+    saved = np.loadtxt(run / "batches.csv", delimiter=",", skiprows=1)[:, 1]
+    np.testing.assert_array_equal(saved, alone.minibatch.batch_losses)

@@ -42,13 +42,15 @@ def test_runs_list_shows_complete_diverged_interrupted_and_killed_runs(tmp_path,
     assert cli(["fit", "--out", str(root), "-q", "--lr", "1e-4"], capsys)[0] == 1
 
     # A killed run: the process dies (SIGKILL) in the middle of training.
-    killed = sinefit_process(["fit", "--out", str(root), "-q", "--steps", "50000000"], tmp_path)
+    killed = sinefit_process(["fit", "--out", str(root), "-q", "--steps", "50000000", "--tol", "0"], tmp_path)
     wait_for_status(root / "fit-0003" / "status.json")
     killed.kill()
     killed.wait(timeout=30)
 
     # An interrupted run: Ctrl-C in the middle of training.
-    interrupted = sinefit_process(["fit", "--out", str(root), "--steps", "50000000", "--log-every", "1000"], tmp_path)
+    # --tol 0: the seed converges to round-off within the first 0.5 s and would stop early, racing the signal
+    long_fit = ["fit", "--out", str(root), "--steps", "50000000", "--tol", "0", "--log-every", "1000"]
+    interrupted = sinefit_process(long_fit, tmp_path)
     wait_for_status(root / "fit-0004" / "status.json")
     time.sleep(0.5)
     interrupted.send_signal(signal.SIGINT)
@@ -134,7 +136,7 @@ def test_progress_bar_on_a_terminal_never_garbles_the_table(tmp_path):
 
 def test_sigterm_also_stops_after_the_current_step(tmp_path):
     root = tmp_path / "runs"
-    proc = sinefit_process(["fit", "--out", str(root), "-q", "--steps", "50000000"], tmp_path)
+    proc = sinefit_process(["fit", "--out", str(root), "-q", "--steps", "50000000", "--tol", "0"], tmp_path)
     wait_for_status(root / "fit-0001" / "status.json")
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)

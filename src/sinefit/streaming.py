@@ -36,6 +36,25 @@ def workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def working_set(degree: int, n_threads: int) -> int:
+    """Bytes a summarising pass holds besides the chunks: each thread's scratch rows (p + 1 rows of
+    BLOCK float64 values, reused block after block) and up to 65 (p+1)^2 factors awaiting a merge."""
+    from .summary import BLOCK
+
+    cols = degree + 2
+    return n_threads * BLOCK * cols * 8 + 65 * cols * cols * 8
+
+
+def check_working_set(degree: int, n_threads: int) -> None:
+    """Refuse a summarising pass whose block buffers and factors would not fit the memory budget."""
+    need = working_set(degree, n_threads)
+    if need <= budget.limit():
+        return
+    fits = max((d for d in range(0, degree) if working_set(d, n_threads) <= budget.limit()), default=None)
+    budget.check(need, f"summarising at degree {degree} on {n_threads} thread(s) (block buffers and factors)",
+                 f"degree {fits} fits" if fits is not None else "no degree fits")  # fmt: skip
+
+
 def accumulate(
     chunks: Iterable[tuple[np.ndarray, np.ndarray]],
     kind: str,
@@ -54,10 +73,11 @@ def accumulate(
     """
     p = degree + 1
     dom = None if kind == "power" else domain
+    n_threads = n_threads or workers()
+    check_working_set(degree, n_threads)
     sample = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), expected)  # its columns fit the budget
     n, lo, hi = 0, math.inf, -math.inf
     factors: list[np.ndarray] = []
-    n_threads = n_threads or workers()
 
     def absorb(done: tuple[np.ndarray, float, float]) -> None:
         nonlocal lo, hi

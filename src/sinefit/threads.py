@@ -14,15 +14,23 @@ import functools
 import threading
 from typing import Callable, Iterator
 
-import torch
+# torch is imported only where torch's threads are set: the BLAS limiter below serves the streamed
+# summaries too, which Dask and Spark workers compute with numpy and pyarrow alone.
 
 PARALLEL_WORK = 1 << 22  # multiply-adds per operation below which one thread is faster on a loaded machine
-DEFAULT = torch.get_num_threads()  # torch's own choice at start-up: one per core
+
+
+@functools.lru_cache(maxsize=1)
+def default_threads() -> int:
+    """torch's own choice of intra-op threads (one per core), read once, the first time it is needed."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 def for_size(work: int, available: int | None = None) -> int:
     """Intra-op threads for operations of about ``work`` multiply-adds each."""
-    cores = available or DEFAULT
+    cores = available or default_threads()
     if work < PARALLEL_WORK:
         return 1
     return max(1, min(cores, work // PARALLEL_WORK))
@@ -31,6 +39,8 @@ def for_size(work: int, available: int | None = None) -> int:
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """torch's intra-op threads set to ``n`` inside the block, restored after it."""
+    import torch
+
     before = torch.get_num_threads()
     if n == before:
         yield

@@ -392,6 +392,17 @@ def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.ascontiguousarray(table[:, 1])
 
 
+def read_batches(path: Path, updates: int) -> np.ndarray:
+    """batches.csv's batch losses (a mini-batch run's); NaN for each update when the file is absent."""
+    if not path.exists():  # a run saved before batches.csv was written
+        return np.full(updates, np.nan)
+    table = _read_csv(path, ["step", "batch_loss"])
+    steps = _step_column(path, table[:, 0])
+    if not np.array_equal(steps, np.arange(len(steps))):
+        raise RunDataError(f"{path}: steps must run 0, 1, 2, ... one row per update")
+    return np.ascontiguousarray(table[:, 1])
+
+
 def _read_trajectory(path: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     table = _read_csv(path, ["step", *names])
     steps = _step_column(path, table[:, 0])

@@ -13,6 +13,7 @@ with its config.toml and status.json already in it):
                      eigenvectors, the loss scale, the basis and domain
     model.json       the learned polynomial (see ``modelfile``)
     report.txt       the fit report, as printed
+    batches.csv      with --batch-size: step,batch_loss, the loss of the batch each update saw
     input.json       with --data FILE: the file's absolute path, size and SHA-256 (see ``load_result``)
     initial.png      the seed's 'y true' / 'y pred' figure for the random initial polynomial
     trained.png      the same for the trained polynomial
@@ -27,6 +28,7 @@ Everything a figure shows is in these files, so ``sinefit plot RUN`` redraws fro
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import math
 import os
@@ -92,6 +94,12 @@ def history_csv(losses: np.ndarray, steps: np.ndarray | None = None) -> str:
     ``steps``: the step of each loss (a decimated history); by default 0, 1, 2, ..."""
     at = range(len(losses)) if steps is None else (int(t) for t in steps)
     lines = ["step,loss"] + [f"{t},{float(v)!r}" for t, v in zip(at, losses)]
+    return "\n".join(lines) + "\n"
+
+
+def batches_csv(batch_losses: np.ndarray) -> str:
+    """step,batch_loss rows: the loss of the batch update `step` saw, before it (floats in repr)."""
+    lines = ["step,batch_loss"] + [f"{t},{float(v)!r}" for t, v in enumerate(batch_losses)]
     return "\n".join(lines) + "\n"
 
 
@@ -302,6 +310,8 @@ def finish_run(
     try:
         with interrupts.deferred("saving the run"):  # the data files: whole, whatever signal comes
             write_text(run_dir / "history.csv", history_csv(result.losses, result.history_steps))
+            if result.minibatch is not None:  # the batch losses: `sinefit report` rebuilds [[Mini-batches]]
+                write_text(run_dir / "batches.csv", batches_csv(result.minibatch.batch_losses))
             write_text(run_dir / "trajectory.csv", trajectory_csv(result))
             write_text(run_dir / "points.csv", points_csv(result))
             if result.trace is not None:  # --trace: the first steps in full
@@ -366,7 +376,13 @@ def load_result(run_dir: str | Path) -> FitResult:
     config = dict(run.config)
     if config.get("data") is not None:
         config["data"] = _same_input(run.path, config["data"])
-    return from_run(
+    result = from_run(
         FitConfig.from_dict(config), run.model.coefficients, np.array(run.losses), run.diverged_at,
         summary.get("interrupted_at"), np.array(run.steps),
     )  # fmt: skip
+    if result.config.batch_size is not None:
+        from .. import minibatch
+
+        batches = rundata.read_batches(run.path / "batches.csv", run.last_step)
+        result = dataclasses.replace(result, minibatch=minibatch.MiniBatchRun(result.config.batch_size, run.n, batches))
+    return result
