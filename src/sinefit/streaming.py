@@ -55,6 +55,12 @@ def check_working_set(degree: int, n_threads: int) -> None:
                  f"degree {fits} fits" if fits is not None else "no degree fits")  # fmt: skip
 
 
+def kept_points(sample_cap: int, p: int) -> int:
+    """How many points a pass keeps: ``sample_cap``, or fewer where their p basis columns would not
+    fit half the memory budget."""
+    return min(sample_cap, budget.rows_that_fit(p, 8, 0.5))
+
+
 def accumulate(
     chunks: Iterable[tuple[np.ndarray, np.ndarray]],
     kind: str,
@@ -75,7 +81,7 @@ def accumulate(
     dom = None if kind == "power" else domain
     n_threads = n_threads or workers()
     check_working_set(degree, n_threads)
-    sample = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), expected)  # its columns fit the budget
+    sample = _StrideSample(kept_points(sample_cap, p), expected)
     n, lo, hi = 0, math.inf, -math.inf
     factors: list[np.ndarray] = []
 
@@ -187,10 +193,11 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         if progress is not None:
             progress(n, total)
 
-    if total is not None and total <= SAMPLE:
+    keep = kept_points(SAMPLE, cfg.degree + 1)
+    if total is not None and total <= keep:
         # Every point will be kept, and then the in-memory solve (the SVD of X) is the answer: the
         # pass's factors would be thrown away (at degree 1000 they are a third of the analysis).
-        kept = gather(chunks(), report, SAMPLE)
+        kept = gather(chunks(), report, keep)
         if kept is not None:
             xs, ys, lo, hi = kept
             if not xs.size:
