@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import re
 import shlex
 import subprocess
 import sys
@@ -575,3 +576,35 @@ def test_connections_the_server_accepts_have_nagle_off():
             client.close()
     finally:
         sock.close()
+
+
+def test_each_hint_suggestion_is_offered_once():
+    # the seed's hint names the mapped basis's route in its sentence and again in the settings it promises
+    view = core.view({})
+    hint, labels = view["report"]["hint"], [s["label"] for s in view["report"]["suggestions"]]
+    assert hint.count("--basis legendre") == 2 and hint.count("--lr auto") == 2  # the case this guards
+    assert len(labels) == len(set(labels))
+    named = {f"--{o} {v}" for o, v in re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)", hint)}
+    assert set(labels) == named  # each valid one still offered
+
+
+def test_hints_reuse_the_lr_free_routes_of_a_cached_problem_exactly():
+    # the playground asks for the hint at every slider move on one cached problem: the routes (and lr
+    # auto's momentum step) are remembered per surface, data set and start, and must equal a fresh count
+    from sinefit import hints
+
+    cache = core.ProblemCache()
+    results, texts = {}, {}
+    hints._MEMO.clear()
+    for seed in ("0", "1"):
+        for lr in ("1e-7", "3e-7", "2e-6"):
+            for optimizer in ("gd", "momentum"):
+                cfg, _ = core.settings({"lr": lr, "seed": seed, "optimizer": optimizer, "degree": "5"})
+                results[seed, lr, optimizer] = res = core.run(cfg, None, cache).result
+                texts[seed, lr, optimizer] = hints.suggest(res).text  # from the memo after the first
+    assert cache.misses == 1  # one problem: every run above shared its surface
+    for key, res in results.items():
+        hints._MEMO.clear()
+        assert hints.suggest(res).text == texts[key], key
+    # the start matters (the memo keys on it): the mapped basis's route takes 51 steps from seed 0's, 40 from seed 1's
+    assert "about 51 steps" in texts["0", "1e-7", "gd"] and "about 40 steps" in texts["1", "1e-7", "gd"]

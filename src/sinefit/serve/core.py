@@ -189,9 +189,12 @@ def config_toml(cfg: FitConfig, upload: uploads.Upload | None) -> str:
 
 def suggestions(hint: str, query: Mapping[str, str], store: uploads.Store | None) -> list[dict[str, Any]]:
     """The hint's options (--lr 2e-6, --steps 9000, --optimizer exact, ...) as patches the page applies in one
-    click; only those that make valid settings."""
+    click; only those that make valid settings, each once (a hint names a route's options in its sentence and
+    again in the settings it promises: "the mapped --basis legendre with --lr auto ... (--basis legendre --lr auto
+    --steps 34)")."""
     out = []
-    for option, value in re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)", hint):
+    for option, value in dict.fromkeys(re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)",
+                                                  hint)):  # fmt: skip
         patch = {option: value}
         if option == "optimizer":
             patch["lr"] = ""
