@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from . import analysis, basis, budget, data, expr, finite, threads
+from . import analysis, basis, budget, data, expr, fastpass, finite, threads
 from .config import ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .moments import _StrideSample
@@ -106,7 +106,9 @@ def accumulate(
         ends = torch.tensor([lo, hi], dtype=torch.float64)
         finite.design(kind, ends, degree, domain or (-1.0, 1.0), source)
         if done is None or not np.all(np.isfinite(done[0])):
-            if not math.isfinite(float(np.dot(y, y))):
+            with np.errstate(over="ignore"):  # the overflow is the message below, not a warning besides
+                yy = float(np.dot(y, y))
+            if not math.isfinite(yy):
                 raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
             if done is None:
                 done = chunk_factor_range(x, y, kind, degree, dom)
@@ -135,6 +137,24 @@ def accumulate(
     return Summary(kind, degree, dom, R, n, lo, hi, sx, sy, sample_cap)
 
 
+def summarize_file(plan, kind: str, degree: int, domain: tuple[float, float] | None, progress=None,
+                   sample_cap: int = SAMPLE, n_threads: int | None = None, source: str = "data") -> Summary | None:
+    """:func:`accumulate` over one large .npy file with the compiled kernel (sinefit.fastpass): the same
+    summary to rounding, the same checks (memory budget, basis finite at the range); None when the
+    numpy path must read the file instead (a non-finite value: it names the row)."""
+    p = degree + 1
+    n_threads = n_threads or workers()
+    check_working_set(degree, n_threads)
+    stride = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), plan.n).stride
+
+    def check_range(lo: float, hi: float) -> None:
+        finite.design(kind, torch.tensor([lo, hi], dtype=torch.float64), degree, domain or (-1.0, 1.0), source)
+
+    with threads.analysis_blas():
+        return fastpass.summarize_npy(plan, kind, degree, domain, sample_cap=sample_cap, stride=stride,
+                                      n_threads=n_threads, progress=progress, check_range=check_range)  # fmt: skip
+
+
 def merge_factors(factors: list[np.ndarray]) -> np.ndarray:
     from .summary import _triangular
 
@@ -151,6 +171,7 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         s = given.restrict(cfg.degree)
         return solve(cfg, s, cfg.data or cfg.summary or "summary")
     total: int | None
+    plan = None
     if x is not None or y is not None:
         from .api import _dataset
 
@@ -166,12 +187,14 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
 
         columns_ = datafiles.parse_columns(cfg.columns)
         source, total, domain = cfg.data, datafiles.count_rows(cfg.data), cfg.domain
+        plan = fastpass.npy_plan(cfg.data, columns_)  # one large .npy file: the compiled pass, if built
 
         def chunks():
             return datafiles.iter_chunks(cfg.data, columns_, chunk_rows=CHUNK)
 
         if domain is None and cfg.basis != "power":  # the window map needs the range first
-            domain = data_range(chunks())
+            fast = fastpass.npy_range(plan, workers()) if plan is not None else None
+            domain = fast if fast is not None and fast[0] < fast[1] else data_range(chunks())
     else:
         source, total = expr.resolve(cfg.target).text, cfg.samples
         domain = cfg.domain if cfg.domain is not None else data.SEED_DOMAIN
@@ -205,8 +228,12 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
             dom = None if cfg.basis == "power" else (domain or (-1.0, 1.0))
             shown = dom or cfg.domain or ((lo, hi) if lo < hi else (lo - 1.0, hi + 1.0))
             return solve_in_memory(cfg, xs, ys, shown, source)
-    s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total,
-                   source=source)  # fmt: skip
+    s = None
+    if plan is not None:
+        s = summarize_file(plan, cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, source=source)
+    if s is None:
+        s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total,
+                       source=source)  # fmt: skip
     if s.n == 0:
         raise ConfigError("--data", f"{source}: no points")
     return solve(cfg, s, source)
@@ -300,7 +327,9 @@ def _sample_columns(cfg: FitConfig, s: Summary, ds: data.Dataset, domain, source
     ends = torch.tensor([s.x_min, s.x_max], dtype=ds.x.dtype)
     finite.design(cfg.basis, ends, cfg.degree, domain, source)
     budget.check_design(ds.x.numel(), cfg.degree + 1, ds.x.element_size(), source)
-    return basis.columns(cfg.basis, ds.x, cfg.degree, domain)
+    # elementwise work on a ~10^6-point sample: not worth a second thread (one busy core would hold it up)
+    with threads.torch_threads(threads.for_size(ds.x.numel() * (cfg.degree + 1))):
+        return basis.columns(cfg.basis, ds.x, cfg.degree, domain)
 
 
 def quadratic(s: Summary, loss: str = "sse") -> analysis.Quadratic:
