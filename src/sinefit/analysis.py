@@ -229,10 +229,17 @@ def solve(
             # it as the spectrum of U^T X for less, but a few ulps off at the top, which 2000 gd steps
             # near the stable bound magnify to 1e-11 of the loss.)
             ls = least_squares(X, y, x, basis)
-            _, s, Vt = np.linalg.svd(np.linalg.qr(X, mode="r"), full_matrices=False)
-        else:  # a mapped basis is well conditioned already: its own SVD serves the solve
-            U, s, Vt = np.linalg.svd(X, full_matrices=False)
-            ls = leastsq.from_svd(X, y, U, s, Vt)
+            R = ls.factor if ls.factor is not None else np.linalg.qr(X, mode="r")
+            _, s, Vt = np.linalg.svd(R, full_matrices=False)
+        else:  # a mapped basis is well conditioned already: its own SVD serves the solve, taken from
+            # R of [X y] (X = Q R11: the same singular values and V, and U^T y = U_r^T Q^T y)
+            qr = leastsq.triangular(X, y)
+            if qr is None:
+                U, s, Vt = np.linalg.svd(X, full_matrices=False)
+                ls = leastsq.from_factor(X, y, y, U, s, Vt)
+            else:
+                U, s, Vt = np.linalg.svd(qr[0])
+                ls = leastsq.from_factor(X, y, qr[1], U, s, Vt, factor=qr[0])
     theta = ls.theta
     scale = 1.0 if loss == "sse" else 1.0 / n
     if loss == "huber":

@@ -297,7 +297,7 @@ def _run_group(base: FitConfig, shared: dict[str, Any], table: Table, members: n
         cols["stable_lr"][at] = np.array([math.nan if b is None else b for b in bound])[which]
         missing["stable_lr"][at] = np.array([b is None for b in bound])[which]
         sse = final / q.scale if q.quadratic else np.full(final.shape, math.nan)
-        cols["aic"][at], cols["bic"][at] = _criteria(sse, problem.dataset.n, p)
+        cols["aic"][at], cols["bic"][at] = _criteria(sse, problem.dataset.size, p)
 
 
 def _criteria(sse: np.ndarray, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:
