@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from sinefit import api  # noqa: E402
+from sinefit import api, expr  # noqa: E402
 from sinefit.cli import main  # noqa: E402
 from sinefit.config import ConfigError  # noqa: E402
 from sinefit.errors import InputError  # noqa: E402
@@ -608,3 +608,21 @@ def test_hints_reuse_the_lr_free_routes_of_a_cached_problem_exactly():
         assert hints.suggest(res).text == texts[key], key
     # the start matters (the memo keys on it): the mapped basis's route takes 51 steps from seed 0's, 40 from seed 1's
     assert "about 51 steps" in texts["0", "1e-7", "gd"] and "about 40 steps" in texts["1", "1e-7", "gd"]
+
+
+def test_an_answer_says_the_servers_own_time_for_the_pages_latency_trace(running):
+    # Server-Timing: view = computing the answer, app = the whole handler (thread hop and JSON too)
+    status, headers, _ = _request(running, "/api/fit?lr=1e-6&client=timing")
+    times = dict(re.fullmatch(r"(\w+);dur=([0-9.]+)", part.strip()).groups() for part in headers["server-timing"].split(","))
+    assert status == 200 and set(times) == {"view", "app"}
+    assert 0 < float(times["view"]) <= float(times["app"])
+
+
+def test_the_domain_is_read_once_and_a_bad_one_is_refused_every_time():
+    for text in ("-pi", "2*pi", "pi/2", "-1.5e-3"):
+        assert core._constant(text) == expr.constant(text, option="--domain")
+        assert core._constant(text) == expr.constant(text, option="--domain")  # from the kept ones
+    for _ in range(2):
+        with pytest.raises(InputError, match="--domain: unknown name 'zz'"):
+            core.settings({"domain": "-pi,zz"})
+    assert "zz" not in core._CONSTANTS

@@ -119,20 +119,26 @@ class Quadratic:
             moving = (self.singular_values * e) ** 2 > 0
         if np.any(np.abs(1.0 - lr * self.eigenvalues[moving]) >= 1.0):
             return math.inf
+        # gd_gap's arithmetic, operation for operation (so the same numbers), with its step-free parts taken
+        # once: the search evaluates it ~50 times, and a playground answer searches at every slider move
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            weight = (self.singular_values * e) ** 2
+            rate = (1.0 - lr * self.eigenvalues) ** 2
+        scale = self.scale
 
         def below(t: int) -> bool:
-            with np.errstate(under="ignore"):
-                return bool(self.gd_gap(theta0, lr, np.array(float(t))) <= gap)
+            return bool(scale * np.sum(weight * rate ** np.array([float(t)]), axis=-1) <= gap)
 
-        hi = 1
-        while not below(hi):
-            if hi >= cap:
-                return math.inf
-            hi = min(2 * hi, cap)
-        lo = hi // 2  # above the target (or 0, checked above)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if below(mid) else (mid, hi)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            hi = 1
+            while not below(hi):
+                if hi >= cap:
+                    return math.inf
+                hi = min(2 * hi, cap)
+            lo = hi // 2  # above the target (or 0, checked above)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if below(mid) else (mid, hi)
         return hi
 
     def momentum_steps_to(
