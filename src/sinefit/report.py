@@ -264,7 +264,9 @@ def fit_report(result: FitResult) -> str:
     lines.append(f"    {'':<14}{'value':>16}{'stderr':>14}{'optimum':>16}{'initial':>16}")
     rows = list(enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)))
     for i, (name, c, o, i0) in rows[::-1] if cfg.order == "ascending" else rows:  # in the naming order
-        o = 0.0 if abs(o) * size[i] < 1e-12 * y_scale else o  # its term is float64 round-off, not a finding
+        tiny = abs(o) * size[i] < 1e-12 * y_scale  # its term is float64 round-off, not a finding
+        c = 0.0 if tiny and c == o else c  # the optimum itself (exact): the same number, shown the same way
+        o = 0.0 if tiny else o
         label = name + (f"  ({_term(model.powers(cfg.degree)[i])})" if cfg.basis == "power" else "")
         lines.append(f"    {label:<14}{c:>16.6g}{s.stderr[i]:>14.3g}{o:>16.6g}{i0:>16.6g}")
     if cfg.basis != "power":
