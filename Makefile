@@ -1,7 +1,9 @@
 # Two commands do everything on a fresh machine:
 #   make run    set up .venv (when missing) and run the seed experiment: sinefit fit
 #   make test   set up .venv (when missing) and run the test suite
-# torch is installed first and on its own: TORCH picks the build (see README).
+# torch is installed first and on its own: TORCH picks the build (see README). With a C compiler,
+# pip install also builds sinefit's compiled pass over large .npy files (setup.py: src/sinefit/_kernel.c);
+# without one it skips it and numpy does the work (tests/test_fastpass.py then skips, saying why).
 
 PYTHON ?= python3
 VENV   ?= .venv

@@ -119,3 +119,73 @@ def test_degree_1000_prints_no_numpy_warning(tmp_path, basis):
                        capture_output=True, text=True, timeout=600)  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "encountered" not in p.stderr and "RuntimeWarning" not in p.stderr, p.stderr
+
+
+def test_the_top_correlations_by_partition_are_the_head_of_the_full_list():
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(40, 40))
+    cov = A @ A.T
+    cov[3, 7] = cov[7, 3] = cov[2, 9] = cov[9, 2] = 0.999 * math.sqrt(cov[3, 3] * cov[7, 7])  # ties at the top
+    cov[2, 9] = cov[9, 2] = 0.999 * math.sqrt(cov[2, 2] * cov[9, 9])
+    st = Statistics(n=100, p=40, sse=0.0, mse=0.0, rmse=0.0, r2=1.0, max_error=0.0, max_error_at=0.0, aic=0.0,
+                    bic=0.0, covariance=cov)  # fmt: skip
+    full = st.correlations(0.1)
+    for limit in (1, 2, 12, len(full), len(full) + 5):
+        assert st.correlations(0.1, limit=limit) == full[:limit]
+
+
+def _lstsq_oracle(X, y):
+    """numpy.linalg.lstsq with unit-norm columns: an independent solve of the same problem."""
+    norms = np.linalg.norm(X, axis=0)
+    phi, *_ = np.linalg.lstsq(X / norms, y, rcond=None)
+    return phi / norms
+
+
+@pytest.mark.parametrize("basis", ["legendre", "chebyshev"])
+def test_mapped_solve_from_r_of_x_y_equals_lstsq_and_the_svd_of_x(basis):
+    x = np.linspace(-2.0, 5.0, 301)
+    y = np.sin(x) + 0.01 * np.cos(7 * x)
+    vander = np.polynomial.legendre.legvander if basis == "legendre" else np.polynomial.chebyshev.chebvander
+    X = vander((2 * x - 3.0) / 7.0, 12)[:, ::-1]
+    q = analysis.solve(X, y, x=x, basis=basis)
+    assert q.optimum == pytest.approx(_lstsq_oracle(X, y), rel=1e-9, abs=1e-12)
+    s = np.linalg.svd(X, compute_uv=False)
+    assert q.singular_values == pytest.approx(s, rel=1e-12)
+
+
+def test_power_fallback_past_float64s_range_equals_lstsq():
+    """Degree 400 in powers of x on [-1, 1]: the mapped form cannot be written in float64, so the solve
+    is the direct one, from R of [X y]; it must agree with lstsq on the same (column-scaled) problem."""
+    from sinefit import leastsq
+
+    x = np.linspace(-1.0, 1.0, 801)
+    y = np.exp(x)
+    X = np.vander(x, 401)
+    with np.errstate(all="ignore"):
+        assert leastsq._mapped_power(x, y, 400) is None  # the path under test is the direct one
+    q = analysis.solve(X, y, x=x, basis="power")
+    expected = X @ _lstsq_oracle(X, y)
+    assert X @ q.optimum == pytest.approx(expected, abs=1e-9)  # the fitted values (coefficients are not unique)
+    assert q.singular_values == pytest.approx(np.linalg.svd(X, compute_uv=False), rel=1e-9, abs=1e-12 * q.singular_values[0])
+
+
+def test_a_fit_whose_points_all_fit_the_sample_skips_the_factored_pass(monkeypatch):
+    """Every point kept: the in-memory solve is the answer, and the pass's TSQR factors would be
+    thrown away; beyond the sample the factored pass runs (and gives the same optimum)."""
+    from sinefit import streaming, summary
+
+    calls = []
+    real = summary.chunk_factor_range
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(streaming, "chunk_factor_range", spy)
+    settings = dict(degree=5, samples=4000, optimizer="exact", dtype="float64", target="sin(x) + 0.1*x**2")
+    kept = fit(**settings)
+    assert not calls
+    monkeypatch.setattr(streaming, "SAMPLE", 1000)
+    r = streaming.stream(kept.config, None, None, sample=1000)
+    assert calls and r[3] is not None  # the summary path
+    assert r[2].optimum == pytest.approx(kept.quadratic.optimum, rel=1e-9, abs=1e-12)

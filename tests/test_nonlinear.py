@@ -402,3 +402,16 @@ def test_a_model_fit_without_lr_takes_the_optimizers_default(tmp_path, capsys, o
     default = (tmp_path / "default" / "fit-0001" / "history.csv").read_text()
     given = (tmp_path / "given" / "fit-0001" / "history.csv").read_text()
     assert default == given
+
+
+def test_runs_list_names_a_model_runs_model_not_the_polynomial_defaults(tmp_path, capsys):
+    assert main(["fit", "--model", "a*exp(b*x)", "--init", "a=1,b=0.1", "--target", "2*exp(0.3*x)", "--optimizer",
+                 "lm", "--quiet", "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert main(["fit", "--steps", "5", "--quiet", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["runs", "list", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    model_row = next(line for line in lines if line.startswith("fit-0001")).split()
+    poly_row = next(line for line in lines if line.startswith("fit-0002")).split()
+    assert "a*exp(b*x)" in model_row and "power" not in model_row and "-" in model_row
+    assert "power" in poly_row and "3" in poly_row

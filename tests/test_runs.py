@@ -143,3 +143,22 @@ def test_sigterm_also_stops_after_the_current_step(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted at step" in err
     assert json.loads((root / "fit-0001" / "summary.json").read_text())["status"] == "interrupted"
+
+
+def test_surface_json_keeps_every_eigenvector_digit_and_survives_a_tricky_target(tmp_path):
+    """surface.json's eigenvector rows are encoded compactly inside the indented document: the
+    file is still one JSON object equal to the document, read back to the last bit."""
+    import numpy as np
+
+    from sinefit.io import rundata, runs
+
+    r = sinefit.fit(target='sin(x) + 0*x', degree=6, steps=20, dtype="float64")
+    doc = runs.surface_document(r)
+    doc["target"] = 'a "eigenvectors": null b'  # the key's text inside a string value: escaped by json
+    text = runs.surface_text(doc)
+    parsed = json.loads(text)
+    assert parsed["target"] == doc["target"]
+    assert np.array_equal(np.array(parsed["eigenvectors"]), r.quadratic.directions)
+    run = runs.save_run(r, tmp_path, "report", "hint")
+    back = rundata.load(run)
+    assert np.array_equal(back.eigenvectors, r.quadratic.directions)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import re
 import shlex
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from sinefit import api  # noqa: E402
+from sinefit import api, expr  # noqa: E402
 from sinefit.cli import main  # noqa: E402
 from sinefit.config import ConfigError  # noqa: E402
 from sinefit.errors import InputError  # noqa: E402
@@ -575,3 +576,53 @@ def test_connections_the_server_accepts_have_nagle_off():
             client.close()
     finally:
         sock.close()
+
+
+def test_each_hint_suggestion_is_offered_once():
+    # the seed's hint names the mapped basis's route in its sentence and again in the settings it promises
+    view = core.view({})
+    hint, labels = view["report"]["hint"], [s["label"] for s in view["report"]["suggestions"]]
+    assert hint.count("--basis legendre") == 2 and hint.count("--lr auto") == 2  # the case this guards
+    assert len(labels) == len(set(labels))
+    named = {f"--{o} {v}" for o, v in re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)", hint)}
+    assert set(labels) == named  # each valid one still offered
+
+
+def test_hints_reuse_the_lr_free_routes_of_a_cached_problem_exactly():
+    # the playground asks for the hint at every slider move on one cached problem: the routes (and lr
+    # auto's momentum step) are remembered per surface, data set and start, and must equal a fresh count
+    from sinefit import hints
+
+    cache = core.ProblemCache()
+    results, texts = {}, {}
+    hints._MEMO.clear()
+    for seed in ("0", "1"):
+        for lr in ("1e-7", "3e-7", "2e-6"):
+            for optimizer in ("gd", "momentum"):
+                cfg, _ = core.settings({"lr": lr, "seed": seed, "optimizer": optimizer, "degree": "5"})
+                results[seed, lr, optimizer] = res = core.run(cfg, None, cache).result
+                texts[seed, lr, optimizer] = hints.suggest(res).text  # from the memo after the first
+    assert cache.misses == 1  # one problem: every run above shared its surface
+    for key, res in results.items():
+        hints._MEMO.clear()
+        assert hints.suggest(res).text == texts[key], key
+    # the start matters (the memo keys on it): the mapped basis's route takes 51 steps from seed 0's, 40 from seed 1's
+    assert "about 51 steps" in texts["0", "1e-7", "gd"] and "about 40 steps" in texts["1", "1e-7", "gd"]
+
+
+def test_an_answer_says_the_servers_own_time_for_the_pages_latency_trace(running):
+    # Server-Timing: view = computing the answer, app = the whole handler (thread hop and JSON too)
+    status, headers, _ = _request(running, "/api/fit?lr=1e-6&client=timing")
+    times = dict(re.fullmatch(r"(\w+);dur=([0-9.]+)", part.strip()).groups() for part in headers["server-timing"].split(","))
+    assert status == 200 and set(times) == {"view", "app"}
+    assert 0 < float(times["view"]) <= float(times["app"])
+
+
+def test_the_domain_is_read_once_and_a_bad_one_is_refused_every_time():
+    for text in ("-pi", "2*pi", "pi/2", "-1.5e-3"):
+        assert core._constant(text) == expr.constant(text, option="--domain")
+        assert core._constant(text) == expr.constant(text, option="--domain")  # from the kept ones
+    for _ in range(2):
+        with pytest.raises(InputError, match="--domain: unknown name 'zz'"):
+            core.settings({"domain": "-pi,zz"})
+    assert "zz" not in core._CONSTANTS

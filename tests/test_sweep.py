@@ -93,7 +93,7 @@ def test_sweep_bad_input(tmp_path, capsys, args, option):
 
 def test_best_curves_are_the_best_rows_refitted():
     result = sweep(lr=list(np.geomspace(1e-7, 1e-5, 6)), seed=[0, 1], dtype="float64", steps=300)
-    ax = sweeps.best_curves(result, count=3).axes[0]
+    ax = sweeps.best_curves(result, result.best_curves(3)).axes[0]
     curves = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
     assert len(curves) == 3 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
     for line, row in zip(curves, result.best(3)):
@@ -140,3 +140,19 @@ def test_sweep_cli_starts_where_init_and_order_say(tmp_path, capsys, init, order
     saved = tomllib.loads((run / "config.toml").read_text())
     assert saved["order"] == (order or "descending")
     assert saved["init"] == init if init == "numpy" else [float(v) for v in saved["init"].split(",")] == [0.5, -1, 0, 2]
+
+
+def test_writing_a_sweep_draws_what_it_is_given_and_never_fits(tmp_path, monkeypatch):
+    import sinefit.api
+
+    result = sweep(lr=[1e-7, 1e-6], dtype="float64", steps=50)
+    curves = result.best_curves(2)
+    assert [c.settings["lr"] for c in curves] == [r["lr"] for r in result.best(2)]
+    assert all(c.losses[-1] == pytest.approx(r["final_loss"], rel=1e-12) for c, r in zip(curves, result.best(2)))
+
+    def no_fit(*a, **k):
+        raise AssertionError("the I/O layer fitted")
+
+    monkeypatch.setattr(sinefit.api, "fit", no_fit)
+    run_dir = sweeps.save_sweep(result, tmp_path / "runs", 5, curves)
+    assert (run_dir / "best.png").stat().st_size > 0 and (run_dir / "sweep.csv").exists()

@@ -134,7 +134,7 @@ def test_diverged_fit(diverged, store):
 
 def test_sweep_parent_and_best_children(tmp_path, store):
     result = sweep(lr=[1e-7, 1e-6, 3e-6, 1e-5, 1e-3], seed=[0, 1], dtype="float64", steps=200)
-    run_dir = save_sweep(result, tmp_path / "runs", top=5)
+    run_dir = save_sweep(result, tmp_path / "runs", top=5, curves=result.best_curves())
     parent_id = tracking.log_sweep(result, run_dir, store, experiment="sweeps", children=4)
     client = MlflowClient(tracking_uri=store)
     parent = client.get_run(parent_id)

@@ -207,3 +207,20 @@ def test_options_a_model_fit_does_not_use_are_said_to_do_nothing(tmp_path, capsy
     assert "--momentum does nothing with --optimizer gd" in capsys.readouterr().err
     assert cli.main(args) == 0
     assert "does nothing" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("basis", ["power", "legendre"])
+def test_an_exact_fits_value_and_optimum_columns_print_the_same_numbers(basis):
+    """The exact fit is the optimum: its coefficients must not read 1e-18 in one column and 0 in the
+    next (an odd target's even coefficients are round-off)."""
+    from sinefit import report
+
+    r = fit(optimizer="exact", basis=basis)
+    text = report.fit_report(r)
+    rows = text.split("[[Coefficients]]")[1].split("[[")[0].splitlines()[2:]
+    assert len(rows) == 4
+    for row in rows:
+        cells = row.split()
+        value, optimum = cells[-4], cells[-2]
+        assert value == optimum, row
+    assert any(row.split()[-4] == "0" for row in rows)  # sin is odd: its even terms are round-off, shown as 0

@@ -119,20 +119,26 @@ class Quadratic:
             moving = (self.singular_values * e) ** 2 > 0
         if np.any(np.abs(1.0 - lr * self.eigenvalues[moving]) >= 1.0):
             return math.inf
+        # gd_gap's arithmetic, operation for operation (so the same numbers), with its step-free parts taken
+        # once: the search evaluates it ~50 times, and a playground answer searches at every slider move
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            weight = (self.singular_values * e) ** 2
+            rate = (1.0 - lr * self.eigenvalues) ** 2
+        scale = self.scale
 
         def below(t: int) -> bool:
-            with np.errstate(under="ignore"):
-                return bool(self.gd_gap(theta0, lr, np.array(float(t))) <= gap)
+            return bool(scale * np.sum(weight * rate ** np.array([float(t)]), axis=-1) <= gap)
 
-        hi = 1
-        while not below(hi):
-            if hi >= cap:
-                return math.inf
-            hi = min(2 * hi, cap)
-        lo = hi // 2  # above the target (or 0, checked above)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if below(mid) else (mid, hi)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            hi = 1
+            while not below(hi):
+                if hi >= cap:
+                    return math.inf
+                hi = min(2 * hi, cap)
+            lo = hi // 2  # above the target (or 0, checked above)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if below(mid) else (mid, hi)
         return hi
 
     def momentum_steps_to(
@@ -223,10 +229,17 @@ def solve(
             # it as the spectrum of U^T X for less, but a few ulps off at the top, which 2000 gd steps
             # near the stable bound magnify to 1e-11 of the loss.)
             ls = least_squares(X, y, x, basis)
-            _, s, Vt = np.linalg.svd(np.linalg.qr(X, mode="r"), full_matrices=False)
-        else:  # a mapped basis is well conditioned already: its own SVD serves the solve
-            U, s, Vt = np.linalg.svd(X, full_matrices=False)
-            ls = leastsq.from_svd(X, y, U, s, Vt)
+            R = ls.factor if ls.factor is not None else np.linalg.qr(X, mode="r")
+            _, s, Vt = np.linalg.svd(R, full_matrices=False)
+        else:  # a mapped basis is well conditioned already: its own SVD serves the solve, taken from
+            # R of [X y] (X = Q R11: the same singular values and V, and U^T y = U_r^T Q^T y)
+            qr = leastsq.triangular(X, y)
+            if qr is None:
+                U, s, Vt = np.linalg.svd(X, full_matrices=False)
+                ls = leastsq.from_factor(X, y, y, U, s, Vt)
+            else:
+                U, s, Vt = np.linalg.svd(qr[0])
+                ls = leastsq.from_factor(X, y, qr[1], U, s, Vt, factor=qr[0])
     theta = ls.theta
     scale = 1.0 if loss == "sse" else 1.0 / n
     if loss == "huber":

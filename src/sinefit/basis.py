@@ -123,8 +123,9 @@ def _basis_in_t(basis: str, degree: int) -> np.ndarray:
     B[0, 0] = 1.0
     if p > 1:
         B[1, 1] = 1.0
+    t_phi_k = np.zeros(p)
     for k in range(1, degree):
-        t_phi_k = np.roll(B[:, k], 1)  # multiply by t: shift up one power (top entry is zero)
+        t_phi_k[1:] = B[:-1, k]  # multiply by t: shift up one power (the top entry is zero)
         B[:, k + 1] = _recurrence_step(basis, k, 1.0, t_phi_k, B[:, k - 1])
     return B
 
@@ -138,8 +139,10 @@ def _compose_affine(degree: int, alpha: float, beta: float) -> np.ndarray:
     p = degree + 1
     C = np.zeros((p, p))
     C[0, 0] = 1.0
+    shifted = np.zeros(p)
     for k in range(1, p):
-        C[:, k] = beta * C[:, k - 1] + alpha * np.roll(C[:, k - 1], 1)
+        shifted[1:] = C[:-1, k - 1]  # times x: up one power
+        C[:, k] = beta * C[:, k - 1] + alpha * shifted
     return C
 
 

@@ -485,10 +485,11 @@ def sweep(
     try:
         with interrupts.phase("sweeping"):
             result = run_sweep(base, on_progress=progress, **axes)
+            curves = result.best_curves()  # the best rows' histories, for best.png
     finally:
         progress.close()
     try:
-        run_dir = sweeps.save_sweep(result, out, top)
+        run_dir = sweeps.save_sweep(result, out, top, curves)
     except OSError as e:
         raise Failure(f"cannot write the sweep directory under {out}: {e.strerror or e}") from None
     tracked = _track(mlflow, mlflow_experiment, quiet, lambda tracking, uri: tracking.log_sweep(

@@ -19,6 +19,7 @@ Promises:
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +80,35 @@ def mapped_quadratic(result, basis: str = "legendre") -> analysis.Quadratic:
     return analysis.solve(cols, y, result.config.loss if result.config.loss != "huber" else "mse")
 
 
+_MEMO: list = []  # [(quadratic, dataset, key, value)]: the last few problems' lr-free answers, newest last
+_MEMO_KEEP = 8
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo(result, what: str, compute):
+    """``compute()`` once per (surface, data set, start, ``what``): the routes and lr auto's momentum step
+    depend on those alone, not on this run's lr or momentum, and take tens of ms (momentum's step count
+    follows its recurrence step by step). A playground moving the lr slider asks for them at every move,
+    on the same cached problem; the entries hold the surface and data set themselves, so ``is`` is exact."""
+    q, ds, cfg = result.quadratic, result.dataset, result.config
+    key = (what, _theta0(result).tobytes(), cfg.basis, cfg.degree, cfg.loss)
+    with _MEMO_LOCK:
+        for entry in _MEMO:
+            if entry[0] is q and entry[1] is ds and entry[2] == key:
+                return entry[3]
+    value = compute()
+    with _MEMO_LOCK:
+        _MEMO.append((q, ds, key, value))
+        del _MEMO[:-_MEMO_KEEP]
+    return value
+
+
 def _routes(result) -> list[tuple[float, str, dict[str, Any]]]:
     """(steps, sentence, settings) of the gd-family ways to within CONVERGED of the optimum, from the start."""
+    return _memo(result, "routes", lambda: _compute_routes(result))
+
+
+def _compute_routes(result) -> list[tuple[float, str, dict[str, Any]]]:
     q, cfg, theta0 = result.quadratic, result.config, _theta0(result)
     target = q.target_gap()
     routes = []
@@ -100,10 +128,13 @@ def _routes(result) -> list[tuple[float, str, dict[str, Any]]]:
 def _momentum_auto(result, optimizer: str):
     """lr auto's step for momentum / Nesterov, and the steps it needs with the momentum the hint types
     (rounded to 6 digits), to within CONVERGED of the optimum, counted by the exact recurrence."""
-    q = result.quadratic
-    auto = analysis.auto_step(q, optimizer, _theta0(result))
-    n = q.momentum_steps_to(_theta0(result), auto.lr, _mu(auto.momentum), optimizer == "nesterov", q.target_gap())
-    return auto, n
+    def compute():
+        q = result.quadratic
+        auto = analysis.auto_step(q, optimizer, _theta0(result))
+        return auto, q.momentum_steps_to(_theta0(result), auto.lr, _mu(auto.momentum), optimizer == "nesterov",
+                                         q.target_gap())  # fmt: skip
+
+    return _memo(result, "auto " + optimizer, compute)
 
 
 def _best_route(result, exclude: str | None = None) -> Hint | None:

@@ -30,6 +30,7 @@ class Solution:
     residual: np.ndarray  # (n,) B phi - y, computed in the well-conditioned form
     rank: int  # determined directions, of p
     inverse_gram: np.ndarray  # (p, p) (X^T X)^+ in the fitted basis, same rank decision as theta
+    factor: np.ndarray | None = None  # R of X's Householder QR, where the solve factored X itself
 
     @property
     def p(self) -> int:
@@ -91,10 +92,12 @@ def _mapped_power(x: np.ndarray, y: np.ndarray, degree: int) -> Solution | None:
     k = np.arange(degree + 1)
     leg_in_t = bases._basis_in_t("legendre", degree)  # low first: column j = P_j in powers of t
     to_u = (leg_in_t / h ** k[:, None])[::-1, ::-1]  # highest first: P_j((u) / h) in powers of u
+    if not np.all(np.isfinite(to_u)):
+        return None  # before the SVD (at degree 1000 the costliest step, and wasted) and before M
     shift = bases._compose_affine(degree, 1.0, -c)[::-1, ::-1]  # (x - c)^j in powers of x, highest first
     M = shift @ to_u
-    if not (np.all(np.isfinite(M)) and np.all(np.isfinite(to_u))):
-        return None  # before the SVD: at degree 1000 it is the costliest step, and would be wasted
+    if not np.all(np.isfinite(M)):
+        return None
     f = _ScaledSVD(np.polynomial.legendre.legvander(u / h, degree)[:, ::-1])
     psi = (to_u @ f.solve(y)).astype(np.longdouble)
     yl = y.astype(np.longdouble)
@@ -109,15 +112,27 @@ def _mapped_power(x: np.ndarray, y: np.ndarray, degree: int) -> Solution | None:
     return Solution(theta, residual, f.rank, cov)
 
 
-def from_svd(X: np.ndarray, y: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray) -> Solution:
-    """The solve from an SVD of X already at hand (a well-conditioned X: mapped bases)."""
+def triangular(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(R11, Q^T y) from R of [X y] = Q R (Householder, Q never formed): everything a least-squares
+    solve needs at a fraction of an SVD of the n x p X with its U. None for a short X (n <= p)."""
+    n, p = X.shape
+    if n <= p:
+        return None
+    R = np.linalg.qr(np.column_stack([X, y]), mode="r")
+    return R[:p, :p], R[:p, p]
+
+
+def from_factor(X: np.ndarray, y: np.ndarray, Qty: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray,
+                factor: np.ndarray | None = None) -> Solution:  # fmt: skip
+    """The solve from an SVD U S V^T of X (or of R11, with ``Qty`` = U^T y's Q^T y: the same solve)
+    already at hand, for a well-conditioned X (mapped bases)."""
     n, p = X.shape
     keep = s > (s[0] if s.size else 0.0) * max(n, p) * np.finfo(np.float64).eps
     inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
     with np.errstate(all="ignore"):
-        theta = Vt.T @ (inv * (U.T @ y))
+        theta = Vt.T @ (inv * (U.T @ Qty))
         W = Vt.T * inv
-        return Solution(theta, X @ theta - y, int(keep.sum()), W @ W.T)
+        return Solution(theta, X @ theta - y, int(keep.sum()), W @ W.T, factor=factor)
 
 
 def data_domain(x: np.ndarray) -> tuple[float, float]:
@@ -139,6 +154,28 @@ def least_squares(X: np.ndarray, y: np.ndarray, x: np.ndarray | None = None, bas
                 return solution
             # Past float64's range (degree in the hundreds): the power form cannot be written down
             # accurately at all; the direct solve is the best there is.
+            return _direct_from_qr(X, y)
         f = _ScaledSVD(X)
         theta = f.solve(y)
         return Solution(theta, X @ theta - y, f.rank, f.inverse_gram())
+
+
+def _direct_from_qr(X: np.ndarray, y: np.ndarray) -> Solution:
+    """The column-scaled solve through R of [X y]: the SVD needed is that of the p x p R11 D^-1, not
+    of the n x p X D^-1 with its U (a third of the cost at degree 1000). R11 is also what X's own
+    spectrum is read from."""
+    n, p = X.shape
+    qr = triangular(X, y)
+    if qr is None:  # a short X: nothing to gain
+        f = _ScaledSVD(X)
+        theta = f.solve(y)
+        return Solution(theta, X @ theta - y, f.rank, f.inverse_gram())
+    R11, z = qr
+    norms = np.sqrt(np.sum(R11 * R11, axis=0))  # the column norms of X, as Q is orthogonal
+    norms = np.where(norms > 0, norms, 1.0)
+    U, s, Vt = np.linalg.svd(R11 / norms)
+    keep = s > (s[0] if s.size else 0.0) * max(n, p) * np.finfo(np.float64).eps
+    inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
+    theta = (Vt.T @ (inv * (U.T @ z))) / norms
+    W = Vt.T * inv / norms[:, None]
+    return Solution(theta, X @ theta - y, int(keep.sum()), W @ W.T, factor=R11)

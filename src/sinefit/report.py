@@ -264,7 +264,9 @@ def fit_report(result: FitResult) -> str:
     lines.append(f"    {'':<14}{'value':>16}{'stderr':>14}{'optimum':>16}{'initial':>16}")
     rows = list(enumerate(zip(names, result.model.coefficients, q.optimum, result.initial.coefficients)))
     for i, (name, c, o, i0) in rows[::-1] if cfg.order == "ascending" else rows:  # in the naming order
-        o = 0.0 if abs(o) * size[i] < 1e-12 * y_scale else o  # its term is float64 round-off, not a finding
+        tiny = abs(o) * size[i] < 1e-12 * y_scale  # its term is float64 round-off, not a finding
+        c = 0.0 if tiny and c == o else c  # the optimum itself (exact): the same number, shown the same way
+        o = 0.0 if tiny else o
         label = name + (f"  ({_term(model.powers(cfg.degree)[i])})" if cfg.basis == "power" else "")
         lines.append(f"    {label:<14}{c:>16.6g}{s.stderr[i]:>14.3g}{o:>16.6g}{i0:>16.6g}")
     if cfg.basis != "power":
@@ -274,11 +276,11 @@ def fit_report(result: FitResult) -> str:
         power_rows = list(zip(basis.names("power", cfg.degree, cfg.order), model.powers(cfg.degree), power, power_se))
         for name, k, c, se in power_rows[::-1] if cfg.order == "ascending" else power_rows:
             lines.append(f"    {name + '  (' + _term(k) + ')':<14}{c:>16.6g}{se:>14.3g}")
-    pairs = s.correlations(0.1)
+    pairs = s.correlations(0.1, limit=12)
     lines.append("[[Correlations]] (|r| >= 0.1)")
     if not pairs:
         lines.append("    none")
-    for i, j, r in pairs[:12]:
+    for i, j, r in pairs:
         lines.append(f"    C({names[i]}, {names[j]}){'':<4}{r:>+8.4f}")
     lines.append(f"Fitted:  y = {result.formula()}")
     return "\n".join(lines)
@@ -317,7 +319,7 @@ def power_stderr(result: FitResult) -> np.ndarray:
     cfg, s = result.config, result.statistics
     M = basis.to_power_matrix(cfg.basis, cfg.degree, result.dataset.domain)
     with np.errstate(all="ignore"):
-        return _sqrt_diag(M @ s.covariance @ M.T)
+        return np.sqrt(np.sum((M @ s.covariance) * M, axis=1))  # diag(M C M^T) without the second product
 
 
 def gap_text(result: FitResult) -> str:
@@ -354,11 +356,6 @@ def _ratio(ratio: float) -> str:
 
 def _term(k: int) -> str:
     return "1" if k == 0 else "x" if k == 1 else f"x^{k}"
-
-
-def _sqrt_diag(m):
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(np.diag(m))
 
 
 def _lr(lr: float) -> str:

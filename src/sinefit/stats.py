@@ -35,15 +35,19 @@ class Statistics:
     def stderr(self) -> np.ndarray:
         return np.sqrt(np.diag(self.covariance))
 
-    def correlations(self, threshold: float = 0.1) -> list[tuple[int, int, float]]:
-        """Pairs (i, j, r) with |r| >= threshold, strongest first (lmfit's 'Correlations')."""
+    def correlations(self, threshold: float = 0.1, limit: int | None = None) -> list[tuple[int, int, float]]:
+        """Pairs (i, j, r) with |r| >= threshold, strongest first (lmfit's 'Correlations'); the first
+        ``limit`` of them only, when given (at degree 1000 there are half a million pairs)."""
         se = self.stderr
         i, j = np.triu_indices(self.p, 1)
         with np.errstate(all="ignore"):
             r = self.covariance[i, j] / (se[i] * se[j])
         ok = (se[i] > 0) & (se[j] > 0) & (np.abs(r) >= threshold)
         i, j, r = i[ok], j[ok], r[ok]
-        order = np.argsort(-np.abs(r), kind="stable")  # strongest first; ties keep (i, j) order
+        if limit is not None and r.size > limit:  # only those at least as strong as the limit-th strongest
+            strongest = np.abs(r) >= np.partition(np.abs(r), r.size - limit)[r.size - limit]
+            i, j, r = i[strongest], j[strongest], r[strongest]
+        order = np.argsort(-np.abs(r), kind="stable")[:limit]  # strongest first; ties keep (i, j) order
         return list(zip(i[order].tolist(), j[order].tolist(), r[order].tolist()))
 
 
@@ -64,7 +68,7 @@ def statistics(
 
         inverse_gram = least_squares(X, y).inverse_gram
     n, p = X.shape
-    base = _statistics(n, sse, sst, x, r, np.ones(p), np.eye(p))
+    base = _statistics(n, sse, sst, x, r, np.empty(0), np.empty((p, 0)))  # no spectrum: the covariance follows
     if n > p and math.isfinite(sse):
         with np.errstate(all="ignore"):
             covariance = (sse / (n - p)) * np.asarray(inverse_gram, dtype=np.float64)

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from . import analysis, basis, budget, data, expr, finite, threads
+from . import analysis, basis, budget, data, expr, fastpass, finite, threads
 from .config import ConfigError, FitConfig
 from .errors import InputError, Interrupted
 from .moments import _StrideSample
@@ -55,6 +55,12 @@ def check_working_set(degree: int, n_threads: int) -> None:
                  f"degree {fits} fits" if fits is not None else "no degree fits")  # fmt: skip
 
 
+def kept_points(sample_cap: int, p: int) -> int:
+    """How many points a pass keeps: ``sample_cap``, or fewer where their p basis columns would not
+    fit half the memory budget."""
+    return min(sample_cap, budget.rows_that_fit(p, 8, 0.5))
+
+
 def accumulate(
     chunks: Iterable[tuple[np.ndarray, np.ndarray]],
     kind: str,
@@ -75,7 +81,7 @@ def accumulate(
     dom = None if kind == "power" else domain
     n_threads = n_threads or workers()
     check_working_set(degree, n_threads)
-    sample = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), expected)  # its columns fit the budget
+    sample = _StrideSample(kept_points(sample_cap, p), expected)
     n, lo, hi = 0, math.inf, -math.inf
     factors: list[np.ndarray] = []
 
@@ -100,7 +106,9 @@ def accumulate(
         ends = torch.tensor([lo, hi], dtype=torch.float64)
         finite.design(kind, ends, degree, domain or (-1.0, 1.0), source)
         if done is None or not np.all(np.isfinite(done[0])):
-            if not math.isfinite(float(np.dot(y, y))):
+            with np.errstate(over="ignore"):  # the overflow is the message below, not a warning besides
+                yy = float(np.dot(y, y))
+            if not math.isfinite(yy):
                 raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
             if done is None:
                 done = chunk_factor_range(x, y, kind, degree, dom)
@@ -129,6 +137,24 @@ def accumulate(
     return Summary(kind, degree, dom, R, n, lo, hi, sx, sy, sample_cap)
 
 
+def summarize_file(plan, kind: str, degree: int, domain: tuple[float, float] | None, progress=None,
+                   sample_cap: int = SAMPLE, n_threads: int | None = None, source: str = "data") -> Summary | None:
+    """:func:`accumulate` over one large .npy file with the compiled kernel (sinefit.fastpass): the same
+    summary to rounding, the same checks (memory budget, basis finite at the range); None when the
+    numpy path must read the file instead (a non-finite value: it names the row)."""
+    p = degree + 1
+    n_threads = n_threads or workers()
+    check_working_set(degree, n_threads)
+    stride = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), plan.n).stride
+
+    def check_range(lo: float, hi: float) -> None:
+        finite.design(kind, torch.tensor([lo, hi], dtype=torch.float64), degree, domain or (-1.0, 1.0), source)
+
+    with threads.analysis_blas():
+        return fastpass.summarize_npy(plan, kind, degree, domain, sample_cap=sample_cap, stride=stride,
+                                      n_threads=n_threads, progress=progress, check_range=check_range)  # fmt: skip
+
+
 def merge_factors(factors: list[np.ndarray]) -> np.ndarray:
     from .summary import _triangular
 
@@ -145,6 +171,7 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         s = given.restrict(cfg.degree)
         return solve(cfg, s, cfg.data or cfg.summary or "summary")
     total: int | None
+    plan = None
     if x is not None or y is not None:
         from .api import _dataset
 
@@ -160,12 +187,14 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
 
         columns_ = datafiles.parse_columns(cfg.columns)
         source, total, domain = cfg.data, datafiles.count_rows(cfg.data), cfg.domain
+        plan = fastpass.npy_plan(cfg.data, columns_)  # one large .npy file: the compiled pass, if built
 
         def chunks():
             return datafiles.iter_chunks(cfg.data, columns_, chunk_rows=CHUNK)
 
         if domain is None and cfg.basis != "power":  # the window map needs the range first
-            domain = data_range(chunks())
+            fast = fastpass.npy_range(plan, workers()) if plan is not None else None
+            domain = fast if fast is not None and fast[0] < fast[1] else data_range(chunks())
     else:
         source, total = expr.resolve(cfg.target).text, cfg.samples
         domain = cfg.domain if cfg.domain is not None else data.SEED_DOMAIN
@@ -187,11 +216,50 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         if progress is not None:
             progress(n, total)
 
-    s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total,
-                   source=source)  # fmt: skip
+    keep = kept_points(SAMPLE, cfg.degree + 1)
+    if total is not None and total <= keep:
+        # Every point will be kept, and then the in-memory solve (the SVD of X) is the answer: the
+        # pass's factors would be thrown away (at degree 1000 they are a third of the analysis).
+        kept = gather(chunks(), report, keep)
+        if kept is not None:
+            xs, ys, lo, hi = kept
+            if not xs.size:
+                raise ConfigError("--data", f"{source}: no points")
+            dom = None if cfg.basis == "power" else (domain or (-1.0, 1.0))
+            shown = dom or cfg.domain or ((lo, hi) if lo < hi else (lo - 1.0, hi + 1.0))
+            return solve_in_memory(cfg, xs, ys, shown, source)
+    s = None
+    if plan is not None:
+        s = summarize_file(plan, cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, source=source)
+    if s is None:
+        s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total,
+                       source=source)  # fmt: skip
     if s.n == 0:
         raise ConfigError("--data", f"{source}: no points")
     return solve(cfg, s, source)
+
+
+def gather(chunks: Iterable[tuple[np.ndarray, np.ndarray]], progress: Callable[[int], None], cap: int):
+    """(x, y, min x, max x) of every point, in order; None when more than ``cap`` points come (the
+    count given beforehand was short), and the factored pass must run after all."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    n, lo, hi = 0, math.inf, -math.inf
+    for x, y in chunks:
+        x = np.array(x, dtype=np.float64)  # a copy: a reader may reuse its buffers
+        y = np.array(y, dtype=np.float64)
+        if not x.size:
+            continue
+        n += x.size
+        if n > cap:
+            return None
+        lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+        xs.append(x)
+        ys.append(y)
+        progress(n)
+    if not xs:
+        return np.empty(0), np.empty(0), lo, hi
+    return np.concatenate(xs), np.concatenate(ys), lo, hi
 
 
 def data_range(chunks: Iterator[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
@@ -217,16 +285,10 @@ def solve(cfg: FitConfig, s: Summary, source: str):
     """The loss surface from a summary: exactly through the SVD of X when every point is in the
     sample, else from R (whose accuracy does not depend on the number of points)."""
     domain = display_domain(s, cfg.domain)
+    if s.sample_x.size == s.n:  # every point is at hand
+        return solve_in_memory(cfg, s.sample_x, s.sample_y, domain, source)
     ds = data.Dataset(torch.as_tensor(s.sample_x), torch.as_tensor(s.sample_y), source, domain, n=s.n)
     columns = _sample_columns(cfg, s, ds, domain, source)  # before any SVD
-    if ds.complete:  # every point is at hand: solve through the SVD of X, as the per-sample engine does
-        distinct = data.distinct_count(s.sample_x, cfg.degree + 1)
-        if distinct < cfg.degree + 1:
-            from .api import _too_few_x
-
-            raise _too_few_x(source, distinct, cfg.degree)
-        q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss, x=ds.x.numpy(), basis=cfg.basis)
-        return ds, columns, q, None
     q = quadratic(s, cfg.loss)
     rank = int(np.sum(q.singular_values > q.singular_values[0] * max(s.n, s.p) * np.finfo(np.float64).eps))
     if rank < s.p and np.unique(s.sample_x).size < s.p:
@@ -235,6 +297,21 @@ def solve(cfg: FitConfig, s: Summary, source: str):
             f"(too few distinct x values: at most {np.unique(s.sample_x).size} seen); try a lower --degree"
         )
     return ds, columns, q, s
+
+
+def solve_in_memory(cfg: FitConfig, x: np.ndarray, y: np.ndarray, domain, source: str):
+    """Every point at hand: the solve through the SVD of X, as the per-sample engine does."""
+    ds = data.Dataset(torch.as_tensor(x), torch.as_tensor(y), source, domain, n=len(x))
+    columns = finite.design(cfg.basis, ds.x, cfg.degree, domain, source, ds.y)  # before any SVD
+    if not math.isfinite(float(np.dot(y, y))):
+        raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
+    distinct = data.distinct_count(x, cfg.degree + 1)
+    if distinct < cfg.degree + 1:
+        from .api import _too_few_x
+
+        raise _too_few_x(source, distinct, cfg.degree)
+    q = analysis.solve(columns.T.numpy(), ds.y.numpy(), cfg.loss, x=ds.x.numpy(), basis=cfg.basis)
+    return ds, columns, q, None
 
 
 def _sample_columns(cfg: FitConfig, s: Summary, ds: data.Dataset, domain, source: str) -> torch.Tensor:
@@ -250,7 +327,9 @@ def _sample_columns(cfg: FitConfig, s: Summary, ds: data.Dataset, domain, source
     ends = torch.tensor([s.x_min, s.x_max], dtype=ds.x.dtype)
     finite.design(cfg.basis, ends, cfg.degree, domain, source)
     budget.check_design(ds.x.numel(), cfg.degree + 1, ds.x.element_size(), source)
-    return basis.columns(cfg.basis, ds.x, cfg.degree, domain)
+    # elementwise work on a ~10^6-point sample: not worth a second thread (one busy core would hold it up)
+    with threads.torch_threads(threads.for_size(ds.x.numel() * (cfg.degree + 1))):
+        return basis.columns(cfg.basis, ds.x, cfg.degree, domain)
 
 
 def quadratic(s: Summary, loss: str = "sse") -> analysis.Quadratic:

@@ -116,6 +116,33 @@ class SweepResult:
             return self.rows.column(name)
         return np.array([r.get(name) for r in self.rows])
 
+    def best_curves(self, count: int = 5) -> list["Curve"]:
+        """The loss, step by step, of the best ``count`` configurations that did not diverge. A sweep
+        keeps only each row's outcome (10^6 rows of histories would not fit), so these few are fitted
+        again alone: the same numbers, as a sweep's rows equal single fits."""
+        import warnings
+
+        from .api import fit
+
+        curves = []
+        for row in (r for r in self.best(count) if not r["diverged"]):
+            settings = {name: row[name] for name in self.axes}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a row's warnings were its outcome already
+                run = fit(self.base, **settings)
+            curves.append(Curve(settings, np.asarray(run.steps), np.asarray(run.losses), run.optimum_loss))
+        return curves
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One configuration's loss against step, for the sweep's figure of its best rows."""
+
+    settings: dict[str, Any]  # the swept settings of the row
+    steps: np.ndarray  # the recorded steps (every step, or a decimated history's kept ones)
+    losses: np.ndarray
+    optimum_loss: float
+
 
 def sweep(
     base: FitConfig | None = None,
@@ -297,7 +324,7 @@ def _run_group(base: FitConfig, shared: dict[str, Any], table: Table, members: n
         cols["stable_lr"][at] = np.array([math.nan if b is None else b for b in bound])[which]
         missing["stable_lr"][at] = np.array([b is None for b in bound])[which]
         sse = final / q.scale if q.quadratic else np.full(final.shape, math.nan)
-        cols["aic"][at], cols["bic"][at] = _criteria(sse, problem.dataset.n, p)
+        cols["aic"][at], cols["bic"][at] = _criteria(sse, problem.dataset.size, p)
 
 
 def _criteria(sse: np.ndarray, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:

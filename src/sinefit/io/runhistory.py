@@ -51,6 +51,9 @@ class RunEntry:
         if name == "lr":
             v = s.get("lr", c.get("lr"))
             return _short(v)
+        if name in ("degree", "basis") and isinstance(c.get("model"), str) and c["model"]:
+            # A --model run keeps the polynomial defaults (degree 3, power) beside its model: not what it fitted.
+            return "-" if name == "degree" else f"model {c['model']}"
         if name == "target" and isinstance(c.get("data"), str) and c["data"]:
             # A --data run keeps target = "sin" (the default) beside data: the points came from the file.
             data = c["data"]

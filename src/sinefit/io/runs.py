@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import math
 import os
 import re
@@ -206,7 +207,7 @@ def surface_document(result: FitResult) -> dict[str, Any]:
         "optimum": [float(v) for v in q.optimum],
         "optimum_loss": q.optimum_loss,
         "eigenvalues": [float(v) for v in q.eigenvalues],
-        "eigenvectors": [[float(v) for v in row] for row in q.directions],  # column i: eigenvector i
+        "eigenvectors": np.asarray(q.directions, dtype=np.float64),  # column i: eigenvector i; rows on write
         "optimizer": cfg.optimizer,
         "lr": result.lr,
         "momentum": result.momentum,
@@ -322,7 +323,7 @@ def finish_run(
 
                 write_text(run_dir / "trace.csv", trace.csv(result.trace, result.model.names,
                                                             result.model.order == "ascending"))  # fmt: skip
-            write_json(run_dir / "surface.json", _finite_json(surface_document(result)))
+            write_text(run_dir / "surface.json", surface_text(surface_document(result)))
             if modelfile.writable(result):
                 write_json(run_dir / "model.json", modelfile.document(result))
             write_text(run_dir / "report.txt", report_text + "\n")
@@ -339,6 +340,18 @@ def finish_run(
     except Exception as e:  # the run ends marked, whatever failed; the error goes on to be reported
         end_unfinished(run_dir, "failed", error=(getattr(e, "strerror", None) or str(e))[:500])
         raise
+
+
+def surface_text(doc: dict[str, Any]) -> str:
+    """surface.json: indented, with each row of the (p, p) eigenvectors on one line. At degree 1000
+    that matrix is a million numbers: json's indenting encoder is pure Python (5 s for them), its
+    compact one is C, so the rows are encoded compactly and set into the indented rest."""
+    V = np.asarray(doc["eigenvectors"], dtype=np.float64)
+    rows = V.tolist() if np.all(np.isfinite(V)) else _finite_json(V.tolist())  # the check: no Python pass
+    head = json.dumps(_finite_json({**doc, "eigenvectors": None}), indent=2, allow_nan=False)
+    body = ",\n    ".join(json.dumps(r, allow_nan=False) for r in rows)
+    # json escapes every quote inside a string, so this key with a null value occurs once, as the key
+    return head.replace('"eigenvectors": null', '"eigenvectors": [\n    ' + body + "\n  ]", 1) + "\n"
 
 
 def _finite_json(obj: Any) -> Any:

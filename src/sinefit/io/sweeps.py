@@ -25,7 +25,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .._version import __version__
-from ..sweep import SweepResult
+from ..sweep import Curve, SweepResult
 from ..sweeptable import Table
 from . import figures
 from .configfile import to_toml
@@ -145,32 +145,22 @@ def _floats(result: SweepResult, name: str) -> np.ndarray:
     return np.array([math.nan if v is None else v for v in col], dtype=np.float64) if col.dtype == object else col.astype(np.float64)
 
 
-def best_curves(result: SweepResult, count: int = 5) -> Figure:
-    """Loss against step for the best few configurations: the sweep keeps only final losses, so
-    each is fitted again alone (the same numbers: the sweep's rows equal single fits)."""
-    import warnings
-
-    from ..api import fit
-
+def best_curves(result: SweepResult, curves: list[Curve]) -> Figure:
+    """Loss against step for the best few configurations (``SweepResult.best_curves``: fitted again
+    by the sweep, since it keeps only final losses), each with its optimum dashed."""
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
-    best = [r for r in result.best(count) if not r["diverged"]]
-    for k, row in enumerate(best):
-        settings = {name: row[name] for name in result.axes}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            run = fit(result.base, **settings)
-        steps = run.steps
-        label = ", ".join(f"{n} {v:.3g}" if isinstance(v, float) else f"{n} {v}" for n, v in settings.items())
-        ax.plot(steps + 1, run.losses, color=f"C{k}", label=f"#{k + 1}: {label}")
-        ax.axhline(run.optimum_loss, color=f"C{k}", ls="--", lw=0.8)
+    for k, curve in enumerate(curves):
+        label = ", ".join(f"{n} {v:.3g}" if isinstance(v, float) else f"{n} {v}" for n, v in curve.settings.items())
+        ax.plot(curve.steps + 1, curve.losses, color=f"C{k}", label=f"#{k + 1}: {label}")
+        ax.axhline(curve.optimum_loss, color=f"C{k}", ls="--", lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step + 1 (log scale)")
     ax.set_ylabel(f"{LOSS_LABEL.get(result.base.loss, 'loss')} (log scale)")
-    ax.set_title(f"the best {len(best)} of {len(result.rows)} configurations (dashed: their optima)")
+    ax.set_title(f"the best {len(curves)} of {len(result.rows)} configurations (dashed: their optima)")
     ax.grid(alpha=0.3, which="both")
-    if best:
+    if curves:
         ax.legend(fontsize="small")
     return fig
 
@@ -237,8 +227,9 @@ def _edges(values: list[Any], log: bool) -> np.ndarray:
     return np.exp(edges) if log else edges
 
 
-def save_sweep(result: SweepResult, root: Path, top: int) -> Path:
-    """Write the sweep's directory (status.json "running" from its first moment, like a fit's)."""
+def save_sweep(result: SweepResult, root: Path, top: int, curves: list[Curve]) -> Path:
+    """Write the sweep's directory (status.json "running" from its first moment, like a fit's), its
+    figure of the best rows drawn from ``curves`` (``result.best_curves()``)."""
     from .. import interrupts
     from .runs import end_unfinished, status_text, write_status
 
@@ -249,7 +240,7 @@ def save_sweep(result: SweepResult, root: Path, top: int) -> Path:
         with interrupts.phase("writing the sweep"):
             write_text(run_dir / "sweep.csv", sweep_csv(result))
             figures.save(heatmap(result), run_dir / "sweep.png")
-            figures.save(best_curves(result), run_dir / "best.png")
+            figures.save(best_curves(result, curves), run_dir / "best.png")
         with interrupts.deferred("saving the sweep"):
             write_json(run_dir / "summary.json", summary(result, run_dir, top))
             write_status(run_dir, "completed")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import time
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -98,26 +99,40 @@ def create_app(port: int | None = None, store: uploads.Store | None = None,
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def fit(request: Request) -> Response:
+        arrived = time.perf_counter()
         try:
             query = dict(request.query_params)
             have = query.pop("have", None)  # the problem the page holds already
             client = query.pop("client", None)
             token = latest.open(client) if client else None
 
+            spent = []
+
+            def timed():
+                started = time.perf_counter()
+                try:
+                    return core.view(query, store, cache, runs, have)
+                finally:
+                    spent.append(time.perf_counter() - started)
+
             def answer():
                 if not client:
-                    return core.view(query, store, cache, runs, have)
+                    return timed()
                 # a slider dragged fast sends many requests: a tab's run one at a time, and one that a
                 # newer one of its tab overtook while it waited is not computed (the page dropped it)
                 with latest.serial(client):
                     if not latest.is_current(client, token):
                         return None
-                    return core.view(query, store, cache, runs, have)
+                    return timed()
 
             body = await run_in_threadpool(answer)
             if body is None:
                 return _json({"error": "superseded by a newer request of this page", "field": "general"}, 409)
-            return _json(body)
+            response = _json(body)
+            # the page's latency trace splits its wait into this server's work and the rest (network, browser)
+            response.headers["Server-Timing"] = (f"view;dur={1e3 * spent[0]:.2f}, "
+                                                 f"app;dur={1e3 * (time.perf_counter() - arrived):.2f}")
+            return response
         except InputError as e:
             return _error(e, 400)
         except Exception as e:  # a bug: one line for the page, the details in the server's log

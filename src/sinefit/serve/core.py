@@ -79,6 +79,19 @@ def _float(name: str, text: str) -> float:
     return value
 
 
+_CONSTANTS: dict[str, float] = {}  # the domain's texts read so far ("-pi" -> -3.14...): each answer reads its
+# settings six times (its own, and each hint suggestion's), and a parse compiles the text
+
+
+def _constant(text: str) -> float:
+    value = _CONSTANTS.get(text)
+    if value is None:
+        value = expr.constant(text, option="--domain")  # a refusal raises, and is not kept
+        if len(_CONSTANTS) < 1000:
+            _CONSTANTS[text] = value
+    return value
+
+
 def settings(query: Mapping[str, str], store: uploads.Store | None = None) -> tuple[FitConfig, uploads.Upload | None]:
     """The page's controls (text, as in the URL) -> a validated FitConfig (float64) and the upload, if any.
 
@@ -106,7 +119,7 @@ def settings(query: Mapping[str, str], store: uploads.Store | None = None) -> tu
     if "data" not in given or "domain" in given:
         if len(parts) != 2:
             raise ConfigError("--domain", f"must be two numbers a,b (pi allowed, e.g. -pi,pi), got {q['domain']!r}")
-        s["domain"] = (expr.constant(parts[0], option="--domain"), expr.constant(parts[1], option="--domain"))
+        s["domain"] = (_constant(parts[0]), _constant(parts[1]))
     s["degree"] = _int("degree", q["degree"], MAX_DEGREE)
     for name in ("basis", "loss", "optimizer"):
         s[name] = q[name]
@@ -189,9 +202,12 @@ def config_toml(cfg: FitConfig, upload: uploads.Upload | None) -> str:
 
 def suggestions(hint: str, query: Mapping[str, str], store: uploads.Store | None) -> list[dict[str, Any]]:
     """The hint's options (--lr 2e-6, --steps 9000, --optimizer exact, ...) as patches the page applies in one
-    click; only those that make valid settings."""
+    click; only those that make valid settings, each once (a hint names a route's options in its sentence and
+    again in the settings it promises: "the mapped --basis legendre with --lr auto ... (--basis legendre --lr auto
+    --steps 34)")."""
     out = []
-    for option, value in re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)", hint):
+    for option, value in dict.fromkeys(re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)",
+                                                  hint)):  # fmt: skip
         patch = {option: value}
         if option == "optimizer":
             patch["lr"] = ""

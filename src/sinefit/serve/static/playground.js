@@ -11,7 +11,7 @@ const COLORS = ["#2563eb", "#e67e22", "#16a34a", "#9333ea", "#db2777", "#0891b2"
 // Each tab names itself to the server, so that its newer stream retires its older one there too.
 const CLIENT = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
 const state = { query: {}, view: null, cursor: null, playing: false, seq: 0, controller: null, charts: {}, shape: "",
-  inputAt: null, latencies: [], uploadName: null, boundShown: null, lastSeqDrawn: 0,
+  trace: null, drawing: null, latencies: [], traces: [], latencyWaiters: [], uploadName: null, boundShown: null, lastSeqDrawn: 0,
   stream: null, streamSeq: 0, restSeq: 0, pending: null, framesDrawn: 0, frameTimes: [] };
 
 // ------------------------------------------------------------------ formatting
@@ -36,31 +36,32 @@ function writeURL() {
   for (const f of FIELDS) if (state.query[f] !== undefined && state.query[f] !== "") params.set(f, state.query[f]);
   history.replaceState(null, "", "?" + params.toString());
 }
-function fillControls(q) {
-  const set = (id, v) => { if (document.activeElement !== $(id)) $(id).value = v; };
+function fillControls(q) { // writes only what differs (each answer calls it; a write is style and layout work)
+  const set = (id, v) => { const el = $(id); if (document.activeElement !== el && el.value !== v) el.value = v; };
+  const prop = (id, name, v) => { const el = $(id); if (el[name] !== v) el[name] = v; };
   set("target", q.target ?? "sin");
   set("domain", q.domain ?? "-pi,pi");
   set("samples", q.samples ?? "1000");
   set("noise", q.noise ?? "0");
   set("degree", q.degree ?? "3");
-  $("basis").value = q.basis ?? "power";
-  $("loss").value = q.loss ?? "sse";
-  $("optimizer").value = q.optimizer ?? "gd";
+  prop("basis", "value", q.basis ?? "power");
+  prop("loss", "value", q.loss ?? "sse");
+  prop("optimizer", "value", q.optimizer ?? "gd");
   const auto = q.lr === "auto";
-  $("lr-auto").checked = auto;
+  prop("lr-auto", "checked", auto);
   if (!auto && q.lr) set("lr", q.lr);
   set("steps", q.steps ?? "2000");
   set("seed", q.seed ?? "0");
   const mu = q.momentum || (state.view && state.view.run.momentum !== null ? lrText(state.view.run.momentum) : "");
-  if (mu) { set("momentum", mu); $("momentum-slider").value = mu; }
+  if (mu) { set("momentum", mu); prop("momentum-slider", "value", mu); }
   const hasData = !!q.data;
-  $("target").disabled = hasData; $("samples").disabled = hasData; $("noise").disabled = hasData;
-  $("clear-data").hidden = !hasData;
-  $("drop-text").textContent = hasData ? `fitting the points in ${state.uploadName || "the dropped file"}`
-    : "or drop a CSV / NPY file here";
-  const opt = $("optimizer").value;
-  $("row-momentum").style.display = opt === "momentum" || opt === "nesterov" ? "" : "none";
-  $("row-lr").style.display = opt === "exact" ? "none" : "";
+  for (const id of ["target", "samples", "noise"]) prop(id, "disabled", hasData);
+  prop("clear-data", "hidden", !hasData);
+  setText($("drop-text"), hasData ? `fitting the points in ${state.uploadName || "the dropped file"}`
+    : "or drop a CSV / NPY file here");
+  const opt = $("optimizer").value, style = (id, v) => { if ($(id).style.display !== v) $(id).style.display = v; };
+  style("row-momentum", opt === "momentum" || opt === "nesterov" ? "" : "none");
+  style("row-lr", opt === "exact" ? "none" : "");
 }
 function change(patch) { // the URL follows with the answer (its canonical settings), or with a refusal
   for (const [k, v] of Object.entries(patch)) {
@@ -99,8 +100,9 @@ function showError(field, message) {
   const control = $(field);
   if (control) control.classList.add("invalid");
 }
-async function request() {
-  const seq = ++state.seq;
+async function request(carried = null) {
+  const seq = ++state.seq, trace = carried || state.trace; // a slider move's trace goes with the request it started
+  state.trace = null;
   if (state.controller) state.controller.abort(); // a newer request cancels the older one...
   closeStream(); // ...and the frames of the older settings stop
   const controller = new AbortController();
@@ -110,9 +112,15 @@ async function request() {
   params.set("client", CLIENT); // the server skips this request if a newer one of this tab overtakes it
   let body, ok;
   try {
+    mark(trace, "sent");
     const response = await fetch("/api/fit?" + params.toString(), { signal: controller.signal });
+    mark(trace, "response");
     ok = response.ok;
-    body = decode(await response.json());
+    const text = await response.text();
+    mark(trace, "received");
+    body = decode(JSON.parse(text));
+    mark(trace, "parsed");
+    if (trace) Object.assign(trace, { bytes: text.length }, serverTiming(response.headers.get("server-timing")));
   } catch (e) {
     if (e.name === "AbortError") return;
     if (seq !== state.seq) return;
@@ -133,20 +141,85 @@ async function request() {
     return;
   }
   delete document.body.dataset.error;
-  state.query = { ...body.query }; // the canonical settings (exact floats) become the URL
-  writeURL();
+  state.query = { ...body.query }; // the canonical settings (exact floats) become the URL, once the curves show
   const now = state.view && state.playing && state.cursor ? state.cursor.t : null;
   if (body.problem === null) { // the same problem as the page's: keep it (and what was derived from it)
-    if (!state.view || state.view.problem_id !== body.problem_id) { delete state.query.have; state.view = null; return request(); }
+    if (!state.view || state.view.problem_id !== body.problem_id) { delete state.query.have; state.view = null; return request(trace); }
     body.problem = state.view.problem;
   }
   state.view = body;
   const run = body.run;
   // a new answer shows the end of the run, or, playing, plays on from the same step with the new settings
   setCursor(recordedIndex(now === null ? run.end : Math.min(now, run.end)));
+  state.drawing = trace;
   draw();
-  state.lastSeqDrawn = seq;
+  afterPaint(() => { // history.replaceState costs a millisecond or two: not before the curves are on screen
+    if (seq === state.seq) writeURL();
+    state.lastSeqDrawn = Math.max(state.lastSeqDrawn, seq);
+  });
   if (state.playing) openStream(state.cursor.t);
+}
+
+// What waits for the frame that shows the curves: a task posted from that frame's requestAnimationFrame callback
+// runs once the frame's style, layout and paint are done, before the next frame (a rAF queued from it instead
+// would keep frames coming, and Chromium holds tasks back until the next one too). A hidden tab draws no
+// frames: its queue runs on a timer.
+const painting = { queue: [], frameAt: 0, timer: null };
+function afterPaint(fn) {
+  painting.queue.push(fn);
+  if (painting.queue.length > 1) return;
+  const run = () => {
+    clearTimeout(painting.timer);
+    const fns = painting.queue.splice(0);
+    for (const f of fns) f();
+  };
+  requestAnimationFrame(() => {
+    painting.frameAt = performance.now();
+    const channel = new MessageChannel();
+    channel.port1.onmessage = run;
+    channel.port2.postMessage(0);
+  });
+  painting.timer = setTimeout(() => { if (document.hidden) run(); }, 250);
+}
+
+// ------------------------------------------------------------------ latency: a slider move to the redrawn curves on screen
+// A move is traced from its input event (the event's own time stamp) to the end of the frame that paints the
+// redrawn curves: a task posted from that frame's requestAnimationFrame callback runs once the frame's style,
+// layout and paint are done. Each phase is a performance mark (sinefit:...) and a field of the trace, in ms
+// since the event; the benchmark (benchmarks/serve_latency.py) reports them.
+function traceInput(ev) {
+  state.trace = { input: ev.timeStamp, handled: performance.now() - ev.timeStamp };
+}
+function mark(trace, name, at = performance.now()) { if (trace) trace[name] = at - trace.input; }
+function timeline(trace) { // the trace as performance marks (DevTools' timings track), made once it is over
+  performance.clearMarks();
+  for (const [name, t] of Object.entries(trace)) {
+    if (name === "input" || name === "bytes" || name === "view" || name === "app") continue;
+    performance.mark("sinefit:" + name, { startTime: trace.input + t });
+  }
+}
+function serverTiming(header) { // "view;dur=4.1, app;dur=4.6": the answer's computing, and the server's whole time
+  const out = {};
+  for (const m of (header || "").matchAll(/(\w+);dur=([0-9.]+)/g)) out[m[1]] = +m[2];
+  return out;
+}
+function traceToPaint(trace) {
+  mark(trace, "drawn");
+  afterPaint(() => {
+    mark(trace, "frame", painting.frameAt);
+    mark(trace, "painted");
+    timeline(trace);
+    state.traces.push(trace); state.latencies.push(trace.painted);
+    if (state.traces.length > 1000) { state.traces.shift(); state.latencies.shift(); }
+    for (const w of state.latencyWaiters.splice(0)) w();
+  });
+}
+function latencyAfter(n) { // resolves once more than n moves have been measured (the benchmark waits on it)
+  return new Promise((resolve, reject) => {
+    const check = () => (state.latencies.length > n ? resolve(state.latencies.length) : state.latencyWaiters.push(check));
+    check();
+    setTimeout(() => reject(new Error("no redraw within 60 s of a slider move")), 60_000);
+  });
 }
 
 // ------------------------------------------------------------------ the cursor: the step the views show
@@ -257,6 +330,13 @@ function makeCharts() {
       { label: "fit now", stroke: "#2563eb", width: 2.5, spanGaps: true }],
     axes: [{ label: "x", labelSize: 18 }, { label: "y", labelSize: 18, size: 52 }],
   }, [[0], [null], [null], [null], [null]], fitEl);
+  // "fit now" is drawn on a canvas of its own over the plot (uPlot keeps its legend entry and no data): a
+  // slider move or a frame redraws one 240-point line, and uPlot redraws the data and the fixed curves only when
+  // they change
+  const over = document.createElement("canvas");
+  over.className = "now-curve";
+  state.charts.fit.over.appendChild(over);
+  state.fitNow = { canvas: over, key: null };
   const lossEl = $("chart-loss");
   state.charts.loss = new uPlot({
     ...size(lossEl), legend: { show: true, live: false }, cursor: { show: false },
@@ -317,6 +397,31 @@ function drawDivergence(u) { // a red line where the loss overflowed, a green on
   ctx.restore();
 }
 
+function drawNow(xs, ys) { // the current curve, as uPlot would draw its "fit now" series (stroke, width, clipped)
+  const u = state.charts.fit, cv = state.fitNow.canvas, dpr = window.devicePixelRatio || 1;
+  const w = u.bbox.width / dpr, h = u.bbox.height / dpr;
+  if (cv.width !== Math.round(w * dpr) || cv.height !== Math.round(h * dpr)) {
+    cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr);
+    cv.style.width = `${w}px`; cv.style.height = `${h}px`;
+  }
+  const ctx = cv.getContext("2d");
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, cv.width, cv.height);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.beginPath();
+  let down = false;
+  for (let i = 0; i < xs.length; i++) {
+    const y = ys[i];
+    if (!isFinite(y)) { down = false; continue; } // a diverged run's overflow: a gap
+    const px = u.valToPos(xs[i], "x"), py = Math.max(-1e4, Math.min(1e4, u.valToPos(y, "y")));
+    down ? ctx.lineTo(px, py) : ctx.moveTo(px, py);
+    down = true;
+  }
+  ctx.strokeStyle = "#2563eb"; ctx.lineWidth = 2.5; ctx.lineJoin = "round"; ctx.stroke();
+}
+
+function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+
 function positive(v) { return v !== null && v > 0 && isFinite(v) ? v : null; }
 
 function draw() {
@@ -334,14 +439,14 @@ function drawStatic() { // what does not move with the step cursor
   const status = $("status");
   status.dataset.diverging = r.diverging ? "1" : "0";
   status.className = "status " + (r.diverging ? "bad" : rep.converged || r.converged_at !== null ? "good" : "");
-  status.textContent = r.diverged_at !== null ? `diverged at step ${r.diverged_at}`
+  setText(status, r.diverged_at !== null ? `diverged at step ${r.diverged_at}`
     : r.diverging ? "lr above the stable bound: diverging"
     : r.converged_at !== null ? `converged at step ${r.converged_at}: at the optimum, so it stopped (as sinefit fit does)`
-    : rep.converged ? `reaches the optimum within ${r.steps} steps` : "";
+    : rep.converged ? `reaches the optimum within ${r.steps} steps` : "");
   status.dataset.converged = r.converged_at === null ? "" : String(r.converged_at);
   const badge = $("divergence");
   badge.hidden = !r.diverging;
-  badge.textContent = r.diverged_at !== null ? `overflow at step ${r.diverged_at}` : "lr > stable bound";
+  setText(badge, r.diverged_at !== null ? `overflow at step ${r.diverged_at}` : "lr > stable bound");
   const rows = [
     ["final loss", fmt(rep.final_loss, 7)], ["optimum L*", fmt(rep.optimum_loss, 7)],
     ["final / optimum", rep.ratio === null ? "—" : fmt(rep.ratio, 5) + "×"], ["R²", fmt(rep.r2, 6)],
@@ -350,56 +455,74 @@ function drawStatic() { // what does not move with the step cursor
     ["stable lr bound", r.bound === null ? "none for this optimizer" : fmt(r.bound, 4)],
     ["condition number", fmt(V.problem.condition, 4)],
   ];
-  $("stats").innerHTML = rows.map(([a, b]) => `<tr><td>${a}</td><td>${b}</td></tr>`).join("");
-  $("stats").rows[0].cells[1].dataset.value = String(rep.final_loss);
-  $("stats").rows[0].cells[1].id = "final-loss";
-  $("report-when").textContent = `after ${r.converged_at !== null ? r.converged_at : r.steps} steps` + (r.auto ? ` · ${r.auto}` : "");
-  $("why").textContent = rep.why;
-  $("hint").innerHTML = "";
-  for (const part of rep.hint.split(/(--[a-z-]+ [^\s,;()]+)/)) { // keep "--lr 7.07e-6" on one line
-    const span = document.createElement("span");
-    span.textContent = part;
-    if (part.startsWith("--")) span.className = "opt";
-    $("hint").appendChild(span);
+  // only what changed is written: a slider move changes a few numbers, and the frame that shows the curves
+  // lays out and paints what was written
+  const table = $("stats");
+  if (table.rows.length !== rows.length) table.innerHTML = rows.map(() => "<tr><td></td><td></td></tr>").join("");
+  rows.forEach(([a, b], i) => { setText(table.rows[i].cells[0], a); setText(table.rows[i].cells[1], b); });
+  table.rows[0].cells[1].dataset.value = String(rep.final_loss);
+  table.rows[0].cells[1].id = "final-loss";
+  setText($("report-when"), `after ${r.converged_at !== null ? r.converged_at : r.steps} steps` + (r.auto ? ` · ${r.auto}` : ""));
+  setText($("why"), rep.why);
+  if (state.hintShown !== rep.hint) {
+    state.hintShown = rep.hint;
+    $("hint").innerHTML = "";
+    for (const part of rep.hint.split(/(--[a-z-]+ [^\s,;()]+)/)) { // keep "--lr 7.07e-6" on one line
+      const span = document.createElement("span");
+      span.textContent = part;
+      if (part.startsWith("--")) span.className = "opt";
+      $("hint").appendChild(span);
+    }
   }
   const box = $("suggestions");
-  box.innerHTML = "";
-  for (const s of rep.suggestions) {
-    const b = document.createElement("button");
-    b.textContent = "apply " + s.label;
-    b.addEventListener("click", () => { pause(); change(s.patch); });
-    box.appendChild(b);
+  const labels = JSON.stringify(rep.suggestions);
+  if (box.dataset.shown !== labels) {
+    box.dataset.shown = labels;
+    box.innerHTML = "";
+    for (const s of rep.suggestions) {
+      const b = document.createElement("button");
+      b.textContent = "apply " + s.label;
+      b.addEventListener("click", () => { pause(); change(s.patch); });
+      box.appendChild(b);
+    }
   }
-  $("command").textContent = V.downloads.command;
+  setText($("command"), V.downloads.command);
   $("dl-model").disabled = V.downloads.model_json === null;
   const P = V.problem;
-  $("fit-legend").textContent = `${V.target} · ${P.n} points`;
+  setText($("fit-legend"), `${V.target} · ${P.n} points`);
   // the fixed series: data, initial, optimum, on one sorted x (uPlot wants a single x array)
   if (!P.fit) {
     const xs = [...P.x.map((x, i) => [x, P.y[i], null]), ...P.grid.map((x, i) => [x, null, i])].sort((a, b) => a[0] - b[0]);
     P.fit = { X: xs.map((v) => v[0]), D: xs.map((v) => v[1]), at: xs.map((v) => v[2]) };
   }
-  const initial = curve(r.thetas[0]), optimum = curve(P.optimum), at = P.fit.at;
-  const yr = [...P.y, ...optimum].filter((v) => v !== null && isFinite(v));
-  const lo = Math.min(...yr), hi = Math.max(...yr), pad = 0.35 * (hi - lo || 1);
-  state.fitFixed = { I: at.map((i) => (i === null ? null : initial[i])), O: at.map((i) => (i === null ? null : optimum[i])),
-    y: { min: lo - pad, max: hi + pad } };
+  const fixedKey = r.thetas[0].join(); // with the problem's own object: what the fixed curves depend on
+  if (!state.fitFixed || state.fitFixed.P !== P || state.fitFixed.key !== fixedKey) {
+    const initial = curve(r.thetas[0]), optimum = curve(P.optimum), at = P.fit.at;
+    const yr = [...P.y, ...optimum].filter((v) => v !== null && isFinite(v));
+    const lo = Math.min(...yr), hi = Math.max(...yr), pad = 0.35 * (hi - lo || 1);
+    state.fitFixed = { P, key: fixedKey, I: at.map((i) => (i === null ? null : initial[i])),
+      O: at.map((i) => (i === null ? null : optimum[i])), y: { min: lo - pad, max: hi + pad } };
+  }
   state.E = r.thetas.map(modesOf); // each recorded step's error along the eigen-directions
 }
 
 // An answer redraws the curves and the loss chart at once and the other views (eigen-directions,
-// coefficients, contour map, math, step label) at the animation frame after it: the slider's latency is to the redrawn
-// curves. A frame of the animation redraws everything at once.
+// coefficients, contour map, math, step label) once the frame that shows the curves is painted (``afterPaint``):
+// the slider's latency is to the redrawn curves. A frame of the animation redraws everything at once.
 function render(deferRest = false) {
   const V = state.view, r = V.run, P = V.problem, c = state.cursor, path = pathNow(), k = path.steps.length - 1;
   const theta = c.theta, now = curve(theta), t = c.t;
   // fit chart: only the current curve moves
-  const X = P.fit.X, N = P.fit.at.map((i) => (i === null ? null : now[i]));
-  state.charts.fit.batch(() => {
-    state.charts.fit.setData([X, P.fit.D, state.fitFixed.I, state.fitFixed.O, N], false);
-    state.charts.fit.setScale("x", { min: X[0], max: X[X.length - 1] });
-    state.charts.fit.setScale("y", state.fitFixed.y);
-  });
+  const X = P.fit.X;
+  if (state.fitNow.key !== state.fitFixed) { // the data, the initial curve or the optimum changed: uPlot redraws them
+    state.fitNow.key = state.fitFixed;
+    state.charts.fit.batch(() => {
+      state.charts.fit.setData([X, P.fit.D, state.fitFixed.I, state.fitFixed.O, X.map(() => null)], false);
+      state.charts.fit.setScale("x", { min: X[0], max: X[X.length - 1] });
+      state.charts.fit.setScale("y", state.fitFixed.y);
+    });
+  }
+  drawNow(P.grid, now);
   // loss chart, up to the cursor: x = log10(step + 1), y = log10(loss)
   const one = k === 0; // a single point draws nothing: show step 0 as a short flat segment
   const xsLog = path.steps.map((t) => Math.log10(t + 1));
@@ -414,17 +537,10 @@ function render(deferRest = false) {
     state.charts.loss.setScale("y", { min: lo - pad, max: hi + pad });
   });
   const ctx = { V, r, P, c, path, k, theta, t, X1, pick, xmax, one };
-  if (state.inputAt !== null) { // slider input -> redrawn curves: measured for the benchmark
-    const started = state.inputAt;
-    state.inputAt = null;
-    requestAnimationFrame(() => state.latencies.push(performance.now() - started));
-  }
+  if (state.drawing) { traceToPaint(state.drawing); state.drawing = null; }
   if (!deferRest) { renderRest(ctx); return; }
   const id = ++state.restSeq;
-  // the frame after the one that paints the curves (a rAF queued from a rAF callback runs a frame later)
-  requestAnimationFrame(() => requestAnimationFrame(() => {
-    if (id === state.restSeq && state.view === V && state.cursor === c) renderRest(ctx);
-  }));
+  afterPaint(() => { if (id === state.restSeq && state.view === V && state.cursor === c) renderRest(ctx); });
 }
 
 function renderRest({ V, r, P, c, path, k, theta, t, X1, pick, xmax, one }) {
@@ -578,15 +694,16 @@ function drawLrSlider() {
   if (lr !== null && document.activeElement !== slider) slider.value = Math.log10(lr);
   if ((state.query.lr === "auto" || !state.query.lr) && lr !== null && document.activeElement !== $("lr")) $("lr").value = lrText(lr);
   const mark = $("bound-mark");
-  if (bound === null) { mark.hidden = true; return; }
+  if (bound === null) { if (!mark.hidden) mark.hidden = true; return; }
   const lo = +slider.min, hi = +slider.max, f = (Math.log10(bound) - lo) / (hi - lo);
-  mark.hidden = false;
+  if (mark.hidden) mark.hidden = false;
   // the thumb's centre runs from half a thumb to the track's end minus half a thumb
   if (!state.sliderWidth) state.sliderWidth = slider.getBoundingClientRect().width; // again on resize only
   const thumb = 16, width = state.sliderWidth;
-  mark.style.left = `${thumb / 2 + f * (width - thumb)}px`;
-  mark.dataset.bound = String(bound);
-  $("bound-label").textContent = `stable < ${fmt(bound, 3)}`;
+  const left = `${thumb / 2 + f * (width - thumb)}px`;
+  if (mark.style.left !== left) mark.style.left = left;
+  if (mark.dataset.bound !== String(bound)) mark.dataset.bound = String(bound);
+  setText($("bound-label"), `stable < ${fmt(bound, 3)}`);
 }
 
 // ------------------------------------------------------------------ play, pause, step, reset
@@ -672,13 +789,13 @@ function wire() {
     ? { lr: "auto", momentum: null } // auto picks the step and the momentum together (the textbook pair)
     : { lr: state.view && state.view.run.lr !== null ? String(state.view.run.lr) : null }));
   $("lr-slider").addEventListener("input", (ev) => {
-    state.inputAt = performance.now();
+    traceInput(ev);
     const lr = lrText(Math.pow(10, +$("lr-slider").value));
     $("lr").value = lr; $("lr-auto").checked = false;
     change({ lr });
   });
-  $("momentum-slider").addEventListener("input", () => {
-    state.inputAt = performance.now();
+  $("momentum-slider").addEventListener("input", (ev) => {
+    traceInput(ev);
     $("momentum").value = $("momentum-slider").value;
     change({ momentum: $("momentum-slider").value });
   });
@@ -712,7 +829,7 @@ function wire() {
 
 window.sinefit = { // for the tests and the benchmark: what the page shows, in numbers
   state, curve: () => (state.view ? curve(state.cursor.theta) : null), figuresPNG,
-  latencies: () => state.latencies.slice(),
+  latencies: () => state.latencies.slice(), traces: () => state.traces.slice(), latencyAfter,
 };
 
 state.query = readURL();
