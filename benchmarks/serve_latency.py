@@ -27,6 +27,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import time
 import types
 from urllib.parse import urlencode
 
@@ -70,6 +71,48 @@ def measure(page, url: str, moves: int) -> list[dict]:
         last = x
     page.mouse.up()
     return page.evaluate("() => window.sinefit.traces()")[-moves:]
+
+
+def drag(page, url: str, seconds: float, rate: float = 60.0) -> tuple[int, int, list[float], float]:
+    """Drag the thumb to and fro without waiting, a mouse move every 1/rate s at most (a hand on a 60 Hz mouse).
+    Moves made while an answer is on its way wait and only the newest is sent, so only some get their own redraw; each move's latency
+    is to the first painted redraw of it or of a newer move (what the hand sees follow it). (moves, moves
+    drawn, latencies in ms, moves a second)."""
+    page.goto(url)
+    page.wait_for_function("() => window.sinefit && window.sinefit.state.view !== null", timeout=120_000)
+    lo, hi = (float(page.get_attribute("#lr-slider", a)) for a in ("min", "max"))
+    box = page.locator("#lr-slider").bounding_box()
+    y = box["y"] + box["height"] / 2
+
+    def x_of(value: float) -> int:
+        return round(box["x"] + THUMB / 2 + (value - lo) / (hi - lo) * (box["width"] - THUMB))
+
+    page.mouse.move(x_of(float(page.input_value("#lr-slider"))), y)
+    page.mouse.down()
+    page.wait_for_timeout(1000)
+    before = page.evaluate("() => [window.sinefit.state.inputTimes.length, window.sinefit.traces().length]")
+    left, right = x_of(lo + 0.5 * (hi - lo)), x_of(lo + 0.7 * (hi - lo))  # below the stable bound
+    x, step, moves = left, 2, 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        x += step
+        if not left <= x <= right:
+            step, x = -step, x - 2 * step
+        page.mouse.move(x, y)
+        moves += 1
+        time.sleep(max(0.0, start + moves / rate - time.perf_counter()))
+    page.wait_for_timeout(500)  # the last answer
+    page.mouse.up()
+    rate = moves / (time.perf_counter() - start)  # Playwright's mouse.move returns once the page took the event
+    inputs, traces = page.evaluate("([i, t]) => [window.sinefit.state.inputTimes.slice(i), window.sinefit.traces().slice(t)]",
+                                   before)  # fmt: skip
+    shown = sorted((t["input"], t["input"] + t["painted"]) for t in traces)  # (its move, painted), ms
+    waits = []
+    for at in inputs:
+        later = [painted for move, painted in shown if move >= at]
+        if later:
+            waits.append(min(later) - at)
+    return len(inputs), len(traces), waits, rate
 
 
 def phases(traces: list[dict]) -> str:
@@ -134,6 +177,7 @@ def main(argv=None) -> int:
                 median = statistics.median(times)
                 p90 = sorted(times)[max(0, int(round(0.9 * len(times))) - 1)]
                 rows.append((name, median, p90, bar, phases(traces)))
+            dragged = drag(page, running.url, 1.5 if args.quick else 6.0)  # the seed's problem
             stream = frame_rate(page, running.url + "?steps=50000&optimizer=momentum&lr=1e-6", 2.0 if args.quick else 8.0)
             browser.close()
     finally:
@@ -143,6 +187,12 @@ def main(argv=None) -> int:
         print(f"{name:<40}{median:>12.1f}{p90:>10.1f}{bar:>9.0f}  {'pass' if median <= bar else 'FAIL'}")
     for name, *_, split in rows:
         print(f"  phases, {name.split(' (')[0]} (medians, ms): {split}")
+    moves, drawn, times, rate = dragged
+    if times:
+        print(f"drag, seed problem (mouse moves sent without waiting, {rate:.0f} a second): {drawn} of {moves} moves "
+              f"drawn (moves made while an answer is on its way wait, and only the newest is sent); a move to the redrawn curves of it or a newer "
+              f"one: median {statistics.median(times):.1f} ms, "
+              f"p90 {sorted(times)[max(0, int(round(0.9 * len(times))) - 1)]:.1f} ms")
     rate, gap, gap90 = stream
     print(f"animation stream (momentum, 50 000 steps, 1 step a frame): {rate:.1f} frames/s drawn, "
           f"interval median {gap:.1f} ms, p90 {gap90:.1f} ms (sent at 30/s: 33.3 ms)")

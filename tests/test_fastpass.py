@@ -206,11 +206,15 @@ def test_a_bad_value_is_reported_as_the_numpy_path_reports_it(tmp_path, small_bl
         y[3000] = bad
     path = str(tmp_path / "bad.npy")
     np.save(path, np.column_stack([x, y]))
+    monkeypatch.setattr(api, "SAMPLE", 1000)  # fewer kept than there are points: the factored pass runs
+    real, calls = streaming.summarize_file, []
+    monkeypatch.setattr(streaming, "summarize_file", lambda *a, **k: calls.append(1) or real(*a, **k))
     messages = []
     for kernel in ("1", "0"):
         monkeypatch.setenv("SINEFIT_KERNEL", kernel)
         assert main(["fit", "--data", path, "--optimizer", "exact", "--dtype", "float64", "--quiet", "--out", str(tmp_path / "runs")]) != 0
         messages.append(capsys.readouterr().err.strip())
+    assert calls == [1]  # the compiled pass ran (and handed the file to the numpy pass) with the kernel only
     assert messages[0] == messages[1] and said in messages[0] and "\n" not in messages[0]
 
 

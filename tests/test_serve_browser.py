@@ -364,3 +364,22 @@ def test_screenshots(page, running, tmp_path, name, query, action):
     overflow = page.evaluate("""() => [...document.querySelectorAll('.panel')].filter(p => p.scrollWidth > p.clientWidth + 1)
         .map(p => p.id)""")
     assert overflow == []
+
+
+def test_a_fast_slider_sends_its_newest_move_once_the_answer_on_its_way_lands(page, running):
+    # five moves at once: the first is sent, the next four wait for its answer, and only the newest of them
+    # is sent then (cancelling at each move would show nothing until the hand stops); the page ends on it
+    open_page(page, running)
+    sent, failed = [], []
+    page.on("request", lambda r: sent.append(r.url) if "/api/fit" in r.url else None)
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    before = seq(page)
+    values = [-6.2, -6.1, -6.0, -5.9, -5.8]
+    page.eval_on_selector("#lr-slider", """(el, values) => { for (const v of values) {
+        el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); } }""", [str(v) for v in values])
+    wait_answer(page, before)
+    page.wait_for_timeout(300)  # nothing more goes out
+    lrs = [float(dict(p.split("=") for p in u.split("?")[1].split("&"))["lr"]) for u in sent]
+    assert lrs == [pytest.approx(10**values[0], rel=1e-2), pytest.approx(10**values[-1], rel=1e-2)] and not failed
+    assert view(page)["run"]["lr"] == pytest.approx(10**values[-1], rel=1e-2)
+    assert page.evaluate("() => window.sinefit.latencies().length") == 2  # each sent move traced to its paint

@@ -11,7 +11,7 @@ const COLORS = ["#2563eb", "#e67e22", "#16a34a", "#9333ea", "#db2777", "#0891b2"
 // Each tab names itself to the server, so that its newer stream retires its older one there too.
 const CLIENT = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
 const state = { query: {}, view: null, cursor: null, playing: false, seq: 0, controller: null, charts: {}, shape: "",
-  trace: null, drawing: null, latencies: [], traces: [], latencyWaiters: [], uploadName: null, boundShown: null, lastSeqDrawn: 0,
+  trace: null, drawing: null, inflight: 0, queued: false, waiting: {}, latencies: [], traces: [], latencyWaiters: [], inputTimes: [], uploadName: null, boundShown: null, lastSeqDrawn: 0,
   stream: null, streamSeq: 0, restSeq: 0, pending: null, framesDrawn: 0, frameTimes: [] };
 
 // ------------------------------------------------------------------ formatting
@@ -63,12 +63,26 @@ function fillControls(q) { // writes only what differs (each answer calls it; a 
   style("row-momentum", opt === "momentum" || opt === "nesterov" ? "" : "none");
   style("row-lr", opt === "exact" ? "none" : "");
 }
-function change(patch) { // the URL follows with the answer (its canonical settings), or with a refusal
+function change(patch, sliding = false) { // the URL follows with the answer (its canonical settings), or with a refusal
   for (const [k, v] of Object.entries(patch)) {
     if (v === null || v === "") delete state.query[k]; else state.query[k] = String(v);
   }
   fillControls(state.query);
+  if (sliding) slide(patch); else request();
+}
+
+// A slider moves faster than answers come back: cancelling the answer on its way at each move would show
+// nothing until the hand stops. So while one is on its way a move waits, and the newest move is sent as soon
+// as the answer lands and is drawn (never two requests of a drag at once, so nothing of it is stale). Every other
+// control sends at once, cancelling what is on its way.
+function slide(patch) {
+  if (state.inflight) { state.queued = true; Object.assign(state.waiting, patch); return; }
   request();
+}
+function landed(seq) {
+  if (state.inflight !== seq) return; // a newer request took over
+  state.inflight = 0;
+  if (state.queued) { state.queued = false; request(); }
 }
 
 // ------------------------------------------------------------------ talking to the server
@@ -100,7 +114,13 @@ function showError(field, message) {
   const control = $(field);
   if (control) control.classList.add("invalid");
 }
-async function request(carried = null) {
+function request(carried = null) {
+  state.queued = false; state.waiting = {}; // this request carries the newest settings
+  const seq = state.seq + 1;
+  state.inflight = seq;
+  return send(carried).finally(() => landed(seq));
+}
+async function send(carried) {
   const seq = ++state.seq, trace = carried || state.trace; // a slider move's trace goes with the request it started
   state.trace = null;
   if (state.controller) state.controller.abort(); // a newer request cancels the older one...
@@ -141,7 +161,8 @@ async function request(carried = null) {
     return;
   }
   delete document.body.dataset.error;
-  state.query = { ...body.query }; // the canonical settings (exact floats) become the URL, once the curves show
+  // the canonical settings (exact floats) become the URL once the curves show, with the moves still waiting
+  state.query = { ...body.query, ...state.waiting };
   const now = state.view && state.playing && state.cursor ? state.cursor.t : null;
   if (body.problem === null) { // the same problem as the page's: keep it (and what was derived from it)
     if (!state.view || state.view.problem_id !== body.problem_id) { delete state.query.have; state.view = null; return request(trace); }
@@ -189,6 +210,8 @@ function afterPaint(fn) {
 // since the event; the benchmark (benchmarks/serve_latency.py) reports them.
 function traceInput(ev) {
   state.trace = { input: ev.timeStamp, handled: performance.now() - ev.timeStamp };
+  state.inputTimes.push(ev.timeStamp); // every move, drawn or overtaken (the benchmark's drag)
+  if (state.inputTimes.length > 2000) state.inputTimes.shift();
 }
 function mark(trace, name, at = performance.now()) { if (trace) trace[name] = at - trace.input; }
 function timeline(trace) { // the trace as performance marks (DevTools' timings track), made once it is over
@@ -792,12 +815,12 @@ function wire() {
     traceInput(ev);
     const lr = lrText(Math.pow(10, +$("lr-slider").value));
     $("lr").value = lr; $("lr-auto").checked = false;
-    change({ lr });
+    change({ lr }, true);
   });
   $("momentum-slider").addEventListener("input", (ev) => {
     traceInput(ev);
     $("momentum").value = $("momentum-slider").value;
-    change({ momentum: $("momentum-slider").value });
+    change({ momentum: $("momentum-slider").value }, true);
   });
   $("play").addEventListener("click", play);
   $("speed").addEventListener("change", () => { if (state.playing) openStream(state.cursor.t); });
