@@ -206,11 +206,15 @@ def test_a_bad_value_is_reported_as_the_numpy_path_reports_it(tmp_path, small_bl
         y[3000] = bad
     path = str(tmp_path / "bad.npy")
     np.save(path, np.column_stack([x, y]))
+    monkeypatch.setattr(api, "SAMPLE", 1000)  # fewer kept than there are points: the factored pass runs
+    real, calls = streaming.summarize_file, []
+    monkeypatch.setattr(streaming, "summarize_file", lambda *a, **k: calls.append(1) or real(*a, **k))
     messages = []
     for kernel in ("1", "0"):
         monkeypatch.setenv("SINEFIT_KERNEL", kernel)
         assert main(["fit", "--data", path, "--optimizer", "exact", "--dtype", "float64", "--quiet", "--out", str(tmp_path / "runs")]) != 0
         messages.append(capsys.readouterr().err.strip())
+    assert calls == [1]  # the compiled pass ran (and handed the file to the numpy pass) with the kernel only
     assert messages[0] == messages[1] and said in messages[0] and "\n" not in messages[0]
 
 
@@ -229,3 +233,25 @@ def test_small_and_unusual_files_take_the_numpy_path(tmp_path, monkeypatch):
     assert fastpass.npy_plan(str(tmp_path / "small.npy"), (0, 0)) is None
     monkeypatch.setenv("SINEFIT_KERNEL", "0")
     assert not fastpass.available() and fastpass.npy_plan(str(tmp_path / "small.npy"), None) is None
+
+
+def test_a_stop_during_the_compiled_pass_ends_it_with_nothing_fitted(tmp_path, small_blocks, monkeypatch):
+    """Oracle: the Interrupted message the numpy pass gives; the pass's threads are gone after it."""
+    import threading
+
+    from sinefit.errors import Interrupted
+    from sinefit.train import StopFlag
+
+    x, y = points("uniform", 20000)
+    path = str(tmp_path / "points.npy")
+    np.save(path, np.column_stack([x, y]))
+    monkeypatch.setattr(api, "SAMPLE", 1000)
+    stop = StopFlag()
+
+    def progress(n, total):
+        stop.set = True  # as a signal handler would, once the pass is under way
+
+    before = threading.active_count()
+    with pytest.raises(Interrupted, match="interrupted while reading the points"):
+        sinefit.fit(data=path, dtype="float64", optimizer="exact", stop=stop, on_progress=progress)
+    assert threading.active_count() == before

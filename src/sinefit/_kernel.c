@@ -212,6 +212,17 @@ MULTI int sinefit_window_gram(const double *xy, int64_t k, int64_t ix, int64_t i
     return 0;
 }
 
+/* One block of the file's pass: sinefit_window_gram, and the block's share of the strided sample
+ * (rows first, first + stride, ... into sx, sy), in one call from Python. */
+MULTI int sinefit_block(const double *xy, int64_t k, int64_t ix, int64_t iy, int64_t m, int64_t degree, double *G,
+                        double *range, int64_t first, int64_t stride, double *sx, double *sy) {
+    for (int64_t r = first, i = 0; r < m; r += stride, i++) {
+        sx[i] = xy[r * k + ix];
+        sy[i] = xy[r * k + iy];
+    }
+    return sinefit_window_gram(xy, k, ix, iy, m, degree, G, range);
+}
+
 /* The explicit residual res = y - L theta on the window [lo, hi] (summary._residual), for fits so
  * good that rho^2 cancels in the Gram matrix: out[0..p-1] = L^T res, out[p] = res^T res. */
 MULTI void sinefit_window_residual(const double *xy, int64_t k, int64_t ix, int64_t iy, int64_t m, int64_t degree,

@@ -54,6 +54,8 @@ def _kernel():
             lib.sinefit_window_gram.restype = ctypes.c_int
             lib.sinefit_window_residual.argtypes = [P, I, I, I, I, I, ctypes.c_double, ctypes.c_double, P, P]
             lib.sinefit_window_residual.restype = None
+            lib.sinefit_block.argtypes = [P, I, I, I, I, I, P, P, I, I, P, P]
+            lib.sinefit_block.restype = ctypes.c_int
             _lib = lib
         return _lib or None
 
@@ -113,7 +115,8 @@ class _Blocks:
         self.G = np.zeros((self.count, q, q))
         self.range = np.zeros((self.count, 2))
         self.status = np.zeros(self.count, dtype=np.int64)
-        self.sample: list = [None] * self.count
+        size = -(-plan.n // stride)  # rows 0, stride, 2 stride, ... (as _StrideSample keeps)
+        self.sample_x, self.sample_y = np.empty(size), np.empty(size)
         self.done_rows = 0
         self._next = 0
         self._lock = threading.Lock()
@@ -148,23 +151,23 @@ def read_block(fd: int, plan: NpyPlan, start: int, m: int, buf: np.ndarray) -> n
 
 
 def _worker(fd: int, blocks: _Blocks, lib) -> None:
-    plan, stride = blocks.plan, blocks.stride
+    """Blocks taken one at a time (two threads share the file's blocks, whatever their cores' load):
+    read, then one call into the kernel, which writes the block's Gram matrix, range and sample rows
+    straight into the shared arrays (little Python per block: it holds the GIL)."""
+    plan, stride, q = blocks.plan, blocks.stride, blocks.degree + 2
     buf = np.empty(plan.block_rows * plan.k)
-    q = blocks.degree + 2
-    G, rg = np.empty((q, q)), np.empty(2)
+    G0, r0, x0, y0 = (a.ctypes.data for a in (blocks.G, blocks.range, blocks.sample_x, blocks.sample_y))
     try:
         while (b := blocks.take()) is not None:
             start, m = blocks.rows(b)
-            rows = read_block(fd, plan, start, m, buf)
-            blocks.status[b] = lib.sinefit_window_gram(buf.ctypes.data, plan.k, plan.ix, plan.iy, m, blocks.degree,
-                                                       G.ctypes.data, rg.ctypes.data)  # fmt: skip
-            blocks.G[b], blocks.range[b] = G, rg
+            read_block(fd, plan, start, m, buf)
+            first = (-start) % stride
+            at = 8 * ((start + first) // stride)
+            blocks.status[b] = lib.sinefit_block(buf.ctypes.data, plan.k, plan.ix, plan.iy, m, blocks.degree,
+                                                 G0 + 8 * q * q * b, r0 + 16 * b, first, stride, x0 + at,
+                                                 y0 + at)  # fmt: skip
             with blocks._lock:
                 blocks.done_rows += m
-            if blocks.degree < 0:  # the range pre-pass
-                continue
-            first = (-start) % stride  # the sample: every stride-th row of the file, as _StrideSample keeps
-            blocks.sample[b] = (rows[first::stride, plan.ix].copy(), rows[first::stride, plan.iy].copy())
     except BaseException as e:  # noqa: BLE001  (re-raised by the thread that waits)
         blocks.error = e
         blocks.stop.set()
@@ -265,9 +268,7 @@ def _finish(fd: int, blocks: _Blocks, kind: str, dom, sample_cap: int, check_ran
             return None
         factors.append(R_b)
     R = sm._triangular(np.vstack(factors))
-    sx = np.concatenate([s[0] for s in blocks.sample])
-    sy = np.concatenate([s[1] for s in blocks.sample])
-    return sm.Summary(kind, degree, dom, R, plan.n, lo, hi, sx, sy, sample_cap)
+    return sm.Summary(kind, degree, dom, R, plan.n, lo, hi, blocks.sample_x, blocks.sample_y, sample_cap)
 
 
 def _gram_factors(G: np.ndarray):

@@ -145,7 +145,7 @@ def summarize_file(plan, kind: str, degree: int, domain: tuple[float, float] | N
     p = degree + 1
     n_threads = n_threads or workers()
     check_working_set(degree, n_threads)
-    stride = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), plan.n).stride
+    stride = _StrideSample(kept_points(sample_cap, p), plan.n).stride
 
     def check_range(lo: float, hi: float) -> None:
         finite.design(kind, torch.tensor([lo, hi], dtype=torch.float64), degree, domain or (-1.0, 1.0), source)
@@ -303,7 +303,9 @@ def solve_in_memory(cfg: FitConfig, x: np.ndarray, y: np.ndarray, domain, source
     """Every point at hand: the solve through the SVD of X, as the per-sample engine does."""
     ds = data.Dataset(torch.as_tensor(x), torch.as_tensor(y), source, domain, n=len(x))
     columns = finite.design(cfg.basis, ds.x, cfg.degree, domain, source, ds.y)  # before any SVD
-    if not math.isfinite(float(np.dot(y, y))):
+    with np.errstate(over="ignore"):  # the overflow is the message below, not a warning besides
+        yy = float(np.dot(y, y))
+    if not math.isfinite(yy):
         raise finite.NotFinite(f"{source}: the sum of y^2 overflows float64; rescale y")
     distinct = data.distinct_count(x, cfg.degree + 1)
     if distinct < cfg.degree + 1:
