@@ -148,7 +148,7 @@ def summarize_file(plan, kind: str, degree: int, domain: tuple[float, float] | N
     p = degree + 1
     n_threads = n_threads or workers()
     check_working_set(degree, n_threads)
-    stride = _StrideSample(min(sample_cap, budget.rows_that_fit(p, 8, 0.5)), plan.n).stride
+    stride = _StrideSample(kept_points(sample_cap, p), plan.n).stride
 
     def check_range(lo: float, hi: float) -> None:
         finite.design(kind, torch.tensor([lo, hi], dtype=torch.float64), degree, domain or (-1.0, 1.0), source)
