@@ -233,3 +233,25 @@ def test_small_and_unusual_files_take_the_numpy_path(tmp_path, monkeypatch):
     assert fastpass.npy_plan(str(tmp_path / "small.npy"), (0, 0)) is None
     monkeypatch.setenv("SINEFIT_KERNEL", "0")
     assert not fastpass.available() and fastpass.npy_plan(str(tmp_path / "small.npy"), None) is None
+
+
+def test_a_stop_during_the_compiled_pass_ends_it_with_nothing_fitted(tmp_path, small_blocks, monkeypatch):
+    """Oracle: the Interrupted message the numpy pass gives; the pass's threads are gone after it."""
+    import threading
+
+    from sinefit.errors import Interrupted
+    from sinefit.train import StopFlag
+
+    x, y = points("uniform", 20000)
+    path = str(tmp_path / "points.npy")
+    np.save(path, np.column_stack([x, y]))
+    monkeypatch.setattr(api, "SAMPLE", 1000)
+    stop = StopFlag()
+
+    def progress(n, total):
+        stop.set = True  # as a signal handler would, once the pass is under way
+
+    before = threading.active_count()
+    with pytest.raises(Interrupted, match="interrupted while reading the points"):
+        sinefit.fit(data=path, dtype="float64", optimizer="exact", stop=stop, on_progress=progress)
+    assert threading.active_count() == before

@@ -339,8 +339,9 @@ def _run(
     ``with_steps``: decimate a long history (history.kept_steps) and return its steps as a sixth item."""
     cfg = p.config
     record = snapshot_steps(cfg.steps) if record is None else record
-    # mini-batch histories stay whole: their epoch floors read the history by position
-    kept = history.kept_steps(cfg.steps, cfg.log_every, record) if with_steps and cfg.batch_size is None else None
+    kept = history.kept_steps(cfg.steps, cfg.log_every, record) if with_steps else None
+    if kept is not None and hasattr(objective, "keep"):  # a mini-batch objective: its batch losses too
+        objective.keep(kept)
     out = _run_steps(p, log, on_step, stop, record, objective, kept)
     return out if with_steps else out[:5]
 
@@ -362,12 +363,12 @@ def _run_steps(p: _Problem, log, on_step, stop, record, objective, kept):
                 return engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), steps, True, record_, kept_)
             return engine.momentum_modes(
                 p.quadratic, theta0, np.array([p.lr]), np.array([p.momentum]), cfg.optimizer == "nesterov",
-                steps, True, record_, kept_,
+                steps, True, record_, kept_, stop,
             )  # fmt: skip
 
         run = closed(cfg.steps, record, kept)
         at = converged_step(p, run.losses[:, 0], run.steps)
-        if at is not None:  # the same steps, cut where the loss reached the optimum
+        if at is not None and run.stopped_at is None:  # the same steps, cut where the loss reached the optimum
             kept_at = None if kept is None else np.append(kept[kept < at], at)
             run = closed(at, frozenset(t for t in record if t < at) | {at}, kept_at)
         losses_ = run.losses[:, 0]
@@ -376,14 +377,14 @@ def _run_steps(p: _Problem, log, on_step, stop, record, objective, kept):
             for i in np.flatnonzero(at_steps % cfg.log_every == cfg.log_every - 1):
                 log(int(at_steps[i]), torch.tensor([losses_[i]]))
         d = int(run.diverged_at[0])
-        return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, None, run.steps
+        return run.theta[0], losses_, (d if d >= 0 else None), run.snapshots, run.stopped_at, run.steps
     objective = objective or _objective(p)
     theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
     below = stop_below(p)
     if cfg.optimizer == "lbfgs":
         trajectory = train.train_lbfgs(
             theta0, objective, p.lr, cfg.steps, log_every=cfg.log_every, on_log=log, record=record, stop=stop,
-            stop_below=below,
+            stop_below=below, kept=kept,
         )  # fmt: skip
     else:
         rule = _rule(cfg.optimizer, p.lr, p.momentum)
@@ -519,8 +520,7 @@ def fit(
     if live:
         display.live_finish(figure, result)
     if cfg.batch_size is not None:
-        batches = minibatch.MiniBatchRun(cfg.batch_size, p.dataset.size, np.array(objective.batch_losses))
-        result = dataclasses.replace(result, minibatch=batches)
+        result = dataclasses.replace(result, minibatch=objective.run())
     return result if traced is None else dataclasses.replace(result, trace=traced)
 
 

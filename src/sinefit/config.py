@@ -74,7 +74,7 @@ class FitConfig:
     tol: float | None = None  # stop once loss - optimum <= tol * optimum; None: at round-off only; 0: never early
     seed: int = 0
     dtype: str = "float32"
-    log_every: int = 100
+    log_every: int | None = None  # None: 100, or for a long run a coarser round step (history.default_log_every)
     engine: str = "auto"  # auto: stats for quadratic losses in float64, else per-sample (the seed's way)
     device: str = "cpu"
     init: Any = "randn"  # where the fit starts: a kind, values or a saved model (see init.py); a=1,b=2 for a model
@@ -90,7 +90,16 @@ class FitConfig:
         _int("--steps", self.steps, 0, 10**9)
         _int("--degree", self.degree, 0, MAX_DEGREE, hint="a higher degree is not a polynomial fit any more")
         _int("--samples", self.samples, 2, MAX_SAMPLES)
+        if self.log_every is None:  # filled in first: every path (model fits too) sees a number
+            from .history import default_log_every
+
+            _int("--steps", self.steps, 0, 10**9)
+            return dataclasses.replace(self, log_every=default_log_every(self.steps)).validated()
         _int("--log-every", self.log_every, 1, 10**9)
+        if self.steps >= 10_000:  # the logged rows a long run keeps must fit the memory budget: refused up front
+            from .history import check_logged
+
+            check_logged(self.steps, self.log_every)
         from .nonlinear import settings as model_settings  # --model fits: the model's own checks
 
         if model_settings.applies(self):

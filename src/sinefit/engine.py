@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .analysis import Quadratic, momentum_mode_step
+from .history import Cursor
 
 LOG_MAX = math.log(np.finfo(np.float64).max)
 
@@ -39,6 +40,7 @@ class BatchRun:
     diverged_at: np.ndarray  # (B,) int, -1 where the row never diverged
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)  # step -> parameters (B, p) then
     steps: np.ndarray | None = None  # the step of each row of ``losses`` (None: row t is step t)
+    stopped_at: int | None = None  # the step where a stop request (Ctrl-C) ended a stepped history
 
 
 def _modes(q: Quadratic, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,13 +155,15 @@ def momentum_modes(
     history: bool,
     record: frozenset[int] = frozenset(),
     kept: np.ndarray | None = None,
+    stop=None,
 ) -> BatchRun:
     """Heavy-ball (or Nesterov) momentum as torch.optim.SGD runs it, mode by mode.
 
     With g_t = lambda_i e_t in the eigenbasis: b_t = mu b_{t-1} + g_t (b_0 = 0),
     e_{t+1} = e_t - lr b_t, or e_t - lr (g_t + mu b_t) for Nesterov; O(p) per step.
     Without a history the loss is only checked every ``BLOCK`` steps; a block in
-    which a row overflowed is replayed step by step for that row to find the step.
+    which a row overflowed is replayed step by step for that row to find the step. With a history
+    the loop is one Python step per step: ``stop`` (train.StopFlag) ends it after the current step.
     """
     theta0 = np.atleast_2d(np.asarray(theta0, dtype=np.float64))
     B = theta0.shape[0]
@@ -177,12 +181,12 @@ def momentum_modes(
 
     with np.errstate(over="ignore", invalid="ignore"):
         if history:
-            wanted = None if kept is None or (kept.size == steps + 1 and kept[-1] == steps) else set(kept.tolist())
+            wanted = None if kept is None or (kept.size == steps + 1 and kept[-1] == steps) else Cursor(kept)
             losses = np.empty((steps + 1 if wanted is None else 0, B))
             rows: dict[int, np.ndarray] = {}  # step -> losses, for a decimated history
             alive = np.ones(B, dtype=bool)
             snapshots = {}
-            previous = None
+            previous, stopped = None, None
             for t in range(steps + 1):
                 loss = loss_of(e)
                 if t in record and np.isfinite(loss).all():
@@ -192,7 +196,7 @@ def momentum_modes(
                 row = np.where(alive, loss, np.nan)
                 if wanted is None:
                     losses[t] = row
-                elif t in wanted or bad.any():
+                elif wanted.wants(t) or bad.any():
                     rows[t] = row
                     if bad.any() and previous is not None:
                         rows[t - 1] = previous
@@ -201,15 +205,20 @@ def momentum_modes(
                 last_e = np.where(alive[:, None], e, last_e)
                 if t == steps or not np.any(alive):
                     break
+                if stop is not None and stop.set:  # Ctrl-C: the history so far, this step kept
+                    stopped = t
+                    if wanted is not None:
+                        rows[t] = row
+                    break
                 e, b = advance(e, b, lr, mu, lam)
             at_steps = None
             if wanted is None:
-                losses = losses[: _history_length(diverged, steps)]
+                losses = losses[: _history_length(diverged, steps) if stopped is None else stopped + 1]
             else:
                 at_steps = np.array(sorted(rows), dtype=np.int64)
                 losses = np.stack([rows[int(t)] for t in at_steps]).reshape(-1, B)
             return BatchRun(losses, loss_of(last_e), q.optimum + last_e @ q.directions.T, diverged, snapshots,
-                            at_steps)  # fmt: skip
+                            at_steps, stopped)  # fmt: skip
         t = 0
         start_loss = loss_of(e)
         diverged[~np.isfinite(start_loss)] = 0

@@ -20,6 +20,7 @@ class Watch:
         self.t += 1
         return value, grad
 
-    @property
-    def batch_losses(self):  # a watched mini-batch objective still reports its batches
-        return self.objective.batch_losses
+    def __getattr__(self, name: str):  # a watched mini-batch objective still reports (and keeps) its batches
+        if name == "objective":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.objective, name)

@@ -42,6 +42,15 @@ class MiniBatch:
         self.batch_size = batch_size
         self.batches = epochs_of_batches(y.shape[-1], batch_size, seed)
         self.batch_losses: list[float] = []
+        self.batch_steps: list[int] = []  # the update of each batch loss kept
+        self.updates = 0
+        self.cursor = None  # history.Cursor: keep only the kept steps' batch losses (a long run's)
+
+    def keep(self, kept) -> None:
+        """Keep the batch losses of the steps in ``kept`` (history.kept_steps) only."""
+        from .history import Cursor, is_full
+
+        self.cursor = None if is_full(kept) else Cursor(kept)
 
     def __call__(self, theta: torch.Tensor, with_grad: bool = True):
         value, _ = self.full(theta, False)
@@ -50,8 +59,16 @@ class MiniBatch:
         idx = next(self.batches).to(self.y.device)
         batch = self.make(self.columns.index_select(1, idx), self.y.index_select(0, idx))  # (not [:, idx]: 1000x slower)
         batch_loss, grad = batch(theta, True)
-        self.batch_losses.append(float(batch_loss[0]))
+        if self.cursor is None or self.cursor.wants(self.updates):
+            self.batch_losses.append(float(batch_loss[0]))
+            self.batch_steps.append(self.updates)
+        self.updates += 1
         return value, grad
+
+    def run(self) -> "MiniBatchRun":
+        """What the batches did so far."""
+        steps = None if self.cursor is None else np.array(self.batch_steps, dtype=np.int64)
+        return MiniBatchRun(self.batch_size, self.y.shape[-1], np.array(self.batch_losses), steps, self.updates)
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,12 @@ class MiniBatchRun:
     batch_size: int
     n: int
     batch_losses: np.ndarray  # (steps,) the loss of step t's batch, before its update
+    steps: np.ndarray | None = None  # the update of each batch loss (a long run's kept steps); None: 0, 1, ...
+    count: int | None = None  # updates taken (None: one per batch loss)
+
+    @property
+    def updates(self) -> int:
+        return len(self.batch_losses) if self.count is None else self.count
 
     @property
     def batches_per_epoch(self) -> int:
@@ -68,7 +91,7 @@ class MiniBatchRun:
 
     @property
     def epochs(self) -> float:
-        return len(self.batch_losses) / self.batches_per_epoch
+        return self.updates / self.batches_per_epoch
 
 
 @dataclass(frozen=True)
@@ -82,14 +105,20 @@ class Floor:
     descending: bool  # the second half of the window is clearly lower than the first: still converging
 
 
-def floor(losses: np.ndarray, per_epoch: int) -> Floor:
-    steps = len(losses) - 1
+def floor(losses: np.ndarray, per_epoch: int, at: np.ndarray | None = None) -> Floor:
+    """``at``: the step of each loss (a decimated history): the window is then in updates, its
+    losses the kept ones in it."""
+    steps = len(losses) - 1 if at is None else int(at[-1])
     window = min(steps, max(per_epoch, steps // 10, 4))
-    tail = losses[-window:] if window > 0 else losses[-1:]
+    if at is not None:
+        tail = losses[at > steps - window] if window > 0 else losses[-1:]
+    else:
+        tail = losses[-window:] if window > 0 else losses[-1:]
+    spanned = window if at is not None else None
     tail = tail[np.isfinite(tail)]
     if tail.size == 0:
         return Floor(math.nan, math.nan, math.nan, 0, False)
     half = tail.size // 2
     first, second = tail[:half], tail[half:]
     descending = bool(half and first.mean() - second.mean() > 0.5 * tail.std())
-    return Floor(float(tail.mean()), float(tail.min()), float(tail.max()), int(tail.size), descending)
+    return Floor(float(tail.mean()), float(tail.min()), float(tail.max()), spanned or int(tail.size), descending)

@@ -114,11 +114,11 @@ def hint(result: FitResult) -> str:
 def minibatch_lines(result: FitResult) -> list[str]:
     """[[Mini-batches]]: sizes, epochs and the noise floor measured at the end of the run."""
     mb, q = result.minibatch, result.quadratic
-    f = minibatch.floor(result.losses, mb.batches_per_epoch)
+    f = minibatch.floor(result.losses, mb.batches_per_epoch, result.history_steps)
     lines = ["[[Mini-batches]]"]
     lines.append(_row("batch size", f"{mb.batch_size} of {mb.n} points", f"{mb.batches_per_epoch} updates per epoch, "
                       f"the last batch partial" if mb.n % mb.batch_size else f"{mb.batches_per_epoch} updates per epoch"))
-    lines.append(_row("epochs", f"{mb.epochs:.4g}", f"{len(mb.batch_losses)} updates"))
+    lines.append(_row("epochs", f"{mb.epochs:.4g}", f"{mb.updates} updates"))
     if f.window and result.diverged_at is None:
         label = "still descending" if f.descending else "noise floor"
         lines.append(_row(label, f"{_g(f.mean)} mean", f"full-data loss over the last {f.window} updates: "
@@ -131,7 +131,7 @@ def minibatch_lines(result: FitResult) -> list[str]:
 
 def minibatch_why(result: FitResult) -> str:
     mb = result.minibatch
-    f = minibatch.floor(result.losses, mb.batches_per_epoch)
+    f = minibatch.floor(result.losses, mb.batches_per_epoch, result.history_steps)
     noise = ("each update follows one batch's gradient, the full gradient plus sampling noise, and at a fixed lr "
              "that noise keeps moving the fit")  # fmt: skip
     if f.descending:

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import analysis, engine, optim, train
+from . import analysis, engine, history, optim, train
 from .api import _objective, _prepare, initial_theta
 from .config import DEFAULT_LR, ConfigError, FitConfig
 from .sweeptable import OUTCOMES, Table
@@ -359,7 +359,8 @@ def _run_batch(problem, steps: int, opt: str, theta0: torch.Tensor, lrs: np.ndar
     if opt == "lbfgs":
         finals, diverged = [], []
         for b in range(theta.shape[0]):
-            t = train.train_lbfgs(theta[b : b + 1], objective, float(lrs[b]), steps)
+            t = train.train_lbfgs(theta[b : b + 1], objective, float(lrs[b]), steps,
+                                  kept=history.kept_steps(steps))  # only the end is read: a few rows of history
             finals.append(float(t.final_loss[0]))
             diverged.append(int(t.diverged_at[0]))
         return np.array(finals), np.array(diverged)

@@ -110,6 +110,8 @@ def train(
         def done(**kw) -> Trajectory:
             return Trajectory(recorder.losses.clone(), theta, diverged_at, snapshots, steps=recorder.steps, **kw)
     else:
+        if keep:
+            check_history(steps + 1, batch, "the loss history")
         history = torch.empty(steps + 1 if keep else 2, batch, dtype=torch.float64)
     diverged_at = torch.full((batch,), -1, dtype=torch.long)
     alive = torch.ones(batch, dtype=torch.bool)
@@ -188,12 +190,19 @@ def train_lbfgs(
     record: frozenset[int] = frozenset(),
     stop: StopFlag | None = None,
     stop_below: float | None = None,
+    kept: np.ndarray | None = None,
 ) -> Trajectory:
     """L-BFGS with a strong-Wolfe line search (torch.optim.LBFGS), one iteration per step.
 
     L-BFGS couples all coordinates of its parameter, so each row of the batch
     runs as its own problem; ``losses`` has the same meaning as in ``train``.
+    ``kept`` decimates each row's history as in ``train``; rows then share the union of their
+    kept steps, a row's loss NaN at another row's divergence or stop step it did not keep
+    (``history.row_of`` takes one row's own steps back out).
     """
+    if kept is None or history_mod.is_full(kept):
+        kept = np.arange(steps + 1, dtype=np.int64)
+        check_history(steps + 1, 1, "the L-BFGS loss history")
     rows = []
     snapshots: dict[int, torch.Tensor] = {}
     stopped: int | None = None
@@ -211,41 +220,60 @@ def train_lbfgs(
             param.grad = grad[0]
             return loss[0]
 
-        history = torch.full((steps + 1,), torch.nan, dtype=torch.float64)
-        last_finite, diverged = param.clone(), -1
+        recorder = history_mod.Recorder(kept, 1)
+        last_finite, diverged, previous = param.clone(), -1, None
         for t in range(steps + 1):
             if t in record and b == 0:
                 snapshots[t] = param.clone()[None]
             loss = objective(param[None], False)[0]
-            history[t] = loss[0]
+            recorder.write(t, loss[:1])
             if not bool(torch.isfinite(loss).all()):
                 diverged = t
+                if previous is not None:  # the divergence step and the last finite one are always kept
+                    recorder.force(t - 1, previous)
+                recorder.force(t, loss[:1])
                 break
+            previous = loss[:1]
             last_finite = param.clone()
             if on_log is not None and b == 0 and t % log_every == log_every - 1:
                 on_log(t, loss)
             if stop is not None and stop.set:
                 stopped = t
-                history = history[: t + 1]
+                recorder.force(t, loss[:1])
                 break
             if stop_below is not None and t < steps and bool((loss <= stop_below).all()):
                 converged = t
                 if b == 0:
                     snapshots[t] = param.clone()[None]
-                history = history[: t + 1]
+                recorder.force(t, loss[:1])
                 break
             if t < steps:
                 opt.step(closure)
-        rows.append((history, last_finite, diverged))
-        if stopped is not None:
+        rows.append((recorder.steps, recorder.losses[:, 0].clone(), last_finite, diverged))
+        if stopped is not None:  # the rows not run keep their start (and only its loss: NaN at the end)
+            for rest in theta[b + 1 :]:
+                start = rest.detach().clone()
+                rows.append((np.zeros(1, dtype=np.int64), objective(start[None], False)[0][:1].double(), start, -1))
             break
-    length = max(int(d) + 1 if d >= 0 else len(h) for h, _, d in rows)
+    at = np.unique(np.concatenate([r[0] for r in rows]))
+    losses = torch.full((at.size, len(rows)), torch.nan, dtype=torch.float64)
+    for b, (s_, h, _, _) in enumerate(rows):
+        losses[torch.as_tensor(np.searchsorted(at, s_)), b] = h
+    full = history_mod.is_full(at)
     return Trajectory(
-        torch.stack([torch.nn.functional.pad(h[:length], (0, length - len(h[:length])), value=torch.nan)
-                     for h, _, _ in rows], dim=1),  # fmt: skip
-        torch.stack([p for _, p, _ in rows]),
-        torch.tensor([d for _, _, d in rows], dtype=torch.long),
-        {t: v for t, v in snapshots.items() if rows[0][2] < 0 or t < rows[0][2]},
+        losses,
+        torch.stack([p for _, _, p, _ in rows]),
+        torch.tensor([d for _, _, _, d in rows], dtype=torch.long),
+        {t: v for t, v in snapshots.items() if rows[0][3] < 0 or t < rows[0][3]},
         stopped_at=stopped,
         converged_at=converged if theta.shape[0] == 1 else None,
+        steps=None if full else at,
     )
+
+
+def check_history(rows: int, batch: int, what: str) -> None:
+    """Refuse a whole (rows x batch) float64 history that would not fit the memory budget."""
+    from . import budget
+
+    budget.check(rows * batch * 8 * 2, f"{what} of {rows} steps x {batch} rows",
+                 "fewer --steps fit, or a decimated history (every step to 10^4, then a few thousand)")  # fmt: skip

@@ -87,7 +87,14 @@ def frame(result: FitResult):
     columns: dict[str, Any] = {"step": result.steps, "loss": result.losses}
     if result.minibatch is not None:
         batch = np.full(len(result.losses), np.nan)
-        batch[: len(result.minibatch.batch_losses)] = result.minibatch.batch_losses
+        mb = result.minibatch
+        if mb.steps is None and result.history_steps is None:
+            batch[: len(mb.batch_losses)] = mb.batch_losses
+        else:  # decimated: each batch loss beside the history row of its step
+            at = np.arange(len(mb.batch_losses)) if mb.steps is None else mb.steps
+            rows = np.searchsorted(result.steps, at)
+            ok = (rows < len(batch)) & (result.steps[np.minimum(rows, len(batch) - 1)] == at)
+            batch[rows[ok]] = mb.batch_losses[ok]
         columns["batch_loss"] = batch
     return pd.DataFrame(columns).set_index("step")
 

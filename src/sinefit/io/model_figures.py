@@ -37,7 +37,7 @@ def seed_pair(result: ModelFitResult) -> tuple[Figure, Figure]:
     initial = figures.seed_figure(x, y, _curve(result.initial.values, result, x), f"initial {what}")
     how = "lm" if cfg.optimizer == "lm" else f"{cfg.optimizer}, lr {result.lr:.3g}"
     trained = figures.seed_figure(x, y, _curve(result.model.values, result, x),
-                                  f"trained {what}: {how}, {len(result.losses) - 1} steps, loss {result.final_loss:.4g}")
+                                  f"trained {what}: {how}, {result.last_step} steps, loss {result.final_loss:.4g}")
     return initial, trained
 
 
@@ -77,7 +77,7 @@ def loss(result: ModelFitResult) -> Figure:
     fig = Figure(figsize=figures.RUN_FIGSIZE)
     fig.subplots_adjust(left=0.12, right=0.96, top=0.91, bottom=0.11)
     ax = fig.add_subplot()
-    steps = np.arange(len(result.losses))
+    steps = result.steps
     ok = np.isfinite(result.losses) & (result.losses > 0)
     ax.plot(steps[ok], result.losses[ok], color=FIT_COLOR, lw=1.8, label=f"{result.config.loss} loss ({result.config.optimizer})")
     if result.reference_loss > 0 and math.isfinite(result.reference_loss):

@@ -98,7 +98,7 @@ def points_csv(result: ModelFitResult) -> str:
 
 def finish_run(run_dir: Path, result: ModelFitResult, report_text: str, hint: str, stems=("initial", "trained"),
                fmt: str = "png", animate: str | None = None) -> None:  # fmt: skip
-    write_text(run_dir / "history.csv", runs.history_csv(result.losses))
+    write_text(run_dir / "history.csv", runs.history_csv(result.losses, result.history_steps))
     write_text(run_dir / "trajectory.csv", trajectory_csv(result))
     write_text(run_dir / "starts.csv", starts_csv(result))
     write_text(run_dir / "points.csv", points_csv(result))

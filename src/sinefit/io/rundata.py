@@ -394,15 +394,18 @@ def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.ascontiguousarray(table[:, 1])
 
 
-def read_batches(path: Path, updates: int) -> np.ndarray:
-    """batches.csv's batch losses (a mini-batch run's); NaN for each update when the file is absent."""
+def read_batches(path: Path, updates: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """batches.csv's (steps, batch losses) of a mini-batch run: steps None when every update is there
+    (0, 1, 2, ...), else the increasing updates a long run kept; NaN for each update when the file is absent."""
     if not path.exists():  # a run saved before batches.csv was written
-        return np.full(updates, np.nan)
+        return None, np.full(updates, np.nan)
     table = _read_csv(path, ["step", "batch_loss"])
     steps = _step_column(path, table[:, 0])
-    if not np.array_equal(steps, np.arange(len(steps))):
-        raise RunDataError(f"{path}: steps must run 0, 1, 2, ... one row per update")
-    return np.ascontiguousarray(table[:, 1])
+    if np.array_equal(steps, np.arange(len(steps))):
+        return None, np.ascontiguousarray(table[:, 1])
+    if steps.size == 0 or steps[0] != 0 or np.any(np.diff(steps) <= 0) or steps[-1] >= max(updates, 1):
+        raise RunDataError(f"{path}: steps must increase from 0, one row per update kept, below {updates}")
+    return steps, np.ascontiguousarray(table[:, 1])
 
 
 def _read_trajectory(path: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:

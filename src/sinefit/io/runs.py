@@ -98,9 +98,11 @@ def history_csv(losses: np.ndarray, steps: np.ndarray | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def batches_csv(batch_losses: np.ndarray) -> str:
-    """step,batch_loss rows: the loss of the batch update `step` saw, before it (floats in repr)."""
-    lines = ["step,batch_loss"] + [f"{t},{float(v)!r}" for t, v in enumerate(batch_losses)]
+def batches_csv(batch_losses: np.ndarray, steps: np.ndarray | None = None) -> str:
+    """step,batch_loss rows: the loss of the batch update `step` saw, before it (floats in repr);
+    ``steps``: the update of each (a long run keeps those of its history's kept steps)."""
+    at = range(len(batch_losses)) if steps is None else (int(t) for t in steps)
+    lines = ["step,batch_loss"] + [f"{t},{float(v)!r}" for t, v in zip(at, batch_losses)]
     return "\n".join(lines) + "\n"
 
 
@@ -312,7 +314,8 @@ def finish_run(
         with interrupts.deferred("saving the run"):  # the data files: whole, whatever signal comes
             write_text(run_dir / "history.csv", history_csv(result.losses, result.history_steps))
             if result.minibatch is not None:  # the batch losses: `sinefit report` rebuilds [[Mini-batches]]
-                write_text(run_dir / "batches.csv", batches_csv(result.minibatch.batch_losses))
+                write_text(run_dir / "batches.csv", batches_csv(result.minibatch.batch_losses,
+                                                                  result.minibatch.steps))
             write_text(run_dir / "trajectory.csv", trajectory_csv(result))
             write_text(run_dir / "points.csv", points_csv(result))
             if result.trace is not None:  # --trace: the first steps in full
@@ -396,6 +399,7 @@ def load_result(run_dir: str | Path) -> FitResult:
     if result.config.batch_size is not None:
         from .. import minibatch
 
-        batches = rundata.read_batches(run.path / "batches.csv", run.last_step)
-        result = dataclasses.replace(result, minibatch=minibatch.MiniBatchRun(result.config.batch_size, run.n, batches))
+        steps, batches = rundata.read_batches(run.path / "batches.csv", run.last_step)
+        mb = minibatch.MiniBatchRun(result.config.batch_size, run.n, batches, steps, run.last_step)
+        result = dataclasses.replace(result, minibatch=mb)
     return result

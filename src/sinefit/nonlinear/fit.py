@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .. import data, losses, train
+from .. import data, history as history_mod, losses, train
 from ..config import MAX_SAMPLES_IN_MEMORY, ConfigError, FitConfig
 from . import analysis, lm, settings, starts
 from .bounds import Transform
@@ -90,6 +90,16 @@ class ModelFitResult:
     engine: str
     snapshot_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    history_steps: np.ndarray | None = None  # the step of each entry of ``losses`` (None: entry t is step t)
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The step of each entry of ``losses`` (a long run keeps a decimated few: history.kept_steps)."""
+        return np.arange(len(self.losses)) if self.history_steps is None else self.history_steps
+
+    @property
+    def last_step(self) -> int:
+        return int(self.steps[-1]) if len(self.losses) else 0
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,6 +139,8 @@ class ModelFitResult:
     @property
     def logged(self) -> list[tuple[int, float]]:
         every = self.config.log_every
+        if self.history_steps is not None:
+            return [(int(t), float(v)) for t, v in zip(self.history_steps, self.losses) if t % every == every - 1]
         return [(t, float(self.losses[t])) for t in range(every - 1, len(self.losses), every)]
 
     def predict(self, x: Any) -> np.ndarray:
@@ -232,12 +244,14 @@ def _fit_model(
     n = xs.size
     per_loss = 1.0 if cfg.loss == "sse" else 1.0 / n  # lm's SSE in the fit's loss (sse or mse)
     record = _snapshot_steps(cfg.steps)
+    kept = history_mod.kept_steps(cfg.steps, cfg.log_every, record)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0]) * per_loss))
     stopped = None
     if cfg.optimizer == "lm":
         reference = lm.levenberg_marquardt(problem64, u0, max_iter=cfg.steps, stop=stop,
                                            on_iteration=_lm_logger(log, cfg.log_every))  # fmt: skip
         histories = reference.history * per_loss  # (T + 1, N)
+        at_steps = None
         ends_u = torch.as_tensor(reference.u)
         diverged = np.full(cfg.starts, -1)
         stopped = reference.stopped_at
@@ -250,11 +264,13 @@ def _fit_model(
         lr, momentum = cfg.lr, cfg.momentum
         if cfg.optimizer == "lbfgs":
             trajectory = train.train_lbfgs(u0.to(dtype), objective, lr, cfg.steps, log_every=cfg.log_every,
-                                           on_log=log, record=record, stop=stop)  # fmt: skip
+                                           on_log=log, record=record, stop=stop, kept=kept)  # fmt: skip
         else:
             trajectory = train.train(u0.to(dtype), objective, _rule(cfg, lr, momentum), cfg.steps,
-                                     log_every=cfg.log_every, on_log=log, record=record, stop=stop)  # fmt: skip
+                                     log_every=cfg.log_every, on_log=log, record=record, stop=stop,
+                                     kept=kept)  # fmt: skip
         histories = trajectory.losses.numpy()
+        at_steps = trajectory.steps
         ends_u = trajectory.theta.double()
         diverged = trajectory.diverged_at.numpy()
         stopped = trajectory.stopped_at
@@ -264,14 +280,17 @@ def _fit_model(
     with torch.no_grad():
         end_values = transform.to_external(ends_u).numpy()
         reference_values = transform.to_external(torch.as_tensor(reference.u)).numpy()
-    last = np.array([d - 1 if d >= 0 else histories.shape[0] - 1 for d in diverged])
+    last = np.array([_last_row(histories, at_steps, b, d) for b, d in enumerate(diverged)])
     end_losses = np.array([histories[max(int(t), 0), b] for b, t in enumerate(last)])
     finite = np.isfinite(end_losses)
     best = int(np.argmin(np.where(finite, end_losses, np.inf))) if finite.any() else 0
     history = histories[:, best]
     d = int(diverged[best])
-    if d >= 0:
+    if at_steps is not None:  # decimated: the best start's own kept steps
+        at_steps, history = history_mod.row_of(at_steps, history, d)
+    elif d >= 0:
         history = history[: d + 1]
+    last_step = len(history) - 1 if at_steps is None else int(at_steps[-1])
     final_loss = float(end_losses[best])
     reference_loss = float(np.min(np.where(np.isfinite(reference.sse), reference.sse, np.inf))) * per_loss
     if cfg.loss == "huber":
@@ -286,12 +305,12 @@ def _fit_model(
     local_start = analysis.local(problem64.jacobian(u0[best : best + 1])[0].numpy(), cfg.loss)
     at_bound = transform.at_bound(theta[0]).numpy() if transform.active else np.zeros(model.size, dtype=bool)
     converged, reason = _verdict(cfg, reference, best, final_loss, reference_loss, stats, model.parameters, at_bound)
-    steps_kept = sorted(t for t in snapshots if t < len(history))
+    steps_kept = sorted(t for t in snapshots if t <= last_step)
     with torch.no_grad():
         snap = np.stack([transform.to_external(torch.as_tensor(snapshots[t])).numpy()[best] for t in steps_kept]) \
             if steps_kept else np.zeros((0, model.size))  # fmt: skip
     if d >= 0:
-        warnings.warn(f"loss became {history[d]} at step {d} (lr {lr:g}); the result holds the last finite "
+        warnings.warn(f"loss became {history[-1]} at step {d} (lr {lr:g}); the result holds the last finite "
                       "parameters", RuntimeWarning, stacklevel=2)  # fmt: skip
     usable = reference.converged
     atol = 1e-20 * float(ys @ ys) * per_loss  # losses this small are rounding: an exact fit
@@ -303,8 +322,18 @@ def _fit_model(
         starts.group(end_losses, end_values, atol=atol), reference,
         starts.group(reference.sse * per_loss, reference_values, usable, atol), reference_values,
         reference_loss, stats, local_end, local_start, at_bound, converged, reason, lr, momentum, engine,
-        np.array(steps_kept, dtype=np.int64), snap,
+        np.array(steps_kept, dtype=np.int64), snap, at_steps,
     )  # fmt: skip
+
+
+def _last_row(histories: np.ndarray, steps: np.ndarray | None, b: int, d: int) -> int:
+    """The row of start b's last finite loss: the step before its divergence, else the last."""
+    if d < 0:
+        return histories.shape[0] - 1
+    if steps is None:
+        return d - 1
+    i = history_mod.index_of(steps, max(d - 1, 0))
+    return -1 if d == 0 or i is None else i
 
 
 def _lm_logger(log, every: int):

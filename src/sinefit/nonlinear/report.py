@@ -43,10 +43,10 @@ def final_row(result: ModelFitResult) -> str:
     from ..report import loss_row
 
     if result.diverged_at is not None:
-        return loss_row(result.diverged_at, float(result.losses[result.diverged_at]), "diverged")
+        return loss_row(result.diverged_at, float(result.losses[-1]), "diverged")  # the history ends there
     if result.interrupted_at is not None:
         return loss_row(result.interrupted_at, result.final_loss, "interrupted here")
-    return loss_row(len(result.losses) - 1, result.final_loss, "final" + (" (lm: " + result.reason + ")"
+    return loss_row(result.last_step, result.final_loss, "final" + (" (lm: " + result.reason + ")"
                     if result.config.optimizer == "lm" else ": after the last update"))  # fmt: skip
 
 
@@ -211,5 +211,5 @@ def _minima_lines(title: str, minima, names) -> list[str]:
 
 def divergence_message(result: ModelFitResult) -> str:
     step = result.diverged_at
-    return (f"diverged: the loss became {result.losses[step]} at step {step} with lr {result.lr:g}; the largest "
+    return (f"diverged: the loss became {result.losses[-1]} at step {step} with lr {result.lr:g}; the largest "
             f"stable lr at the start is {result.local_start.stable_lr:.3g}")
