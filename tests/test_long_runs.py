@@ -200,3 +200,44 @@ def test_a_billion_closed_form_steps_at_the_default_log_cost_megabytes(tmp_path)
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     assert (run_dir / "history.csv").stat().st_size < 1_000_000
     assert rundata.load(run_dir).last_step == 10**9
+
+
+@pytest.mark.parametrize("degree, threads, clustered", [(60, 1, False), (60, 2, True), (150, 1, True)])
+def test_a_summarising_pass_stays_within_the_working_set_it_checks(degree, threads, clustered):
+    """streaming.working_set is what check_working_set holds against the budget: numpy's own
+    allocations during the pass (tracemalloc) never exceed it, on evenly spread x and on x half of
+    which repeat one value (the blocks that fall back to Householder QR, copying their rows)."""
+    import tracemalloc
+
+    from sinefit import streaming
+
+    n = 1 << 19
+    x = np.linspace(-1, 1, n)
+    if clustered:
+        x[: n // 2] = 0.5
+    y = np.sin(3 * x) + 0.01 * np.random.default_rng(0).standard_normal(n)
+    chunks = [(x[i : i + 131072], y[i : i + 131072]) for i in range(0, n, 131072)]
+    tracemalloc.start()
+    try:
+        s = streaming.accumulate(iter(chunks), "legendre", degree, (-1.0, 1.0), n_threads=threads, sample_cap=100)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert s.n == n
+    assert peak <= streaming.working_set(degree, threads), (peak, streaming.working_set(degree, threads))
+    if clustered:  # the copy is real: one buffer per thread would not have held it
+        assert peak > threads * 32768 * (degree + 2) * 8
+
+
+def test_what_a_logged_row_costs_is_what_the_budget_check_counts(tmp_path):
+    """history.ROW_BYTES, the per-row cost check_logged holds against the budget, against the peak
+    RSS of 10^6 logged rows (10^9 closed-form steps, --log-every 1000) over the default log's run."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    code, _, err, base = _child(["--dtype", "float64", "--quiet"], tmp_path / "a", 0.0, lines=1)
+    assert code == 0, err[-2000:]
+    code, _, err, peak = _child(["--dtype", "float64", "--quiet", "--log-every", "1000"], tmp_path / "b", 0.0,
+                                lines=1)  # fmt: skip
+    assert code == 0, err[-2000:]
+    per_row = (peak - base) * 2**20 / 10**6
+    assert 100 < per_row <= history.ROW_BYTES, per_row

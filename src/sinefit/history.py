@@ -26,7 +26,7 @@ LOG_LINES = 10_000  # at most this many logged rows when --log-every is left at 
 # What one logged row costs over a run's life, measured (tests/test_history.py): the history's
 # float64 loss and int64 step, the kept-step arrays while they are merged, the report's (step,
 # loss) pairs and summary.json's [step, loss] lists with their text, history.csv's line.
-ROW_BYTES = 600
+ROW_BYTES = 640
 
 
 def default_log_every(steps: int) -> int:

@@ -37,12 +37,15 @@ def workers() -> int:
 
 
 def working_set(degree: int, n_threads: int) -> int:
-    """Bytes a summarising pass holds besides the chunks: each thread's scratch rows (p + 1 rows of
-    BLOCK float64 values, reused block after block) and up to 65 (p+1)^2 factors awaiting a merge."""
+    """Bytes a summarising pass holds besides the chunks: on each thread its scratch rows (p + 2 rows
+    of BLOCK float64 values: the basis rows, a spare and y, reused block after block) and, where a
+    block's Cholesky factor is ill-conditioned (clustered or repeated x), the Householder QR's copy
+    of as many rows (tracemalloc measured a peak of two such buffers per thread,
+    tests/test_long_runs.py); and up to 65 (p+1)^2 factors awaiting a merge."""
     from .summary import BLOCK
 
     cols = degree + 2
-    return n_threads * BLOCK * cols * 8 + 65 * cols * cols * 8
+    return n_threads * 2 * BLOCK * (degree + 3) * 8 + 65 * cols * cols * 8
 
 
 def check_working_set(degree: int, n_threads: int) -> None:
