@@ -184,6 +184,7 @@ MATRIX = [
     ("npy-claims", ["fit", "--data", "claim.npy", "--columns", "0,1"], {"claim.npy": _npy_header((10, 10**12))}, 2, ["claim.npy", "declares shape"]),
     ("npz-bzip2", ["fit", "--data", "b.npz"], {"b.npz": _bz2_npz()}, 2, ["b.npz", "bzip2 or lzma"]),
     ("memory-budget", ["--memory", "64M", "fit", "--degree", "200", "--samples", "100000"], {}, 2, ["memory budget of 64 MiB", "points fit at degree 200"]),
+    ("log-every-budget", ["--memory", "1G", "fit", "--steps", "1000000000", "--log-every", "100"], {}, 2, ["--log-every 100 at --steps 1000000000", "memory budget of 1 GiB", "--log-every 597 or more fits"]),
     ("memory-text", ["--memory", "lots", "fit"], {}, 2, ["--memory", "4G"]),
 ]
 

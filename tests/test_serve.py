@@ -279,13 +279,20 @@ def test_two_clients_at_once_see_only_their_own_state():
     assert results[0] == [alone[0]] * 5 and results[1] == [alone[1]] * 5
 
 
-def test_hint_suggestions_are_valid_patches_that_help():
-    view = core.view({"lr": "2e-6"})
-    labels = [s["label"] for s in view["report"]["suggestions"]]
-    assert "--lr auto" in labels and "--optimizer exact" in labels
-    steps = next(s for s in view["report"]["suggestions"] if s["label"].startswith("--steps"))
-    after = core.view({"lr": "2e-6", **steps["patch"]})
-    assert after["report"]["converged"]  # the hint's promise, followed
+def test_hint_suggestions_are_whole_routes_that_keep_their_promise():
+    """Each button applies one route of the hint with all its settings, and following it converges."""
+    for query in ({"lr": "2e-6"}, {"optimizer": "nesterov", "lr": "6e-6"}, {"degree": "5"}):
+        view = core.view(query)
+        routes = view["report"]["suggestions"]
+        assert routes, view["report"]["hint"]
+        for route in routes:
+            assert route["label"].split()[::2] == [f"--{k}" for k in route["patch"] if route["patch"][k] != ""
+                                                   or k != "lr"]  # fmt: skip
+            after = core.view({**query, **route["patch"]})
+            assert after["report"]["converged"], (query, route)  # the hint's promise, followed
+    labels = [r["label"] for r in core.view({"lr": "2e-6"})["report"]["suggestions"]]
+    assert "--basis legendre --lr auto --steps 34" in labels and "--optimizer exact" in labels
+    assert not any(label == "--steps 34" for label in labels)  # a route's step count never without its route
 
 
 def test_host_names():
@@ -583,9 +590,8 @@ def test_each_hint_suggestion_is_offered_once():
     view = core.view({})
     hint, labels = view["report"]["hint"], [s["label"] for s in view["report"]["suggestions"]]
     assert hint.count("--basis legendre") == 2 and hint.count("--lr auto") == 2  # the case this guards
-    assert len(labels) == len(set(labels))
-    named = {f"--{o} {v}" for o, v in re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)", hint)}
-    assert set(labels) == named  # each valid one still offered
+    assert len(labels) == len(set(labels)) == len(hint.split("; "))  # one per route, each once
+    assert sum("--basis legendre" in label for label in labels) == 1
 
 
 def test_hints_reuse_the_lr_free_routes_of_a_cached_problem_exactly():

@@ -383,3 +383,21 @@ def test_a_fast_slider_sends_its_newest_move_once_the_answer_on_its_way_lands(pa
     assert lrs == [pytest.approx(10**values[0], rel=1e-2), pytest.approx(10**values[-1], rel=1e-2)] and not failed
     assert view(page)["run"]["lr"] == pytest.approx(10**values[-1], rel=1e-2)
     assert page.evaluate("() => window.sinefit.latencies().length") == 2  # each sent move traced to its paint
+
+
+def test_a_hint_route_is_applied_whole_with_one_click_and_keeps_its_promise(page, running):
+    """The hint's buttons: one per route, each setting everything its route needs; clicking the mapped
+    basis's route sets basis, lr and steps at once, and the fit it draws is at the optimum."""
+    open_page(page, running, lr="2e-6")
+    buttons = page.locator("#suggestions button")
+    texts = buttons.all_inner_texts()
+    assert len(texts) == len(set(texts)) >= 2
+    route = next(t for t in texts if "--basis legendre" in t)
+    assert "--lr auto" in route and "--steps" in route
+    before = seq(page)
+    page.click(f"#suggestions button:has-text('{route}')")
+    wait_answer(page, before)
+    steps = route.split("--steps ")[1].split()[0]
+    assert page.input_value("#basis") == "legendre" and page.input_value("#steps") == steps
+    v = view(page)
+    assert v["report"]["converged"] and v["query"]["basis"] == "legendre" and v["query"]["lr"] == "auto"

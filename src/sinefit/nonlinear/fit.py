@@ -248,15 +248,16 @@ def _fit_model(
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0]) * per_loss))
     stopped = None
     if cfg.optimizer == "lm":
-        reference = lm.levenberg_marquardt(problem64, u0, max_iter=cfg.steps, stop=stop,
+        reference = lm.levenberg_marquardt(problem64, u0, max_iter=cfg.steps, stop=stop, kept=kept,
                                            on_iteration=_lm_logger(log, cfg.log_every))  # fmt: skip
-        histories = reference.history * per_loss  # (T + 1, N)
-        at_steps = None
+        histories = reference.history * per_loss  # (kept iterations, N)
+        at_steps = None if reference.steps is None or history_mod.is_full(reference.steps) else reference.steps
         ends_u = torch.as_tensor(reference.u)
         diverged = np.full(cfg.starts, -1)
         stopped = reference.stopped_at
-        snapshots = {t: reference.path[t] for t in sorted(record) if t < len(reference.path)}
-        snapshots[len(reference.path) - 1] = reference.path[-1]
+        iters = np.arange(len(reference.path)) if reference.steps is None else reference.steps
+        snapshots = {int(t): reference.path[i] for i, t in enumerate(iters) if int(t) in record}
+        snapshots[int(iters[-1])] = reference.path[-1]
         lr, momentum, engine = None, None, "Levenberg-Marquardt, Jacobians by forward-mode autodiff"
     else:
         problem = problem64.to(dtype)
@@ -276,7 +277,8 @@ def _fit_model(
         stopped = trajectory.stopped_at
         snapshots = {t: v.double().numpy() for t, v in trajectory.snapshots.items()}
         engine = "per-sample (every step evaluates the model at every point), autograd gradients"
-        reference = lm.levenberg_marquardt(problem64, u0, max_iter=max(cfg.steps, 2000))
+        reference = lm.levenberg_marquardt(problem64, u0, max_iter=max(cfg.steps, 2000),
+                                           kept=history_mod.kept_steps(max(cfg.steps, 2000)))  # only its end is read
     with torch.no_grad():
         end_values = transform.to_external(ends_u).numpy()
         reference_values = transform.to_external(torch.as_tensor(reference.u)).numpy()

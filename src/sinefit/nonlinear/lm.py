@@ -50,6 +50,7 @@ class LMResult:
     history: np.ndarray  # (T + 1, B) SSE of the current point after t iterations (held after a row stops)
     path: np.ndarray  # (T + 1, B, k) the current point after t iterations
     stopped_at: int | None = None  # the iteration where a stop request ended the loop
+    steps: np.ndarray | None = None  # with ``kept``: the iteration of each row of history and path
 
 
 def _pred_gn(S: torch.Tensor, Utr: torch.Tensor) -> torch.Tensor:
@@ -65,7 +66,13 @@ def levenberg_marquardt(
     ftol: float = FTOL,
     on_iteration: Callable[[int, torch.Tensor], None] | None = None,
     stop=None,
+    kept: np.ndarray | None = None,
 ) -> LMResult:
+    """``kept`` (history.kept_steps): keep history and path at those iterations only (and the last),
+    so a run allowed 10^9 iterations holds megabytes whatever it does."""
+    from ..history import Cursor
+
+    cursor = None if kept is None else Cursor(kept)
     problem = problem.to(torch.float64)
     u = u0.detach().to(torch.float64).clone()
     B, k = u.shape
@@ -81,7 +88,21 @@ def levenberg_marquardt(
     reason = ["not converged: the starting SSE is not finite" if not bool(torch.isfinite(f[b])) else
               f"not converged within {max_iter} iterations" for b in range(B)]  # fmt: skip
     iterations = torch.zeros(B, dtype=torch.long)
-    history, path = [f.clone()], [u.clone()]
+    history, path, at = [], [], []
+
+    count, last = [0], [None]  # states so far (the full history's length); the last one not kept
+
+    def keep(f_, u_) -> None:  # the state after count[0] iterations: stored if kept
+        i = count[0]
+        count[0] += 1
+        if cursor is None or cursor.wants(i):
+            history.append(f_.clone())
+            path.append(u_.clone())
+            at.append(i)
+        else:
+            last[0] = (i, f_.clone(), u_.clone())
+
+    keep(f, u)
     fresh = torch.ones(B, dtype=torch.bool)  # the factorisation must be (re)computed
     S = Utr = Vh = torch.zeros(0)
     stopped_at = None
@@ -124,8 +145,7 @@ def levenberg_marquardt(
                          "(rank-deficient or noisy residuals)")  # fmt: skip
         active &= ~stalled
         if not bool(active.any()):
-            history.append(f.clone())
-            path.append(u.clone())
+            keep(f, u)
             break
         w = S / (S * S + mu[:, None])
         ds = -(Vh.transpose(1, 2) @ (w * Utr)[..., None])[..., 0]
@@ -148,9 +168,13 @@ def levenberg_marquardt(
         fresh = accept
         if bool(accept.any()):
             J = torch.where(accept[:, None, None], problem.jacobian(u), J)
-        history.append(f.clone())
-        path.append(u.clone())
+        keep(f, u)
+    if last[0] is not None and last[0][0] > at[-1]:  # the last state is always kept
+        history.append(last[0][1])
+        path.append(last[0][2])
+        at.append(last[0][0])
+    steps = None if cursor is None else np.array(at, dtype=np.int64)
     return LMResult(
         u.numpy(), f.numpy(), iterations.numpy(), converged.numpy(), reason,
-        torch.stack(history).numpy(), torch.stack(path).numpy(), stopped_at,
+        torch.stack(history).numpy(), torch.stack(path).numpy(), stopped_at, steps,
     )  # fmt: skip

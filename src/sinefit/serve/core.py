@@ -200,22 +200,32 @@ def config_toml(cfg: FitConfig, upload: uploads.Upload | None) -> str:
     return configfile.to_toml(settings_)
 
 
+_OPTION = re.compile(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)")
+
+
 def suggestions(hint: str, query: Mapping[str, str], store: uploads.Store | None) -> list[dict[str, Any]]:
-    """The hint's options (--lr 2e-6, --steps 9000, --optimizer exact, ...) as patches the page applies in one
-    click; only those that make valid settings, each once (a hint names a route's options in its sentence and
-    again in the settings it promises: "the mapped --basis legendre with --lr auto ... (--basis legendre --lr auto
-    --steps 34)")."""
-    out = []
-    for option, value in dict.fromkeys(re.findall(r"--(lr|steps|optimizer|basis|degree|momentum) ([A-Za-z0-9.+-]+)",
-                                                  hint)):  # fmt: skip
-        patch = {option: value}
-        if option == "optimizer":
-            patch["lr"] = ""
+    """The hint's routes as patches the page applies in one click: one per route (the hint's clauses,
+    "; " apart), holding all the settings that route needs, since "--steps 34" alone is not the route
+    "--basis legendre --lr auto --steps 34". Where a clause spells its settings out in brackets ("the
+    mapped --basis legendre with --lr auto gets ... (--basis legendre --lr auto --steps 34)"), those are
+    the route. Only routes that make valid settings, each once."""
+    out: list[dict[str, Any]] = []
+    for clause in hint.split("; "):
+        spelled = [g for g in re.findall(r"\(([^()]*)\)", clause) if _OPTION.search(g)]
+        options = _OPTION.findall(spelled[-1] if spelled else clause)
+        if not options:
+            continue
+        patch = dict(options)
+        if "optimizer" in patch and "lr" not in patch:
+            patch["lr"] = ""  # the new optimizer's own default lr, not the old one's
+        label = " ".join(f"--{o} {v}" for o, v in options)
+        if any(s["label"] == label for s in out):
+            continue
         try:
             settings({**query, **patch}, store)
         except InputError:
             continue
-        out.append({"label": f"--{option} {value}", "patch": patch})
+        out.append({"label": label, "patch": patch})
     return out
 
 
