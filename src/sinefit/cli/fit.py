@@ -39,7 +39,7 @@ def fit(
     dtype: DtypeOpt = None,
     engine: EngineOpt = None,
     device: DeviceOpt = None,
-    log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100]")] = None,
+    log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100; a run of more than 10^6 steps: a round N logging at most 10 000 rows]")] = None,
     init: InitOpt = None,
     order: OrderOpt = None,
     batch_size: BatchOpt = None,
@@ -80,6 +80,7 @@ def fit(
         settings.setdefault("dtype", "float64")
     cfg = FitConfig.from_dict(settings)
     stems = _figure_stems(figures_, fmt, animate)
+    _say_log_every(cfg, settings, quiet or as_json)
     _check_mlflow(mlflow)
     if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
         from ..nonlinear import command
@@ -177,6 +178,16 @@ def fit(
         )  # fmt: skip
     if result.diverged_at is not None:
         raise Failure(report.divergence_message(result))
+
+
+def _say_log_every(cfg, settings: dict[str, Any], quiet: bool) -> None:
+    """A long run left at the default log prints every N-th step, not every 100th: said once."""
+    from ..history import LOG_EVERY, LOG_LINES
+
+    if not quiet and "log_every" not in settings and cfg.log_every != LOG_EVERY and cfg.optimizer != "exact":
+        print(f"sinefit: note: logging every {cfg.log_every} steps, not {LOG_EVERY}: {cfg.steps} steps would print "
+              f"{(cfg.steps + 1) // LOG_EVERY} lines (the default prints at most {LOG_LINES}; --log-every N "
+              "sets it)", file=sys.stderr)  # fmt: skip
 
 
 def _say_ignored(cfg, **given: Any) -> None:
