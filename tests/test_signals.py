@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from sinefit import cli, interrupts
+from sinefit import interrupts
 from sinefit.cli import main
 from sinefit.io import rundata, runhistory
 
@@ -77,7 +77,9 @@ def handlers_restored():
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGTERM"])
 def test_fit_at_startup(sig, tmp_path, capsys, monkeypatch):
-    hook(monkeypatch, cli, "_settings", sig)
+    from sinefit.cli import options
+
+    hook(monkeypatch, options, "_settings", sig)
     code, out, err = run([*FIT, "--out", str(tmp_path / "runs")], capsys)
     assert code == 130
     one_line(err, signal.Signals(sig).name, "while starting")

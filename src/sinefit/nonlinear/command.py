@@ -1,6 +1,6 @@
 """``sinefit fit --model EXPR``: the fit command's path for model fits (printing and the run directory).
 
-Called by ``cli.fit`` once the settings are validated; errors leave as the CLI's (one line, exit code).
+Called by ``sinefit.cli.fit`` once the settings are validated; errors leave as the CLI's (one line, exit code).
 """
 
 from __future__ import annotations

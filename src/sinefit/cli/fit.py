@@ -1,0 +1,232 @@
+"""`sinefit fit`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+from .. import interrupts
+from .common import DASK_LOCAL, EXIT_INTERRUPTED, Failure, _check_mlflow, _quoted, _track
+from . import options
+from .options import (BatchOpt, ColumnsOpt, ConfigOpt, DataOpt, DeviceOpt, DomainOpt, DtypeOpt, EngineOpt,
+                      ExperimentOpt, GradOpt, HuberOpt, InitOpt, JsonOpt, LossOpt, MlflowOpt, NoiseOpt, Opt, OrderOpt,
+                      OutOpt, QuietOpt, SamplesOpt, StepsOpt, TargetOpt, TolOpt)
+from .progress import _Progress
+
+
+def fit(
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    data: DataOpt = None,
+    columns: ColumnsOpt = None,
+    domain: DomainOpt = None,
+    samples: SamplesOpt = None,
+    noise: NoiseOpt = None,
+    degree: Annotated[Optional[int], Opt(help="Polynomial degree; coefficients are drawn highest degree first. [default: 3]")] = None,
+    basis: Annotated[Optional[str], Opt(help="power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]")] = None,
+    loss: LossOpt = None,
+    huber_delta: HuberOpt = None,
+    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact; lm (Levenberg-Marquardt) for --model. [default: gd]")] = None,
+    lr: Annotated[Optional[str], Opt(help="Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]")] = None,
+    momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
+    grad: GradOpt = None,
+    steps: StepsOpt = None,
+    tol: TolOpt = None,
+    seed: Annotated[Optional[int], Opt(help="torch.manual_seed before the initial coefficients are drawn. [default: 0]")] = None,
+    dtype: DtypeOpt = None,
+    engine: EngineOpt = None,
+    device: DeviceOpt = None,
+    log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100; a run of more than 10^6 steps: a round N logging at most 10 000 rows]")] = None,
+    init: InitOpt = None,
+    order: OrderOpt = None,
+    batch_size: BatchOpt = None,
+    trace: Annotated[int, Opt("--trace", metavar="N", help="Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).")] = 0,
+    summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
+    dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a few tasks per worker: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
+    model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0.")] = None,
+    bounds: Annotated[Optional[str], Opt(help="--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1.")] = None,
+    starts: Annotated[Optional[int], Opt(help="--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]")] = None,
+    out: OutOpt = Path("runs"),
+    figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
+    fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
+    animate: Annotated[Optional[str], Opt("--animate", metavar="[gif|mp4]", help="Also write training.gif (or .mp4, where ffmpeg exists): the curve moving toward the target.")] = None,
+    show: Annotated[bool, Opt("--show", help="Also open the figures in a window, where a display exists.")] = False,
+    mlflow: MlflowOpt = None,
+    mlflow_experiment: ExperimentOpt = "sinefit",
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a polynomial (or, with --model, any model) by gradient descent and say how good the fit is."""
+    from .. import report
+    from ..api import DivergenceWarning
+    from ..api import fit as run_fit
+    from ..config import ConfigError, FitConfig
+    from ..io import figures, runs
+    from ..train import StopFlag
+
+    from .. import streaming
+
+    given, settings = streaming.summary_settings(None, FitConfig(), options._settings(
+        config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
+        degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
+        momentum=momentum, grad=grad, steps=steps, tol=tol, seed=seed, dtype=dtype, engine=engine, device=device,
+        log_every=log_every, init=init, order=order, summary=summary, model=model, bounds=bounds, starts=starts,
+        batch_size=batch_size,
+    ))  # fmt: skip
+    if dask is not None:  # summaries are float64: so is the fit
+        settings.setdefault("dtype", "float64")
+    cfg = FitConfig.from_dict(settings)
+    stems = _figure_stems(figures_, fmt, animate)
+    _say_log_every(cfg, settings, quiet or as_json)
+    _check_mlflow(mlflow)
+    if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
+        from ..nonlinear import command
+
+        if dask is not None:
+            raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
+        _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum, grad=grad)
+        return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
+    _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
+    talk = not (quiet or as_json)
+    shown = False
+
+    def show_header() -> None:  # once the data is read and sound: a refusal never follows a header
+        nonlocal shown
+        if talk and not shown:
+            shown = True
+            print(report.header(cfg, _target_text(cfg)))
+            print()
+
+    progress = _Progress("reading points", talk)
+    training = _Progress("step", talk, delay=1.0)
+    if dask is not None:
+        from .. import cluster
+
+        given = cluster.summarize_config(cfg, None if dask == DASK_LOCAL else dask, progress=talk)
+
+    def on_log(t: int, value: float) -> None:
+        if t == cfg.steps:  # the loss after the last update: the final row below says it, once
+            return
+        training.clear()  # the table owns stdout; the progress line is redrawn after it
+        print(report.loss_row(t, value), flush=True)
+
+    run_dir: Path | None = None
+
+    stop = StopFlag()
+
+    def on_trace(traced) -> None:  # --trace: the first steps in full, then the loss table
+        progress.close()
+        show_header()
+        if talk:
+            print(report.trace_text(traced, cfg), end="\n\n")
+            print(report.LOSS_TABLE_HEADER)
+
+    def on_start(resolved) -> None:  # the data is read and sound: from here on, a run exists
+        nonlocal run_dir
+        progress.close()
+        if talk and not shown:
+            show_header()
+            if not trace:
+                print(report.LOSS_TABLE_HEADER, flush=True)
+        try:
+            run_dir = runs.start_run(out, resolved)
+        except OSError as e:
+            raise Failure(f"cannot write the run directory under {_quoted(out)}: {e.strerror or e}") from None
+        interrupts.working_on(run_dir)
+        interrupts.enter("training", stop)  # Ctrl-C now stops after the current step, and the run is kept
+
+    with warnings.catch_warnings(), interrupts.phase("reading the data"):
+        warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
+        try:
+            result = run_fit(cfg, on_log=on_log if talk else None, on_progress=progress, on_step=training,
+                             on_start=on_start, stop=stop, summary=given, trace=trace, on_trace=on_trace)  # fmt: skip
+        finally:
+            progress.close()
+            training.close()
+    hint = report.hint(result)
+    text = report.fit_report(result)
+    if talk:
+        print(report.final_row(result))
+        print()
+        print(text)
+    try:
+        runs.finish_run(run_dir, result, text, hint, stems, fmt, animate)
+    except OSError as e:
+        raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
+    tracked = _track(mlflow, mlflow_experiment, quiet, lambda tracking, uri: tracking.log_fit(
+        result, run_dir, uri, mlflow_experiment))  # fmt: skip
+    if as_json:
+        print(json.dumps({**runs.summary(result, run_dir, hint), **tracked}, indent=2))
+    elif talk:
+        files = ", ".join(sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")))
+        print(f"\nWrote {_quoted(run_dir)}/: {files}")
+    if talk and figures_ == "seed":
+        print(f"More figures (overlay, loss curve, coefficient paths, convergence explained): sinefit plot {_quoted(run_dir)}")
+    if show:
+        from ..io import rundata
+
+        draws = figures.run_figures(rundata.load(run_dir))
+        if not figures.show([draws[stem] for stem in stems]):
+            print(f"sinefit: note: --show: no display here; the figures are in {run_dir}", file=sys.stderr)
+    if result.interrupted_at is not None:
+        raise Failure(
+            f"interrupted at step {result.interrupted_at}; {run_dir} holds the history so far and the "
+            "parameters reached", EXIT_INTERRUPTED,
+        )  # fmt: skip
+    if result.diverged_at is not None:
+        raise Failure(report.divergence_message(result))
+
+
+def _say_log_every(cfg, settings: dict[str, Any], quiet: bool) -> None:
+    """A long run left at the default log prints every N-th step, not every 100th: said once."""
+    from ..history import LOG_EVERY, LOG_LINES
+
+    if not quiet and "log_every" not in settings and cfg.log_every != LOG_EVERY and cfg.optimizer != "exact":
+        print(f"sinefit: note: logging every {cfg.log_every} steps, not {LOG_EVERY}: {cfg.steps} steps would print "
+              f"{(cfg.steps + 1) // LOG_EVERY} lines (the default prints at most {LOG_LINES}; --log-every N "
+              "sets it)", file=sys.stderr)  # fmt: skip
+
+
+def _say_ignored(cfg, **given: Any) -> None:
+    """Options that do nothing with this optimizer are said to do nothing, not silently dropped."""
+    if cfg.model is not None and given.get("grad") is not None:
+        print("sinefit: note: --grad does nothing with --model (hand-written gradients are the polynomial's; a "
+              "model's gradients come from torch.autograd)", file=sys.stderr)  # fmt: skip
+    idle = []
+    if cfg.optimizer == "exact":
+        idle += [f"--{k}" for k in ("lr", "steps", "momentum") if given.get(k) is not None]
+    elif cfg.optimizer not in ("momentum", "nesterov") and given.get("momentum") is not None:
+        idle.append("--momentum")
+    if idle:
+        what = "solves least squares directly" if cfg.optimizer == "exact" else "has no momentum"
+        print(f"sinefit: note: {', '.join(idle)} {'does' if len(idle) == 1 else 'do'} nothing with --optimizer "
+              f"{cfg.optimizer} (it {what})", file=sys.stderr)  # fmt: skip
+
+
+def _figure_stems(which: str, fmt: str, animate: Optional[str]) -> tuple[str, ...]:
+    """Check the figure options before any work; the stems of the figures to draw."""
+    from ..config import ConfigError
+    from ..io.figures import FIGURE_STEMS, FORMATS
+
+    if which not in ("seed", "all"):
+        raise ConfigError("--figures", f"must be seed or all, got {which!r}")
+    if fmt not in FORMATS:
+        raise ConfigError("--format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if animate not in (None, "gif", "mp4"):
+        raise ConfigError("--animate", f"must be gif or mp4, got {animate!r}")
+    if animate == "mp4":  # checked before training, not after it
+        from matplotlib.animation import writers
+
+        if not writers.is_available("ffmpeg"):
+            raise ConfigError("--animate", "mp4 needs ffmpeg, which is not installed (or not on PATH); "
+                                           "--animate gif works without it")  # fmt: skip
+    return ("initial", "trained") if which == "seed" else tuple(FIGURE_STEMS)
+
+
+def _target_text(cfg) -> str:
+    from .. import expr
+
+    return expr.resolve(cfg.target).text if cfg.data is None else cfg.data

@@ -1,0 +1,57 @@
+"""`sinefit predict`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import Failure
+from .options import ForceOpt, Opt
+
+
+def predict(
+    model: Annotated[Path, typer.Argument(help="A model.json written by `sinefit fit`.")],
+    xs: Annotated[Optional[list[str]], typer.Argument(help="More x values (after --x).", show_default=False)] = None,
+    x: Annotated[Optional[list[str]], Opt("--x", help="x values: --x 0.5 1 2, or --x 0.5,1,2; pi allowed (--x=-pi/2).")] = None,
+    input: Annotated[Optional[Path], Opt("--input", help="CSV of x values: one column, or a column named x.")] = None,
+    output: Annotated[Optional[Path], Opt("--output", help="Write x,y to this CSV instead of printing a table.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print {x: [...], y: [...]} as JSON.")] = False,
+    force: ForceOpt = False,
+) -> None:
+    """Evaluate a saved model at x values."""
+    import numpy as np
+
+    from ..io import modelfile, predictions, safefile
+
+    if model.is_dir() and (model / "model.json").is_file():  # a run directory: its model
+        model = model / "model.json"
+    poly = modelfile.load(model)
+    target = None if output is None else safefile.check_target(
+        output, (".csv",), "x,y CSV text", force=force, inputs=[model, *([input] if input else [])])  # fmt: skip
+    values = predictions.parse_x_values([*(x or []), *(xs or [])])
+    if input is not None:
+        values = np.concatenate([values, predictions.read_x_csv(input)])
+    if values.size == 0:
+        from ..config import ConfigError
+
+        raise ConfigError("--x", "give x values (--x 0.5 1 2) or --input FILE")
+    y = poly.predict(values)
+    if output is not None:
+        try:
+            predictions.write_csv(target, values, y)
+        except OSError as e:
+            raise Failure(f"cannot write {output}: {e.strerror or e}") from None
+    if as_json:  # strict JSON: a y that overflows float64 is null (and said so)
+        ys = [v if np.isfinite(v) else None for v in y.tolist()]
+        if None in ys:
+            print(f"sinefit: warning: y is not finite (beyond float64) at {ys.count(None)} x values: null in the JSON",
+                  file=sys.stderr)  # fmt: skip
+        print(json.dumps({"model": str(model), "x": values.tolist(), "y": ys}, indent=2, allow_nan=False))
+    elif output is None:
+        print(f"{'x':>16}  {'y':>22}")
+        for xv, yv in zip(values, y):
+            print(f"{xv:>16.10g}  {yv:>22.17g}")

@@ -1,0 +1,42 @@
+"""`sinefit serve`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+from .common import Failure
+from .options import Opt
+
+
+def serve(
+    port: Annotated[int, Opt(help="Port to listen on (0: any free port).")] = 8000,
+    host: Annotated[str, Opt(help="Address to bind; anything but 127.0.0.1 / localhost lets other machines in.")] = "127.0.0.1",
+    open_: Annotated[bool, Opt("--open", help="Also open the page in the default web browser.")] = False,
+) -> None:
+    """The playground: gradient descent you can play with in the browser (pip install 'sinefit[serve]')."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise Failure("sinefit serve needs the serve extra: pip install 'sinefit[serve]'") from None
+    from ..config import ConfigError
+    from ..serve import server
+
+    if not 0 <= port <= 65535:
+        raise ConfigError("--port", f"must be 0 to 65535, got {port}")
+    if not server.is_loopback(host):
+        print(f"sinefit: warning: --host {host}: the playground is reachable from other machines; it has no "
+              "login, so bind 127.0.0.1 unless you mean it", file=sys.stderr)  # fmt: skip
+
+    def ready(url: str) -> None:
+        print(f"sinefit playground: {url}  (Ctrl-C stops it)", flush=True)
+        if open_:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    try:
+        server.serve_forever(host, port, ready)
+    except OSError as e:
+        raise Failure(f"cannot listen on {host}:{port}: {e.strerror or e}") from None

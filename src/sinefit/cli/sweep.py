@@ -1,0 +1,120 @@
+"""`sinefit sweep`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+from .. import interrupts
+from .common import Failure, _check_mlflow, _quoted, _track
+from . import options
+from .options import (ColumnsOpt, ConfigOpt, DataOpt, DeviceOpt, DomainOpt, EngineOpt, ExperimentOpt, GradOpt,
+                      HuberOpt, JsonOpt, LossOpt, MlflowOpt, NoiseOpt, Opt, OrderOpt, OutOpt, QuietOpt, SamplesOpt,
+                      StepsOpt, TargetOpt)
+from .progress import _Progress
+
+
+def sweep(
+    lr: Annotated[Optional[str], Opt(help="Learning rates: 1e-7:1e-5:50 (log-spaced), a list 1e-6,2e-6, or one; 'auto' for the textbook step.")] = None,
+    seed: Annotated[Optional[str], Opt(help="Seeds: 0:99 (every integer), or a list 0,5,7.")] = None,
+    degree: Annotated[Optional[str], Opt(help="Degrees: 3:9 or 3,5,7.")] = None,
+    optimizer: Annotated[Optional[str], Opt(help="Optimizers: a list, e.g. gd,momentum,adam.")] = None,
+    basis: Annotated[Optional[str], Opt(help="Bases: a list, e.g. power,legendre.")] = None,
+    momentum: Annotated[Optional[str], Opt(help="Momenta: 0.5:0.99:10 (evenly spaced), or a list.")] = None,
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    data: DataOpt = None,
+    columns: ColumnsOpt = None,
+    domain: DomainOpt = None,
+    samples: SamplesOpt = None,
+    noise: NoiseOpt = None,
+    loss: LossOpt = None,
+    huber_delta: HuberOpt = None,
+    grad: GradOpt = None,
+    steps: StepsOpt = None,
+    dtype: Annotated[Optional[str], Opt(help="Working precision: float64 (the default for sweeps: the stats engine) or float32 (per-sample, slower).")] = None,
+    engine: EngineOpt = None,
+    device: DeviceOpt = None,
+    batch_size: Annotated[Optional[str], Opt("--batch-size", help="Mini-batch sizes to sweep, e.g. 1,10,100,1000 (one fit each, on the per-sample engine).")] = None,
+    init: Annotated[Optional[str], Opt(help="Where every configuration starts, drawn with its own --seed: randn (the seed's draw, highest power first), randn-ascending, numpy, linear, zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")] = None,
+    order: OrderOpt = None,
+    top: Annotated[int, Opt(help="How many of the best configurations to print (and log to MLflow as child runs).")] = 10,
+    out: OutOpt = Path("runs"),
+    mlflow: MlflowOpt = None,
+    mlflow_experiment: ExperimentOpt = "sinefit",
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run many configurations as one batched computation; print the best, write sweep.csv and a heatmap."""
+    from ..config import FitConfig
+    from ..io import sweeps
+    from ..sweep import parse_axis
+    from ..sweep import sweep as run_sweep
+
+    axes = {name: parse_axis(f"--{name}", text) for name, text in
+            (("lr", lr), ("seed", seed), ("degree", degree), ("optimizer", optimizer), ("basis", basis),
+             ("momentum", momentum), ("batch_size", batch_size)) if text is not None}  # fmt: skip
+    if "lr" in axes:
+        axes["lr"] = ["auto" if str(v) == "auto" else v for v in axes["lr"]]
+    settings = options._settings(
+        config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
+        loss=loss, huber_delta=huber_delta, grad=grad, steps=steps, dtype=dtype or "float64", engine=engine,
+        device=device, init=init, order=order,
+    )  # fmt: skip
+    base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
+    _check_mlflow(mlflow)
+    if top < 1:
+        from ..config import ConfigError
+
+        raise ConfigError("--top", f"must be 1 or more, got {top}")
+    talk = not (quiet or as_json)
+    progress = _Progress("configurations", talk)
+    try:
+        with interrupts.phase("sweeping"):
+            result = run_sweep(base, on_progress=progress, **axes)
+            curves = result.best_curves()  # the best rows' histories, for best.png
+    finally:
+        progress.close()
+    try:
+        run_dir = sweeps.save_sweep(result, out, top, curves)
+    except OSError as e:
+        raise Failure(f"cannot write the sweep directory under {out}: {e.strerror or e}") from None
+    tracked = _track(mlflow, mlflow_experiment, quiet, lambda tracking, uri: tracking.log_sweep(
+        result, run_dir, uri, mlflow_experiment, children=top))  # fmt: skip
+    if as_json:
+        print(json.dumps({**sweeps.summary(result, run_dir, top), **tracked}, indent=2))
+        return
+    if talk:
+        print(_sweep_table(result, top))
+        print(f"\nWrote {_quoted(run_dir)}/: config.toml, sweep.csv, sweep.png, best.png, summary.json, status.json")
+
+
+def _sweep_table(result, top: int) -> str:
+    import numpy as np
+
+    names = list(result.axes)
+    diverged = int(np.count_nonzero(result.column("diverged").astype(bool)))
+    lines = [
+        f"sinefit sweep: {len(result.rows)} configurations in {result.seconds:.3g} s, {diverged} diverged",
+        f"best {min(top, len(result.rows))} by final loss:",
+        "  " + "".join(f"{n:>12}" for n in names) + f"{'final loss':>16}{'gap':>12}{'diverged':>10}",
+    ]
+    by_degree = "degree" in names
+    if by_degree:  # model choice: AIC and BIC beside the loss, the BIC-best marked
+        lines[-1] += f"{'AIC':>12}{'BIC':>12}"
+        bic = result.column("bic").astype(np.float64)  # from the columns: no row built but the best
+        finite = np.flatnonzero(~result.column("diverged").astype(bool) & ~np.isnan(bic))
+        best_bic = result.rows[int(finite[np.argmin(bic[finite])])] if finite.size else None
+    for r in result.best(top):
+        cells = "".join(f"{r[n]:>12.4g}" if isinstance(r[n], float) else f"{r[n]!s:>12}" for n in names)
+        state = f"at {r['diverged_at']}" if r["diverged"] else "no"
+        line = f"  {cells}{r['final_loss']:>16.8g}{r['gap']:>12.3g}{state:>10}"
+        if by_degree:
+            line += f"{r['aic']:>12.6g}{r['bic']:>12.6g}" + ("  <- BIC-best" if r == best_bic else "")
+        lines.append(line)
+    lines.append("  (gap: final loss / optimum - 1)")
+    if by_degree and best_bic is not None:
+        lines.append(f"  lowest BIC: degree {best_bic['degree']} (BIC {best_bic['bic']:.6g}): more coefficients "
+                     "than that fit the noise, not the curve")  # fmt: skip
+    return "\n".join(lines)
