@@ -290,3 +290,19 @@ def test_stats_momentum_stops_at_the_optimum_as_the_cut_history_would():
     assert long.converged_at == short.converged_at is not None
     np.testing.assert_array_equal(long.coefficients, short.coefficients)
     np.testing.assert_array_equal(long.losses, short.losses)
+
+
+def test_the_live_loss_chart_of_a_long_run_keeps_a_bounded_strided_history():
+    """fit(live=True) hears every step: its chart keeps every step up to LIVE_FULL, then ever fewer
+    (it kept a Python list entry per step: 10^9 steps, tens of GB)."""
+    from sinefit.io import display
+
+    x = np.linspace(-3, 3, 50)
+    live = display.LiveFigure(x, np.sin(x), lambda theta, xs: xs * 0 + theta[0], interval=1e9)
+    for t in range(300_000):
+        live(t, np.zeros(1), 1.0 / (t + 1))
+    steps = np.array(live.steps)
+    assert len(steps) <= 2 * display.LIVE_FULL and np.all(np.diff(steps) > 0)
+    assert np.array_equal(steps[: display.LIVE_FULL], np.arange(display.LIVE_FULL)) and steps[-1] > 290_000
+    assert live.losses == [1.0 / (t + 1) for t in steps]
+    assert live.draws == 1
