@@ -265,3 +265,44 @@ def test_decimated_levenberg_marquardt_keeps_the_full_runs_states_at_its_iterati
     np.testing.assert_array_equal(part.history, full.history[part.steps])
     np.testing.assert_array_equal(part.path, full.path[part.steps])
     np.testing.assert_array_equal(part.u, full.u)
+
+
+def test_stats_momentum_stops_at_the_optimum_as_the_cut_history_would():
+    """momentum_modes(stop_below=L) is the whole run cut at its first step at or below L, so
+    --steps 10^9 at the default tolerance ends where the run converged instead of after 10^9 steps."""
+    q = _quadratic()
+    theta0 = np.array([[1.5, -0.3, -2.2, 0.6]])
+    lr, mu, steps = np.array([0.3 * q.stable_lr]), np.array([0.9]), 5000
+    whole = engine.momentum_modes(q, theta0, lr, mu, False, steps, True)
+    below = q.optimum_loss * (1 + 1e-9)
+    at = int(np.flatnonzero(whole.losses[:, 0] <= below)[0])
+    assert 0 < at < steps
+    cut = engine.momentum_modes(q, theta0, lr, mu, False, steps, True, frozenset({7, at}), stop_below=below)
+    np.testing.assert_array_equal(cut.losses, whole.losses[: at + 1])
+    kept = history.kept_steps(steps, 100, full=50, geometric=20)
+    part = engine.momentum_modes(q, theta0, lr, mu, False, steps, True, kept=kept, stop_below=below)
+    assert part.steps[-1] == at
+    np.testing.assert_array_equal(part.losses, whole.losses[part.steps])
+    assert sorted(cut.snapshots) == [7, at]
+    np.testing.assert_allclose(cut.theta, cut.snapshots[at], rtol=0, atol=0)
+    long = api.fit(dtype="float64", optimizer="momentum", steps=10**9)
+    short = api.fit(dtype="float64", optimizer="momentum", steps=200_000)
+    assert long.converged_at == short.converged_at is not None
+    np.testing.assert_array_equal(long.coefficients, short.coefficients)
+    np.testing.assert_array_equal(long.losses, short.losses)
+
+
+def test_the_live_loss_chart_of_a_long_run_keeps_a_bounded_strided_history():
+    """fit(live=True) hears every step: its chart keeps every step up to LIVE_FULL, then ever fewer
+    (it kept a Python list entry per step: 10^9 steps, tens of GB)."""
+    from sinefit.io import display
+
+    x = np.linspace(-3, 3, 50)
+    live = display.LiveFigure(x, np.sin(x), lambda theta, xs: xs * 0 + theta[0], interval=1e9)
+    for t in range(300_000):
+        live(t, np.zeros(1), 1.0 / (t + 1))
+    steps = np.array(live.steps)
+    assert len(steps) <= 2 * display.LIVE_FULL and np.all(np.diff(steps) > 0)
+    assert np.array_equal(steps[: display.LIVE_FULL], np.arange(display.LIVE_FULL)) and steps[-1] > 290_000
+    assert live.losses == [1.0 / (t + 1) for t in steps]
+    assert live.draws == 1

@@ -363,7 +363,7 @@ def _run_steps(p: _Problem, log, on_step, stop, record, objective, kept):
                 return engine.gd_closed_form(p.quadratic, theta0, np.array([p.lr]), steps, True, record_, kept_)
             return engine.momentum_modes(
                 p.quadratic, theta0, np.array([p.lr]), np.array([p.momentum]), cfg.optimizer == "nesterov",
-                steps, True, record_, kept_, stop,
+                steps, True, record_, kept_, stop, stop_below(p),
             )  # fmt: skip
 
         run = closed(cfg.steps, record, kept)

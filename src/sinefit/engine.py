@@ -156,6 +156,7 @@ def momentum_modes(
     record: frozenset[int] = frozenset(),
     kept: np.ndarray | None = None,
     stop=None,
+    stop_below: float | None = None,
 ) -> BatchRun:
     """Heavy-ball (or Nesterov) momentum as torch.optim.SGD runs it, mode by mode.
 
@@ -163,7 +164,9 @@ def momentum_modes(
     e_{t+1} = e_t - lr b_t, or e_t - lr (g_t + mu b_t) for Nesterov; O(p) per step.
     Without a history the loss is only checked every ``BLOCK`` steps; a block in
     which a row overflowed is replayed step by step for that row to find the step. With a history
-    the loop is one Python step per step: ``stop`` (train.StopFlag) ends it after the current step.
+    the loop is one Python step per step: ``stop`` (train.StopFlag) ends it after the current step,
+    and so does every row's loss reaching ``stop_below`` (that step's parameters then recorded): the
+    history a run cut at its first step at the optimum would have, without 10^9 steps first.
     """
     theta0 = np.atleast_2d(np.asarray(theta0, dtype=np.float64))
     B = theta0.shape[0]
@@ -186,7 +189,7 @@ def momentum_modes(
             rows: dict[int, np.ndarray] = {}  # step -> losses, for a decimated history
             alive = np.ones(B, dtype=bool)
             snapshots = {}
-            previous, stopped = None, None
+            previous, stopped, cut = None, None, None
             for t in range(steps + 1):
                 loss = loss_of(e)
                 if t in record and np.isfinite(loss).all():
@@ -206,14 +209,20 @@ def momentum_modes(
                 if t == steps or not np.any(alive):
                     break
                 if stop is not None and stop.set:  # Ctrl-C: the history so far, this step kept
-                    stopped = t
+                    stopped = cut = t
+                    if wanted is not None:
+                        rows[t] = row
+                    break
+                if stop_below is not None and bool(np.all(row <= stop_below)):  # at the optimum
+                    cut = t
+                    snapshots[t] = q.optimum + e @ q.directions.T
                     if wanted is not None:
                         rows[t] = row
                     break
                 e, b = advance(e, b, lr, mu, lam)
             at_steps = None
             if wanted is None:
-                losses = losses[: _history_length(diverged, steps) if stopped is None else stopped + 1]
+                losses = losses[: _history_length(diverged, steps) if cut is None else cut + 1]
             else:
                 at_steps = np.array(sorted(rows), dtype=np.int64)
                 losses = np.stack([rows[int(t)] for t in at_steps]).reshape(-1, B)

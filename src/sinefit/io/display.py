@@ -99,6 +99,9 @@ def frame(result: FitResult):
     return pd.DataFrame(columns).set_index("step")
 
 
+LIVE_FULL = 10_000  # the live loss chart keeps every step up to here, then ever fewer (10^9 steps: megabytes)
+
+
 class LiveFigure:
     """fit(live=True): one figure (the curve over the data, the loss so far) redrawn in place.
 
@@ -117,8 +120,9 @@ class LiveFigure:
         self.fig = Figure(figsize=(9, 3.4))
         self.ax, self.loss_ax = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.22)
-        self.steps: list[int] = []
+        self.steps: list[int] = []  # every step up to LIVE_FULL, then strided: at most 2 LIVE_FULL of them
         self.losses: list[float] = []
+        self.stride = 1
         self.next = -float("inf")  # when the next redraw may happen
         self.draws = 0
         self.handle = None
@@ -132,8 +136,13 @@ class LiveFigure:
             pass
 
     def __call__(self, step: int, theta: np.ndarray, loss: float, force: bool = False) -> None:
-        self.steps.append(step)
-        self.losses.append(loss)
+        if step < LIVE_FULL or step % self.stride == 0 or force:
+            self.steps.append(step)
+            self.losses.append(loss)
+            if len(self.steps) > 2 * LIVE_FULL:  # a long run: every other late step goes, and half of those to come
+                self.steps[LIVE_FULL:] = self.steps[LIVE_FULL::2]
+                self.losses[LIVE_FULL:] = self.losses[LIVE_FULL::2]
+                self.stride *= 2
         now = time.monotonic()
         if not force and now < self.next:
             return
