@@ -12,7 +12,7 @@ from .. import interrupts
 from .common import DASK_LOCAL, EXIT_INTERRUPTED, Failure, _check_mlflow, _quoted, _track
 from . import options
 from .options import option, setting
-from .progress import _Progress
+from .progress import Progress
 
 
 @options.command(
@@ -83,8 +83,8 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
             print(report.header(cfg, _target_text(cfg)))
             print()
 
-    progress = _Progress("reading points", talk)
-    training = _Progress("step", talk, delay=1.0)
+    progress = Progress("reading points", talk)
+    training = Progress("step", talk, delay=1.0)
     if dask is not None:
         from .. import cluster
 

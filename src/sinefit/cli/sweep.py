@@ -10,7 +10,7 @@ from .. import interrupts
 from .common import Failure, _check_mlflow, _quoted, _track
 from . import options
 from .options import Opt, Spec, option, setting
-from .progress import _Progress
+from .progress import Progress
 
 
 def axis(name: str, help: str, *decls: str) -> Spec:  # noqa: A002
@@ -53,7 +53,7 @@ def sweep(*, axes: dict[str, Optional[str]], typed: dict[str, Any], config: Opti
 
         raise ConfigError("--top", f"must be 1 or more, got {top}")
     talk = not (quiet or as_json)
-    progress = _Progress("configurations", talk)
+    progress = Progress("configurations", talk)
     try:
         with interrupts.phase("sweeping"):
             result = run_sweep(base, on_progress=progress, **axes)
