@@ -79,7 +79,7 @@ def handlers_restored():
 def test_fit_at_startup(sig, tmp_path, capsys, monkeypatch):
     from sinefit.cli import options
 
-    hook(monkeypatch, options, "_settings", sig)
+    hook(monkeypatch, options, "settings", sig)
     code, out, err = run([*FIT, "--out", str(tmp_path / "runs")], capsys)
     assert code == 130
     one_line(err, signal.Signals(sig).name, "while starting")

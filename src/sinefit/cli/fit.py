@@ -6,59 +6,48 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any, Optional
 
 from .. import interrupts
 from .common import DASK_LOCAL, EXIT_INTERRUPTED, Failure, _check_mlflow, _quoted, _track
 from . import options
-from .options import (BatchOpt, ColumnsOpt, ConfigOpt, DataOpt, DeviceOpt, DomainOpt, DtypeOpt, EngineOpt,
-                      ExperimentOpt, GradOpt, HuberOpt, InitOpt, JsonOpt, LossOpt, MlflowOpt, NoiseOpt, Opt, OrderOpt,
-                      OutOpt, QuietOpt, SamplesOpt, StepsOpt, TargetOpt, TolOpt)
+from .options import option, setting
 from .progress import _Progress
 
 
-def fit(
-    config: ConfigOpt = None,
-    target: TargetOpt = None,
-    data: DataOpt = None,
-    columns: ColumnsOpt = None,
-    domain: DomainOpt = None,
-    samples: SamplesOpt = None,
-    noise: NoiseOpt = None,
-    degree: Annotated[Optional[int], Opt(help="Polynomial degree; coefficients are drawn highest degree first. [default: 3]")] = None,
-    basis: Annotated[Optional[str], Opt(help="power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]")] = None,
-    loss: LossOpt = None,
-    huber_delta: HuberOpt = None,
-    optimizer: Annotated[Optional[str], Opt(help="gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact; lm (Levenberg-Marquardt) for --model. [default: gd]")] = None,
-    lr: Annotated[Optional[str], Opt(help="Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]")] = None,
-    momentum: Annotated[Optional[float], Opt(help="Momentum of momentum and nesterov. [default: 0.9]")] = None,
-    grad: GradOpt = None,
-    steps: StepsOpt = None,
-    tol: TolOpt = None,
-    seed: Annotated[Optional[int], Opt(help="torch.manual_seed before the initial coefficients are drawn. [default: 0]")] = None,
-    dtype: DtypeOpt = None,
-    engine: EngineOpt = None,
-    device: DeviceOpt = None,
-    log_every: Annotated[Optional[int], Opt(help="Print the loss of steps t with t % N == N - 1. [default: 100; a run of more than 10^6 steps: a round N logging at most 10 000 rows]")] = None,
-    init: InitOpt = None,
-    order: OrderOpt = None,
-    batch_size: BatchOpt = None,
-    trace: Annotated[int, Opt("--trace", metavar="N", help="Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).")] = 0,
-    summary: Annotated[Optional[str], Opt(help="Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree).")] = None,
-    dask: Annotated[Optional[str], Opt("--dask", metavar="[ADDRESS]", help="Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a few tasks per worker: alone, on a local cluster of one worker per core; with an address, on that scheduler.")] = None,
-    model: Annotated[Optional[str], Opt(help="Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0.")] = None,
-    bounds: Annotated[Optional[str], Opt(help="--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1.")] = None,
-    starts: Annotated[Optional[int], Opt(help="--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]")] = None,
-    out: OutOpt = Path("runs"),
-    figures_: Annotated[str, Opt("--figures", help="seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).")] = "seed",
-    fmt: Annotated[str, Opt("--format", help="Figure format: png, svg or pdf.")] = "png",
-    animate: Annotated[Optional[str], Opt("--animate", metavar="[gif|mp4]", help="Also write training.gif (or .mp4, where ffmpeg exists): the curve moving toward the target.")] = None,
-    show: Annotated[bool, Opt("--show", help="Also open the figures in a window, where a display exists.")] = False,
-    mlflow: MlflowOpt = None,
-    mlflow_experiment: ExperimentOpt = "sinefit",
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
+@options.command(
+    "config", "target", "data", "columns", "domain", "samples", "noise",
+    setting("degree", int, "Polynomial degree; coefficients are drawn highest degree first. [default: 3]"),
+    setting("basis", str, "power (raw x, the seed's), legendre or chebyshev (x mapped to [-1, 1]). [default: power]"),
+    "loss", "huber_delta",
+    setting("optimizer", str, "gd (the seed's), momentum, nesterov, adam, rmsprop, lbfgs or exact; lm (Levenberg-Marquardt) for --model. [default: gd]"),
+    setting("lr", str, "Learning rate, or 'auto' (gd, momentum, nesterov) for the textbook step. [default: 1e-6 for gd/momentum/nesterov, 0.01 for adam/rmsprop, 1 for lbfgs]"),
+    setting("momentum", float, "Momentum of momentum and nesterov. [default: 0.9]"),
+    "grad", "steps",
+    setting("tol", float, "Stop early once loss - optimum <= TOL x optimum; 0 never stops early. [default: at the optimum to round-off]"),
+    setting("seed", int, "torch.manual_seed before the initial coefficients are drawn. [default: 0]"),
+    setting("dtype", str, "Working precision: float32 (the seed's) or float64. [default: float32]"),
+    "engine", "device",
+    setting("log_every", int, "Print the loss of steps t with t % N == N - 1. [default: 100; a run of more than 10^6 steps: a round N logging at most 10 000 rows]"),
+    setting("init", str, "Where to start: randn (the seed's draw, highest power first), randn-ascending (the PyTorch tutorial's), numpy (np.random.seed, randn), linear (torch.nn.Linear's start), zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start); for --model, name=value pairs a=1,b=0.5. [default: randn]"),
+    "order",
+    setting("batch_size", int, "Mini-batch SGD: each update sees B points, shuffled each epoch as DataLoader(shuffle=True) under the seed (last batch partial); --steps counts updates. [default: all points]", "--batch-size"),
+    option("trace", int, 0, "Print the first N steps in full: the loss, each hand-written gradient and each update (also in the run's trace.csv).", "--trace", metavar="N"),
+    setting("summary", str, "Fit a saved sinefit.Summary (.npz) instead of points: its basis, domain and degree (or a lower --degree)."),
+    option("dask", Optional[str], None, "Summarise the --data set on Dask (pip install 'sinefit\\[dask]'), a few tasks per worker: alone, on a local cluster of one worker per core; with an address, on that scheduler.", "--dask", metavar="[ADDRESS]"),
+    setting("model", str, "Fit a model instead of a polynomial: an expression over x and named parameters, e.g. 'a*exp(-b*x) + c' (P0..P5(t) and legendre(n, t) available); start it with --init a=1,b=0.5,c=0."),
+    setting("bounds", str, "--model: bounds by transformation (as lmfit), e.g. b=0:inf,c=-1:1."),
+    setting("starts", int, "--model: run N starts (the init and N-1 seeded perturbations) and report the minima reached. [default: 1]"),
+    "out",
+    option("figures_", str, "seed", "seed: the seed's two 'y true' / 'y pred' figures; all: also the overlay, the loss curve, the coefficient paths and the convergence explained (`sinefit plot RUN` draws them later too).", "--figures"),
+    option("fmt", str, "png", "Figure format: png, svg or pdf.", "--format"),
+    option("animate", Optional[str], None, "Also write training.gif (or .mp4, where ffmpeg exists): the curve moving toward the target.", "--animate", metavar="[gif|mp4]"),
+    option("show", bool, False, "Also open the figures in a window, where a display exists.", "--show"),
+    "mlflow", "mlflow_experiment", "quiet", "as_json",
+)  # fmt: skip
+def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Optional[str], out: Path, figures_: str, fmt: str,
+        animate: Optional[str], show: bool, mlflow: Optional[str], mlflow_experiment: str, quiet: bool,
+        as_json: bool) -> None:  # fmt: skip
     """Fit a polynomial (or, with --model, any model) by gradient descent and say how good the fit is."""
     from .. import report
     from ..api import DivergenceWarning
@@ -69,13 +58,7 @@ def fit(
 
     from .. import streaming
 
-    given, settings = streaming.summary_settings(None, FitConfig(), options._settings(
-        config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
-        degree=degree, basis=basis, loss=loss, huber_delta=huber_delta, optimizer=optimizer, lr=lr,
-        momentum=momentum, grad=grad, steps=steps, tol=tol, seed=seed, dtype=dtype, engine=engine, device=device,
-        log_every=log_every, init=init, order=order, summary=summary, model=model, bounds=bounds, starts=starts,
-        batch_size=batch_size,
-    ))  # fmt: skip
+    given, settings = streaming.summary_settings(None, FitConfig(), options.settings(config, typed))
     if dask is not None:  # summaries are float64: so is the fit
         settings.setdefault("dtype", "float64")
     cfg = FitConfig.from_dict(settings)
@@ -87,9 +70,9 @@ def fit(
 
         if dask is not None:
             raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
-        _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum, grad=grad)
+        _say_ignored(cfg, **typed)
         return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
-    _say_ignored(cfg, lr=lr, steps=steps, momentum=momentum)
+    _say_ignored(cfg, **typed)
     talk = not (quiet or as_json)
     shown = False
 

@@ -4,64 +4,48 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 from .. import interrupts
 from .common import Failure, _check_mlflow, _quoted, _track
 from . import options
-from .options import (ColumnsOpt, ConfigOpt, DataOpt, DeviceOpt, DomainOpt, EngineOpt, ExperimentOpt, GradOpt,
-                      HuberOpt, JsonOpt, LossOpt, MlflowOpt, NoiseOpt, Opt, OrderOpt, OutOpt, QuietOpt, SamplesOpt,
-                      StepsOpt, TargetOpt)
+from .options import Opt, Spec, option, setting
 from .progress import _Progress
 
 
-def sweep(
-    lr: Annotated[Optional[str], Opt(help="Learning rates: 1e-7:1e-5:50 (log-spaced), a list 1e-6,2e-6, or one; 'auto' for the textbook step.")] = None,
-    seed: Annotated[Optional[str], Opt(help="Seeds: 0:99 (every integer), or a list 0,5,7.")] = None,
-    degree: Annotated[Optional[str], Opt(help="Degrees: 3:9 or 3,5,7.")] = None,
-    optimizer: Annotated[Optional[str], Opt(help="Optimizers: a list, e.g. gd,momentum,adam.")] = None,
-    basis: Annotated[Optional[str], Opt(help="Bases: a list, e.g. power,legendre.")] = None,
-    momentum: Annotated[Optional[str], Opt(help="Momenta: 0.5:0.99:10 (evenly spaced), or a list.")] = None,
-    config: ConfigOpt = None,
-    target: TargetOpt = None,
-    data: DataOpt = None,
-    columns: ColumnsOpt = None,
-    domain: DomainOpt = None,
-    samples: SamplesOpt = None,
-    noise: NoiseOpt = None,
-    loss: LossOpt = None,
-    huber_delta: HuberOpt = None,
-    grad: GradOpt = None,
-    steps: StepsOpt = None,
-    dtype: Annotated[Optional[str], Opt(help="Working precision: float64 (the default for sweeps: the stats engine) or float32 (per-sample, slower).")] = None,
-    engine: EngineOpt = None,
-    device: DeviceOpt = None,
-    batch_size: Annotated[Optional[str], Opt("--batch-size", help="Mini-batch sizes to sweep, e.g. 1,10,100,1000 (one fit each, on the per-sample engine).")] = None,
-    init: Annotated[Optional[str], Opt(help="Where every configuration starts, drawn with its own --seed: randn (the seed's draw, highest power first), randn-ascending, numpy, linear, zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]")] = None,
-    order: OrderOpt = None,
-    top: Annotated[int, Opt(help="How many of the best configurations to print (and log to MLflow as child runs).")] = 10,
-    out: OutOpt = Path("runs"),
-    mlflow: MlflowOpt = None,
-    mlflow_experiment: ExperimentOpt = "sinefit",
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
+def axis(name: str, help: str, *decls: str) -> Spec:  # noqa: A002
+    """A swept setting: its values as typed (a range or a list), for ``parse_axis``."""
+    return Spec(name, Annotated[Optional[str], Opt(*decls, help=help)], None, "axes")
+
+
+@options.command(
+    axis("lr", "Learning rates: 1e-7:1e-5:50 (log-spaced), a list 1e-6,2e-6, or one; 'auto' for the textbook step."),
+    axis("seed", "Seeds: 0:99 (every integer), or a list 0,5,7."),
+    axis("degree", "Degrees: 3:9 or 3,5,7."),
+    axis("optimizer", "Optimizers: a list, e.g. gd,momentum,adam."),
+    axis("basis", "Bases: a list, e.g. power,legendre."),
+    axis("momentum", "Momenta: 0.5:0.99:10 (evenly spaced), or a list."),
+    "config", "target", "data", "columns", "domain", "samples", "noise", "loss", "huber_delta", "grad", "steps",
+    setting("dtype", str, "Working precision: float64 (the default for sweeps: the stats engine) or float32 (per-sample, slower)."),
+    "engine", "device",
+    axis("batch_size", "Mini-batch sizes to sweep, e.g. 1,10,100,1000 (one fit each, on the per-sample engine).", "--batch-size"),
+    setting("init", str, "Where every configuration starts, drawn with its own --seed: randn (the seed's draw, highest power first), randn-ascending, numpy, linear, zeros, values '0.5,-1,0,2' in the naming order, or a model.json / run directory (a warm start). [default: randn]"),
+    "order",
+    option("top", int, 10, "How many of the best configurations to print (and log to MLflow as child runs)."),
+    "out", "mlflow", "mlflow_experiment", "quiet", "as_json",
+)  # fmt: skip
+def sweep(*, axes: dict[str, Optional[str]], typed: dict[str, Any], config: Optional[Path], top: int, out: Path,
+          mlflow: Optional[str], mlflow_experiment: str, quiet: bool, as_json: bool) -> None:  # fmt: skip
     """Run many configurations as one batched computation; print the best, write sweep.csv and a heatmap."""
     from ..config import FitConfig
     from ..io import sweeps
     from ..sweep import parse_axis
     from ..sweep import sweep as run_sweep
 
-    axes = {name: parse_axis(f"--{name}", text) for name, text in
-            (("lr", lr), ("seed", seed), ("degree", degree), ("optimizer", optimizer), ("basis", basis),
-             ("momentum", momentum), ("batch_size", batch_size)) if text is not None}  # fmt: skip
+    axes = {name: parse_axis(f"--{name}", text) for name, text in axes.items() if text is not None}
     if "lr" in axes:
         axes["lr"] = ["auto" if str(v) == "auto" else v for v in axes["lr"]]
-    settings = options._settings(
-        config, target=target, data=data, columns=columns, domain=domain, samples=samples, noise=noise,
-        loss=loss, huber_delta=huber_delta, grad=grad, steps=steps, dtype=dtype or "float64", engine=engine,
-        device=device, init=init, order=order,
-    )  # fmt: skip
+    settings = options.settings(config, {**typed, "dtype": typed["dtype"] or "float64"})
     base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
     _check_mlflow(mlflow)
     if top < 1:
