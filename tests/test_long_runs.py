@@ -189,6 +189,14 @@ def test_a_billion_steps_on_every_path_allocate_megabytes_and_leave_a_whole_run(
         assert (run_dir / "batches.csv").read_text().count("\n") - 1 <= rows
     logged = [line for line in out.splitlines() if ROW.match(line)]
     assert len(logged) <= 10_001
+    if "--model" not in args:  # the readers: report RUN's rebuild, and every figure, from the decimated files
+        from sinefit import report
+        from sinefit.io import figures
+
+        back = runs.load_result(run_dir)
+        assert back.status == "interrupted" and back.last_step == rundata.load(run_dir).last_step
+        report.fit_report(back)
+        assert len(figures.plot_run(run_dir, tmp_path / "figs")) == len(figures.FIGURE_STEMS)
 
 
 def test_a_billion_closed_form_steps_at_the_default_log_cost_megabytes(tmp_path):
