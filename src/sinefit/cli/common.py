@@ -133,3 +133,46 @@ def _traceback_if_debugging() -> None:
         import traceback
 
         traceback.print_exc()
+
+
+def open_run(out: Path, cfg: Any, stop: Any) -> Path:
+    """The run directory of a fit whose data is read and sound; from here on Ctrl-C stops after the
+    current step, and the run is kept."""
+    from ..io import runs
+
+    try:
+        run_dir = runs.start_run(out, cfg)
+    except OSError as e:
+        raise Failure(f"cannot write the run directory under {_quoted(out)}: {e.strerror or e}") from None
+    interrupts.working_on(run_dir)
+    interrupts.enter("training", stop)
+    return run_dir
+
+
+def close_run(run_dir: Path, talk: bool, final_row: str, text: str, write: Any) -> None:
+    """Print the loss table's last row and the report, then ``write()`` the rest of the run directory."""
+    if talk:
+        print(final_row)
+        print()
+        print(text)
+    try:
+        write()
+    except OSError as e:
+        raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
+
+
+def say_written(run_dir: Path, doc: dict[str, Any], talk: bool, as_json: bool) -> None:
+    """The run's summary as JSON (--json), or the files written (nothing with --quiet)."""
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    elif talk:
+        files = ", ".join(sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")))
+        print(f"\nWrote {_quoted(run_dir)}/: {files}")
+
+
+def raise_if_stopped(result: Any, run_dir: Path, kept: str, divergence_message: Any) -> None:
+    """A fit stopped by Ctrl-C (exit 130) or by divergence (exit 1) fails the command, its run kept."""
+    if result.interrupted_at is not None:
+        raise Failure(f"interrupted at step {result.interrupted_at}; {run_dir} holds {kept}", EXIT_INTERRUPTED)
+    if result.diverged_at is not None:
+        raise Failure(divergence_message(result))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from pathlib import Path
 from typing import Any, Optional
 
 from .. import interrupts
-from .common import DASK_LOCAL, EXIT_INTERRUPTED, Failure, _check_mlflow, _quoted, _track
+from .common import (DASK_LOCAL, _check_mlflow, _quoted, _track, close_run, open_run, raise_if_stopped,
+                     say_written)
 from . import options
 from .options import option, setting
 from .progress import Progress
@@ -66,12 +66,12 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
     _say_log_every(cfg, settings, quiet or as_json)
     _check_mlflow(mlflow)
     if cfg.model is not None:  # a model fit: its own report and run files (sinefit.nonlinear)
-        from ..nonlinear import command
+        from . import fit_model
 
         if dask is not None:
             raise ConfigError("--dask", "summarises data for polynomial fits; a --model fit reads its points itself")
         _say_ignored(cfg, **typed)
-        return command.run(cfg, out, stems, fmt, animate, quiet, as_json)
+        return fit_model.run(cfg, out, stems, fmt, animate, quiet, as_json)
     _say_ignored(cfg, **typed)
     talk = not (quiet or as_json)
     shown = False
@@ -114,12 +114,7 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
             show_header()
             if not trace:
                 print(report.LOSS_TABLE_HEADER, flush=True)
-        try:
-            run_dir = runs.start_run(out, resolved)
-        except OSError as e:
-            raise Failure(f"cannot write the run directory under {_quoted(out)}: {e.strerror or e}") from None
-        interrupts.working_on(run_dir)
-        interrupts.enter("training", stop)  # Ctrl-C now stops after the current step, and the run is kept
+        run_dir = open_run(out, resolved, stop)
 
     with warnings.catch_warnings(), interrupts.phase("reading the data"):
         warnings.simplefilter("ignore", category=DivergenceWarning)  # reported below, in our words
@@ -131,21 +126,11 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
             training.close()
     hint = report.hint(result)
     text = report.fit_report(result)
-    if talk:
-        print(report.final_row(result))
-        print()
-        print(text)
-    try:
-        runs.finish_run(run_dir, result, text, hint, stems, fmt, animate)
-    except OSError as e:
-        raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
+    close_run(run_dir, talk, report.final_row(result), text,
+              lambda: runs.finish_run(run_dir, result, text, hint, stems, fmt, animate))
     tracked = _track(mlflow, mlflow_experiment, quiet, lambda tracking, uri: tracking.log_fit(
         result, run_dir, uri, mlflow_experiment))  # fmt: skip
-    if as_json:
-        print(json.dumps({**runs.summary(result, run_dir, hint), **tracked}, indent=2))
-    elif talk:
-        files = ", ".join(sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")))
-        print(f"\nWrote {_quoted(run_dir)}/: {files}")
+    say_written(run_dir, {**runs.summary(result, run_dir, hint), **tracked}, talk, as_json)
     if talk and figures_ == "seed":
         print(f"More figures (overlay, loss curve, coefficient paths, convergence explained): sinefit plot {_quoted(run_dir)}")
     if show:
@@ -154,13 +139,7 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
         draws = figures.run_figures(rundata.load(run_dir))
         if not figures.show([draws[stem] for stem in stems]):
             print(f"sinefit: note: --show: no display here; the figures are in {run_dir}", file=sys.stderr)
-    if result.interrupted_at is not None:
-        raise Failure(
-            f"interrupted at step {result.interrupted_at}; {run_dir} holds the history so far and the "
-            "parameters reached", EXIT_INTERRUPTED,
-        )  # fmt: skip
-    if result.diverged_at is not None:
-        raise Failure(report.divergence_message(result))
+    raise_if_stopped(result, run_dir, "the history so far and the parameters reached", report.divergence_message)
 
 
 def _say_log_every(cfg, settings: dict[str, Any], quiet: bool) -> None:

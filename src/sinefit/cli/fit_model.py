@@ -5,19 +5,19 @@ Called by ``sinefit.cli.fit`` once the settings are validated; errors leave as t
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
+from .. import interrupts
+from .common import close_run, open_run, raise_if_stopped, say_written
+
 
 def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool) -> None:
-    from .. import interrupts
     from .. import report as poly_report
-    from ..cli import EXIT_INTERRUPTED, Failure
     from ..io import modelruns, runs
-    from . import report
+    from ..nonlinear import report
+    from ..nonlinear.fit import fit_model
     from ..train import StopFlag
-    from .fit import fit_model
 
     talk = not (quiet or as_json)
     if talk:
@@ -29,12 +29,7 @@ def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool) ->
 
     def on_start(_cfg) -> None:
         nonlocal run_dir
-        try:
-            run_dir = runs.start_run(out, cfg)
-        except OSError as e:
-            raise Failure(f"cannot write the run directory under {out}: {e.strerror or e}") from None
-        interrupts.working_on(run_dir)
-        interrupts.enter("training", stop)  # Ctrl-C now stops after the current step, and the run is kept
+        run_dir = open_run(out, cfg, stop)
 
     def on_log(t: int, value: float) -> None:
         print(poly_report.loss_row(t, value), flush=True)
@@ -44,22 +39,11 @@ def run(cfg, out: Path, stems, fmt: str, animate, quiet: bool, as_json: bool) ->
         result = fit_model(cfg, on_log=on_log if talk else None, on_start=on_start, stop=stop)
     text = report.fit_report(result)
     hint = report.hint(result)
-    if talk:
-        print(report.final_row(result))
-        print()
-        print(text)
-    try:
+
+    def write() -> None:
         with interrupts.phase("drawing the figures"):
             modelruns.finish_run(run_dir, result, text, hint, stems, fmt, animate)
-    except OSError as e:
-        raise Failure(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
-    if as_json:
-        print(json.dumps(runs._finite_json(modelruns.summary(result, run_dir, hint)), indent=2))
-    elif talk:
-        files = ", ".join(sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")))
-        print(f"\nWrote {run_dir}/: {files}")
-    if result.interrupted_at is not None:
-        raise Failure(f"interrupted at step {result.interrupted_at}; {run_dir} holds the history so far",
-                      EXIT_INTERRUPTED)  # fmt: skip
-    if result.diverged_at is not None:
-        raise Failure(report.divergence_message(result))
+
+    close_run(run_dir, talk, report.final_row(result), text, write)
+    say_written(run_dir, runs._finite_json(modelruns.summary(result, run_dir, hint)), talk, as_json)
+    raise_if_stopped(result, run_dir, "the history so far", report.divergence_message)
