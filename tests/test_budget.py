@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import sinefit
+import sinefit.api  # the streaming constants the tests set live there (sinefit imports it lazily)
 from sinefit import budget
 from sinefit.cli import main
 from sinefit.errors import InputError
