@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .. import interrupts
+from .options import Opt
 
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -61,7 +62,7 @@ def _root(
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of any error.")] = False,
-    memory: Annotated[Optional[str], typer.Option("--memory", help="Memory budget: bytes (4G, 512M) or a share of RAM (25%); anything larger is refused before it is allocated. [default: $SINEFIT_MEMORY, else 50% of RAM]")] = None,
+    memory: Annotated[Optional[str], Opt("--memory", help="Memory budget: bytes (4G, 512M) or a share of RAM (25%); anything larger is refused before it is allocated. [default: $SINEFIT_MEMORY, else 50% of RAM]")] = None,
 ) -> None:
     global _DEBUG
     _DEBUG = debug

@@ -14,7 +14,7 @@ def serve(
     host: Annotated[str, Opt(help="Address to bind; anything but 127.0.0.1 / localhost lets other machines in.")] = "127.0.0.1",
     open_: Annotated[bool, Opt("--open", help="Also open the page in the default web browser.")] = False,
 ) -> None:
-    """The playground: gradient descent you can play with in the browser (pip install 'sinefit[serve]')."""
+    """The playground: gradient descent you can play with in the browser (pip install 'sinefit\\[serve]')."""
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
