@@ -83,7 +83,8 @@ def test_one_axis_sweep_draws_a_line_chart():
 
 
 @pytest.mark.parametrize("args, option", [(["--lr", "1:2"], "--lr"), (["--optimizer", "sgd"], "--optimizer"),
-                                          (["--degree", "-1:2"], "--degree"), (["--seed", "x"], "--seed")])  # fmt: skip
+                                          (["--degree", "-1:2"], "--degree"), (["--seed", "x"], "--seed"),
+                                          (["--batch-size", "x"], "--batch-size")])  # fmt: skip
 def test_sweep_bad_input(tmp_path, capsys, args, option):
     code = main(["sweep", "--out", str(tmp_path / "runs"), *args])
     out, err = capsys.readouterr()

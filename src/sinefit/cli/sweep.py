@@ -42,7 +42,7 @@ def sweep(*, axes: dict[str, Optional[str]], typed: dict[str, Any], config: Opti
     from ..sweep import parse_axis
     from ..sweep import sweep as run_sweep
 
-    axes = {name: parse_axis(f"--{name}", text) for name, text in axes.items() if text is not None}
+    axes = {name: parse_axis(f"--{name.replace('_', '-')}", text) for name, text in axes.items() if text is not None}
     if "lr" in axes:
         axes["lr"] = ["auto" if str(v) == "auto" else v for v in axes["lr"]]
     settings = options.settings(config, {**typed, "dtype": typed["dtype"] or "float64"})
