@@ -237,3 +237,18 @@ def test_plot_and_animate_commands_draw_from_a_run(tmp_path, capsys):
 def test_bad_figure_options(args, option, tmp_path, capsys):
     code, out, err = run_cli(args, tmp_path, capsys)
     assert code == 2 and option in err and not (tmp_path / "runs").exists()
+
+
+def test_the_cli_imports_neither_torch_nor_matplotlib_until_a_command_needs_them():
+    """`sinefit --help` (and every command's --help) must not pay for torch's import (a second and
+    more): the CLI's modules and the signal handling import them only inside the commands."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from sinefit.cli import main\n"
+            "for argv in (['--help'], ['fit', '--help'], ['sweep', '--help'], ['runs', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('torch', 'matplotlib', 'numpy') if m in sys.modules))")  # fmt: skip
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "torch" not in p.stdout.splitlines()[-1] and "matplotlib" not in p.stdout.splitlines()[-1], p.stdout[-300:]

@@ -6,7 +6,7 @@ signal never reaches typer as a KeyboardInterrupt (which it would turn into a si
 
 - a *hard* phase (startup, reading data, writing figures, logging to MLflow, the default)
   raises :class:`Stopped` at once; writers remove their temporaries on the way out;
-- a *soft* phase (training, :func:`soft`) sets a :class:`~sinefit.train.StopFlag` so the
+- a *soft* phase (training, :func:`soft`) sets a :class:`~sinefit.stopflag.StopFlag` so the
   loop ends after the current step and the run is saved as interrupted; a second signal
   there is hard;
 - a *deferred* phase (:func:`deferred`, a few milliseconds of writing a run's data files)
@@ -25,7 +25,7 @@ import signal
 from pathlib import Path
 from typing import Iterator
 
-from .train import StopFlag
+from .stopflag import StopFlag
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -14,17 +14,7 @@ import numpy as np
 import torch
 
 from . import history as history_mod
-
-
-class StopFlag:
-    """Set from outside (a signal handler) to make a running loop stop after the current step.
-
-    ``graceful`` is True while a loop is running that checks the flag (set by the library around
-    training): outside it a signal handler should stop at once instead of setting the flag."""
-
-    def __init__(self) -> None:
-        self.set = False
-        self.graceful = False
+from .stopflag import StopFlag  # noqa: F401 - train.StopFlag, where the loops take it
 
 
 class Objective(Protocol):
