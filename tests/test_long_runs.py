@@ -3,8 +3,9 @@ batches.csv stay decimated, so a billion steps cost megabytes, whatever the opti
 batch size or --model.
 
 Oracles: the full history of the same run (the loops without ``kept``), the seed loop
-(tests/seed_reference.py) for the default run, and each child's own peak RSS (os.wait4) under an
-address-space limit (resource.setrlimit) that an 8 GB history could never fit in."""
+(tests/seed_reference.py) for the default run, and each child's own peak RSS (its VmHWM, read by
+itself as it exits) under an address-space limit (resource.setrlimit) that an 8 GB history could never
+fit in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import json
 import math
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -134,27 +134,50 @@ def test_a_decimated_minibatch_fit_keeps_the_full_runs_numbers_at_its_steps(tmp_
     assert (run_dir / "batches.csv").read_text().count("\n") == len(mb.steps) + 1
 
 
+# The child runs `python -m sinefit` and, as it exits, writes its VmHWM: the kernel's peak RSS of
+# its own address space, fresh at exec. Not os.wait4's ru_maxrss: on Linux that carries the RSS of
+# the process that forked it (exec keeps the old address space's high-water mark), so late in the
+# suite a pytest worker of 600 MB made every child look 600 MB.
+CHILD = r"""
+import atexit, resource, runpy, sys
+
+limit, peak_file = int(sys.argv[1]), sys.argv[2]
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _peak() -> None:
+    with open("/proc/self/status") as f:
+        kb = [line.split()[1] for line in f if line.startswith("VmHWM:")]
+    with open(peak_file, "w") as f:
+        f.write(kb[0])
+
+
+atexit.register(_peak)
+sys.argv = ["sinefit", *sys.argv[3:]]
+runpy.run_module("sinefit", run_name="__main__", alter_sys=True)
+"""
+
+
 def _child(args, out: Path, seconds: float, lines: int = 0):
     """Run `sinefit fit` under LIMIT; ``seconds`` after training starts (its loss table's header, or
     the ``lines``-th logged row), Ctrl-C. Returns (exit code, stdout, stderr, peak RSS in MiB)."""
-    def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
-
-    proc = subprocess.Popen([sys.executable, "-m", "sinefit", "fit", "--steps", "1000000000", "--tol", "0",
-                             "--out", str(out), *args], env=ENV, preexec_fn=limited, stdout=subprocess.PIPE,
+    peak_file = out.parent / "vmhwm.txt"
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(LIMIT), str(peak_file), "fit", "--steps", "1000000000",
+                             "--tol", "0", "--out", str(out), *args], env=ENV, stdout=subprocess.PIPE,
                             stderr=open(out.parent / "stderr.txt", "w"), text=True)  # fmt: skip
     seen, rows, deadline = [], 0, time.monotonic() + 300
     for line in proc.stdout:  # the header first; the logged rows after it
         seen.append(line)
         rows += bool(ROW.match(line))
         if (line.strip().startswith("step") and not lines) or (lines and rows >= lines) or time.monotonic() > deadline:
-            time.sleep(seconds)  # training, then Ctrl-C (a child that ended is a zombie until wait4: no harm)
+            time.sleep(seconds)  # training, then Ctrl-C (a child that ended is a zombie until waited: no harm)
             os.kill(proc.pid, signal.SIGINT)
             break
     rest = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, "".join(seen) + rest, (out.parent / "stderr.txt").read_text(), usage.ru_maxrss / 1024
+    proc.wait()
+    err = (out.parent / "stderr.txt").read_text()
+    assert peak_file.exists(), f"the child wrote no VmHWM (exit {proc.returncode}): {err[-2000:]}"
+    return proc.returncode, "".join(seen) + rest, err, int(peak_file.read_text()) / 1024
 
 
 PATHS = [
