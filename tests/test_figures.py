@@ -491,3 +491,27 @@ def test_an_optimum_of_rounding_size_does_not_stretch_the_loss_axis(root):
     (ax,) = figures.loss_curve(run).axes
     assert "far below the view" in ax.lines[1].get_label()
     assert ax.get_ylim()[0] > run.losses.min() / 100
+
+
+@pytest.mark.parametrize("args", [("--degree", "10", "--dtype", "float64"), ("--degree", "80", "--basis", "legendre")])
+def test_an_exact_solve_is_explained_as_one_step_before_and_after_each_direction(root, args):
+    """No curve over steps for the exact optimizer: each direction's starting gap (the bars, against
+    the gap split computed here from theta_0, the Hessian's eigenvectors and the optimum), and after
+    the solve, every component at the rounding floor that is drawn and named."""
+    run = rundata.load(make_run(root, "--optimizer", "exact", *args))
+    fig = figures.convergence(run)
+    (ax,) = fig.axes
+    e0 = run.eigenvectors.T @ (run.thetas[0] - run.optimum)
+    expected = 0.5 * run.eigenvalues * e0**2
+    if len(expected) <= 60:  # one bar per direction
+        np.testing.assert_allclose([p.get_height() for p in ax.patches], expected, rtol=1e-9)
+    else:  # a filled step line through the same heights
+        heights = ax.collections[0].get_paths()[0].vertices[:, 1]
+        np.testing.assert_allclose(np.unique(heights[heights > 0]), np.unique(expected[expected > 0]), rtol=1e-9)
+    title = ax.get_title(loc="left").replace("\n", " ")
+    assert title.startswith("Exact solve") and "removed in one step" in title
+    floor = float(figures.rounding_floor(run, np.stack([run.thetas[0], run.optimum])).max())
+    assert np.all(run.gap_components()[-1] <= floor)  # what the title promises
+    assert f"{floor:.2g}" in title and any(line.get_ydata()[0] == floor for line in ax.lines)
+    low, high = ax.get_ylim()
+    assert low < floor < high and high > expected.max()  # the floor and every bar in view

@@ -486,9 +486,60 @@ def bottleneck(run: RunData) -> tuple[int, str]:
     )
 
 
+def one_step_convergence(run: RunData, fig: Figure | None = None) -> Figure:
+    """An exact solve's convergence: one step, so no curve over steps but the gap per eigen-direction
+    before it (bars) and after it (dots; at the rounding floor when it is below it)."""
+    fig = _new(fig, (7.8, 5.8))
+    fig.subplots_adjust(left=0.11, right=0.96, top=0.84, bottom=0.15)
+    ax = fig.add_subplot()
+    comps = run.gap_components()
+    before, after = comps[0], comps[-1]
+    floor = float(rounding_floor(run, np.stack([run.thetas[0], run.optimum])).max())
+    index = np.arange(1, len(before) + 1)
+    colors = _colors(len(before))
+    below = ~(after > floor)
+    if len(before) <= 60:
+        ax.bar(index, np.where(before > 0, before, np.nan), color=colors, width=0.8, label="before the solve (step 0)")
+        marks = {"ls": "none", "ms": 4}
+    else:  # hundreds of bars alias into stripes: a filled step line, and lines for "after"
+        ax.fill_between(index, np.where(before > 0, before, np.nan), step="mid", color=colors[len(colors) // 3],
+                        alpha=0.8, lw=0, label="before the solve (step 0)")  # fmt: skip
+        marks = {"ls": "none", "ms": 1.5}
+    if not below.all():
+        ax.plot(index[~below], after[~below], marker="o", color="crimson", label="after the solve (step 1)", **marks)
+    if below.any():
+        ax.plot(index[below], np.full(int(below.sum()), floor), marker="v", color="crimson", mfc="none",
+                label=f"after the solve: at or below rounding ({floor:.2g})", **marks)  # fmt: skip
+    ax.axhline(floor, color="0.4", ls=":", lw=1.0)
+    ax.set_yscale("log")
+    top = float(np.nanmax(np.concatenate([before, after, [floor]]))) * 300  # headroom for the legend
+    low = min(floor / 5, float(np.min(before[before > 0], initial=top)) / 5)
+    ax.set_ylim(max(low, 1e-300), top)  # the floor always in view: it is what "after" is measured against
+    ax.set_xlim(0.3, len(before) + 0.7)
+    ax.set_xlabel("eigen-direction (1 = largest Hessian eigenvalue)")
+    ax.set_ylabel("gap component (λᵢ/2)·eᵢ²   (log scale)")
+    dtype = run.config.get("dtype", "float64")
+    start, left = float(np.sum(before)), float(np.sum(after))
+    if left > 100 * floor:
+        head = (f"exact solve: the gap went from {start:.3g} to {left:.3g} in one step, above {dtype} rounding "
+                f"({floor:.2g}): see the report's Optimum section")  # fmt: skip
+    else:
+        head = (f"exact solve: the whole gap ({start:.3g} at the start) removed in one step; what is left "
+                f"({left:.2g}) is at {dtype} rounding (the dotted line, {floor:.2g})")  # fmt: skip
+    fig.suptitle("convergence explained: the loss gap along the Hessian's eigenvectors", x=0.11, ha="left", y=0.975)
+    ax.set_title(_wrap(head[0].upper() + head[1:], 88), fontsize="small", loc="left")
+    fig.text(0.11, 0.012, "the exact optimizer solves the least-squares problem directly: it takes no gradient steps",
+             fontsize="x-small", va="bottom", color="0.25")  # fmt: skip
+    ax.legend(loc="upper right", fontsize="x-small")
+    ax.grid(alpha=0.3, which="major", lw=0.5, axis="y")
+    return fig
+
+
 def convergence(run: RunData, fig: Figure | None = None) -> Figure:
     """The loss gap L(theta_t) - L* split along the Hessian's eigenvectors, measured (markers) and,
     for plain gd, predicted (dashed) — after Distill's "Why Momentum Really Works"."""
+    if run.optimizer == "exact" and len(run.trajectory_steps) >= 2:
+        return one_step_convergence(run, fig)
     fig = _new(fig, (7.8, 5.8))
     fig.subplots_adjust(left=0.11, right=0.70, top=0.84, bottom=0.15)
     ax = fig.add_subplot()
