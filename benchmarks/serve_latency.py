@@ -47,8 +47,9 @@ PHASES = [  # (label, from, to): fields of the page's trace, ms since the input 
 ]
 
 
-def measure(page, url: str, moves: int) -> list[dict]:
-    """Drag the lr slider's thumb with the mouse, one move at a time; the page's trace of each move."""
+def grab_thumb(page, url: str):
+    """Open the playground and press the mouse on the lr slider's thumb. (lo, hi, y, x_of): the
+    slider's range, the thumb's row, and the pixel column of an lr value."""
     page.goto(url)
     page.wait_for_function("() => window.sinefit && window.sinefit.state.view !== null", timeout=120_000)
     lo, hi = (float(page.get_attribute("#lr-slider", a)) for a in ("min", "max"))
@@ -58,10 +59,16 @@ def measure(page, url: str, moves: int) -> list[dict]:
     def x_of(value: float) -> int:
         return round(box["x"] + THUMB / 2 + (value - lo) / (hi - lo) * (box["width"] - THUMB))
 
-    last = x_of(float(page.input_value("#lr-slider")))
-    page.mouse.move(last, y)
+    page.mouse.move(x_of(float(page.input_value("#lr-slider"))), y)
     page.mouse.down()  # on the thumb: a value its pixel rounds to may already redraw once
     page.wait_for_timeout(1000)
+    return lo, hi, y, x_of
+
+
+def measure(page, url: str, moves: int) -> list[dict]:
+    """Drag the lr slider's thumb with the mouse, one move at a time; the page's trace of each move."""
+    lo, hi, y, x_of = grab_thumb(page, url)
+    last = x_of(float(page.input_value("#lr-slider")))
     for i in range(moves + 2):  # the first two warm the problem cache and the charts
         x = x_of(lo + (hi - lo) * (0.55 + 0.1 * ((i * 7) % 10) / 10))  # below the stable bound: a converging run
         x = x if x != last else x + 1  # a move the slider sees
@@ -78,18 +85,7 @@ def drag(page, url: str, seconds: float, rate: float = 60.0) -> tuple[int, int, 
     Moves made while an answer is on its way wait and only the newest is sent, so only some get their own redraw; each move's latency
     is to the first painted redraw of it or of a newer move (what the hand sees follow it). (moves, moves
     drawn, latencies in ms, moves a second)."""
-    page.goto(url)
-    page.wait_for_function("() => window.sinefit && window.sinefit.state.view !== null", timeout=120_000)
-    lo, hi = (float(page.get_attribute("#lr-slider", a)) for a in ("min", "max"))
-    box = page.locator("#lr-slider").bounding_box()
-    y = box["y"] + box["height"] / 2
-
-    def x_of(value: float) -> int:
-        return round(box["x"] + THUMB / 2 + (value - lo) / (hi - lo) * (box["width"] - THUMB))
-
-    page.mouse.move(x_of(float(page.input_value("#lr-slider"))), y)
-    page.mouse.down()
-    page.wait_for_timeout(1000)
+    lo, hi, y, x_of = grab_thumb(page, url)
     before = page.evaluate("() => [window.sinefit.state.inputTimes.length, window.sinefit.traces().length]")
     left, right = x_of(lo + 0.5 * (hi - lo)), x_of(lo + 0.7 * (hi - lo))  # below the stable bound
     x, step, moves = left, 2, 0
