@@ -255,3 +255,37 @@ def test_a_stop_during_the_compiled_pass_ends_it_with_nothing_fitted(tmp_path, s
     with pytest.raises(Interrupted, match="interrupted while reading the points"):
         sinefit.fit(data=path, dtype="float64", optimizer="exact", stop=stop, on_progress=progress)
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("rows,kernel", [(20000, "1"), (20000, "0"), (500, "1")],
+                         ids=["compiled-pass", "numpy-pass", "every-point-kept"])  # fmt: skip
+def test_a_stop_with_the_last_report_of_the_pass_still_ends_the_fit(tmp_path, small_blocks, monkeypatch, rows, kernel):
+    """A stop set by the pass's very last progress report (when no poll follows it) still ends the fit:
+    CI once saw the compiled pass finish before its first 50 ms poll and the fit go on. Oracle: the
+    progress calls themselves (the stop came with the report of every row) and the Interrupted message."""
+    from sinefit.errors import Interrupted
+    from sinefit.train import StopFlag
+
+    x, y = points("uniform", rows)
+    path = str(tmp_path / "points.npy")
+    np.save(path, np.column_stack([x, y]))
+    monkeypatch.setattr(api, "SAMPLE", 1000)
+    monkeypatch.setenv("SINEFIT_KERNEL", kernel)
+    waited = fastpass._wait
+
+    def threads_done_before_the_first_poll(blocks, n_threads, lib, fd, progress):
+        waited(blocks, n_threads, lib, fd, None)  # CI's schedule: the one report is the last one
+        if progress is not None:
+            progress(blocks.done_rows)
+
+    monkeypatch.setattr(fastpass, "_wait", threads_done_before_the_first_poll)
+    stop, seen = StopFlag(), []
+
+    def progress(n, total):
+        seen.append(n)
+        if n == rows:
+            stop.set = True  # only once every row is read: no later report can see it
+
+    with pytest.raises(Interrupted, match=rf"interrupted while reading the points \({rows} read\); nothing was fitted"):
+        sinefit.fit(data=path, dtype="float64", optimizer="exact", stop=stop, on_progress=progress)
+    assert seen and seen[-1] == rows and (kernel == "0" or rows < 1000 or seen == [rows])

@@ -213,9 +213,12 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
             def chunks():
                 return data.generated_chunks(cfg.target, cfg.samples, cfg.domain, CHUNK, cfg.noise, cfg.seed)
 
-    def report(n: int) -> None:
+    def check_stop(n: int) -> None:
         if stop is not None and stop.set:
             raise Interrupted(f"interrupted while reading the points ({n} read); nothing was fitted")
+
+    def report(n: int) -> None:
+        check_stop(n)
         if progress is not None:
             progress(n, total)
 
@@ -226,6 +229,7 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
         kept = gather(chunks(), report, keep)
         if kept is not None:
             xs, ys, lo, hi = kept
+            check_stop(xs.size)  # a stop with the last report still ends the fit (below, too)
             if not xs.size:
                 raise ConfigError("--data", f"{source}: no points")
             dom = None if cfg.basis == "power" else (domain or (-1.0, 1.0))
@@ -237,6 +241,9 @@ def stream(cfg: FitConfig, x, y, progress=None, stop=None, given: Summary | None
     if s is None:
         s = accumulate(chunks(), cfg.basis, cfg.degree, domain or (-1.0, 1.0), report, SAMPLE, expected=total,
                        source=source)  # fmt: skip
+    # A stop that came with the pass's last report still ends the fit: the pass may end before its
+    # next poll, and whether a stop asked for during it is honoured must not be a race.
+    check_stop(s.n)
     if s.n == 0:
         raise ConfigError("--data", f"{source}: no points")
     return solve(cfg, s, source)
