@@ -285,6 +285,46 @@ def test_constant(text, value):
     assert constant(text) == value
 
 
+def test_constants_are_correctly_rounded_on_every_cpu():
+    """Oracle: mpmath at 50 digits, rounded once to float64. IEEE sqrt is correctly rounded, so a
+    constant with sqrt must be too: torch's float64 sqrt on Intel CPUs (MKL's vector math) gave
+    1.414213562373095 for sqrt(2), an ulp below, and CI on such a machine failed test_constant."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    for v in [2, 3, 5, 0.5, 1e-300, 1e300, 7.25, 1234567.0, 2.0**-1074]:
+        assert constant(f"sqrt({v!r})") == float(mpmath.sqrt(mpmath.mpf(v))), v
+    for text, exact in [("exp(1)", mpmath.e), ("log(10)", mpmath.log(10)), ("1/sqrt(3)", 1 / mpmath.sqrt(3)),
+                        ("pi/4", mpmath.pi / 4)]:  # fmt: skip
+        got, want = constant(text), float(exact)
+        assert abs(got - want) <= math.ulp(want), (text, got, want)  # libm's: within an ulp
+
+
+SCALAR_ARGUMENTS = [-1e3, -20.0, -2.5, -1.0, -0.5, -0.0, 0.0, 1e-310, 0.5, 1.0, 2.0, 3.0, 20.0, 710.0, 1e3]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_scalar_constants_agree_with_torch_or_give_way(name):
+    """Oracle: torch's own evaluation (the one for x). Python floats give a constant only where torch's
+    is finite too, and then within two ulps of it; elsewhere (log(0), exp(1e3), 0**-1) torch's stands,
+    so nothing refused becomes accepted or the other way round."""
+    from sinefit import expr_scalar
+
+    assert set(expr_scalar.FUNCTIONS) == set(FUNCTIONS)  # every function has its scalar twin
+    pairs = [(a, b) for a in SCALAR_ARGUMENTS[::3] for b in (-1.0, 2.0)]
+    args = [(a,) for a in SCALAR_ARGUMENTS] if FUNCTIONS[name][0] == 1 else pairs
+    for a in args:
+        text = f"{name}({', '.join(repr(v) for v in a)})"
+        tree = parse(text, option="--domain", allow_x=False)
+        torch_value = float(tree(torch.zeros((), dtype=torch.float64)))
+        scalar = expr_scalar.value(tree._tree, {"pi": math.pi, "e": math.e})
+        if scalar is None:
+            continue
+        assert math.isfinite(torch_value), text
+        assert abs(scalar - torch_value) <= 2 * math.ulp(torch_value), (text, scalar, torch_value)
+    for text in ["(-8)**(1/3)", "0**-1", "10**400", "1e308*10-1e308*10", "exp(1000)-exp(1000)"]:
+        assert expr_scalar.value(parse(text, allow_x=False)._tree, {}) is None, text
+
+
 @pytest.mark.parametrize(
     ("text", "word"),
     [("x", "'x'"), ("2*x", "'x'"), ("1/0", "not a finite number"), ("log(0)", "not a finite number"), ("y", "pi, e")],

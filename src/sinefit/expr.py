@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from sinefit import expr_scalar
 from sinefit.errors import InputError
 
 __all__ = [
@@ -470,4 +471,5 @@ def constant(text: str, *, option: str = "--domain") -> float:
     value = float(expr(torch.zeros((), dtype=torch.float64)))
     if not math.isfinite(value):
         raise ExpressionError(f"{option}: {_quote(expr.text)} is not a finite number ({value:.6g})")
-    return value
+    exact = expr_scalar.value(expr._tree, _CONSTANTS)  # the same number on every CPU (see there)
+    return value if exact is None else exact
