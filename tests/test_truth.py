@@ -224,3 +224,40 @@ def test_an_exact_fits_value_and_optimum_columns_print_the_same_numbers(basis):
         value, optimum = cells[-4], cells[-2]
         assert value == optimum, row
     assert any(row.split()[-4] == "0" for row in rows)  # sin is odd: its even terms are round-off, shown as 0
+
+
+def _yearly(offset):
+    rng = np.random.default_rng(0)
+    x = np.arange(1960, 2021, dtype=float)
+    return x, offset + 5 * (x - 1990) + 0.3 * (x - 1990) ** 2 + rng.normal(0, 0.25, x.size)
+
+
+FLOAT32_CASES = [
+    ("yearly y near 1e4", dict(data=_yearly(10300), degree=2, basis="legendre", lr="auto")),
+    ("yearly y near 300", dict(data=_yearly(300), degree=3, basis="legendre", lr="auto")),
+    ("seed, degree 15", dict(degree=15, basis="legendre", lr="auto", steps=276)),
+    ("seed, chebyshev momentum", dict(degree=5, basis="chebyshev", optimizer="momentum", lr="auto")),
+]
+
+
+@pytest.mark.parametrize("name, settings", FLOAT32_CASES, ids=[c[0] for c in FLOAT32_CASES])
+def test_a_float32_fit_called_at_round_off_is_where_float32_stops(name, settings):
+    """Oracle: the same float32 run with --tol 0 for 20 000 steps, the floor float32 really reaches.
+    A newcomer saw 'converged ... 1: at the optimum to round-off (within 1.2e+04)' at loss 6263
+    against an optimum of 3.58 (round-off taken at the scale of y^T y, as for the statistics' closed
+    form): the per-sample engine sums residuals, and its round-off is that of the residuals."""
+    settings = dict(settings)
+    kw = {}
+    if "data" in settings:
+        kw["x"], kw["y"] = settings.pop("data")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = fit(**settings, **kw)
+        deep = fit(**{**settings, "steps": 20_000, "tol": 0}, **kw)
+    a, best = r.advice, r.quadratic.optimum_loss
+    floor = float(np.min(deep.losses)) - best
+    assert a.converged and a.at_roundoff, (name, r.final_loss, best)
+    assert abs(floor) <= a.roundoff  # float32 cannot tell losses closer than the round-off it names...
+    assert r.final_loss - best <= a.roundoff  # ...and the fit called at round-off is within it
+    assert a.roundoff <= 0.01 * best or a.roundoff <= 2e-10  # the old rule: 4300x the optimum for yearly y
+    assert "at the optimum to round-off" in report.fit_report(r)

@@ -279,7 +279,7 @@ def _assemble(
     last_step = len(losses_) - 1 if steps is None else int(steps[-1])
     advice = analysis.advise(
         q, initial.coefficients, fitted.coefficients, final_loss, p.lr or 0.0, diverged_at is not None,
-        optimizer=cfg.optimizer, momentum=p.momentum, eps=_loss_eps(p),
+        optimizer=cfg.optimizer, momentum=p.momentum, eps=_loss_eps(p), residual=_residual_losses(p),
     )  # fmt: skip
     X = p.columns.double().T.cpu().numpy()
     x64, y64 = ds.x.double().cpu().numpy(), ds.y.double().cpu().numpy()
@@ -302,6 +302,12 @@ def _loss_eps(p: _Problem) -> float:
     """The precision the run's losses were computed in (exact's is float64: it is solved in float64)."""
     exact64 = p.config.optimizer == "exact" or p.engine == "stats"
     return float(torch.finfo(torch.float64 if exact64 else p.theta0.dtype).eps)
+
+
+def _residual_losses(p: _Problem) -> bool:
+    """Whether the run's losses are sums of squared residuals (the per-sample and mini-batch engines),
+    not the statistics' closed form (whose round-off is at the scale of y^T y)."""
+    return p.config.optimizer != "exact" and p.engine != "stats"
 
 
 def _stack(snapshots: dict[int, Any], p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -404,7 +410,7 @@ def stop_below(p: _Problem) -> float | None:
     cfg, q = p.config, p.quadratic
     if cfg.tol == 0 or cfg.optimizer == "exact":
         return None
-    roundoff = q.roundoff_gap(_loss_eps(p))
+    roundoff = q.roundoff_gap(_loss_eps(p), _residual_losses(p))
     gap = roundoff if cfg.tol is None else max(cfg.tol * q.optimum_loss, roundoff)
     return q.optimum_loss + gap
 
@@ -488,6 +494,8 @@ def fit(
     if note is not None and cfg.steps > 0:
         warnings.warn(note, DefaultLRNote, stacklevel=2)
     _warn_if_unstable(cfg, p.quadratic, p.lr, p.momentum)
+    if on_start is not None:  # first: a header printed here says the lr the defaults chose
+        on_start(cfg)
     traced = None
     if trace:
         theta0 = p.theta0.double() if p.engine == "stats" else p.theta0
@@ -495,8 +503,6 @@ def fit(
         traced = dataclasses.replace(traced, lr=p.lr)
         if on_trace is not None:
             on_trace(traced)
-    if on_start is not None:
-        on_start(cfg)
     log = None if on_log is None else (lambda t, loss: on_log(t, float(loss[0])))
     step_hook = None if on_step is None else (lambda t: on_step(t, cfg.steps))
     objective = _objective(p) if cfg.batch_size is not None else None  # kept: it holds the batch losses
