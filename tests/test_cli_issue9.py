@@ -96,3 +96,23 @@ def test_predict_takes_negative_values_and_a_run_directory(tmp_path, capsys):
         np.testing.assert_allclose(doc["y"], model.predict(np.array(xs)), rtol=1e-12)
     code, _, err = _cli(capsys, "predict", str(run), "--x", "-1", "--bogus")
     assert code == 2 and "--bogus" in err
+
+
+@pytest.mark.parametrize("args, said", [
+    ((), "lr 1e-06"),  # the seed's lr, stable on the seed's problem
+    (("--target", "sin(x) + 0.1*x**2", "--noise", "0.1", "--degree", "5"), "lr auto"),  # the README's example
+    (("--degree", "5", "--trace", "1"), "lr auto"),
+    (("--lr", "3e-7"), "lr 3e-07"),
+])  # fmt: skip
+def test_the_header_says_the_lr_that_runs(tmp_path, capsys, args, said):
+    """Oracle: the saved config.toml (what ran). A newcomer saw 'lr 1e-06' in the header while the
+    line above it said the seed's lr was unstable there and lr auto would be used."""
+    code, out, err = _cli(capsys, "fit", "--steps", "20", "--out", str(tmp_path / "runs"), *args)
+    assert code == 0, err
+    header = out.splitlines()[1]
+    assert header.startswith("seed 0, plain gradient descent, ") and f", {said}," in header, header
+    import tomllib
+
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    lr = tomllib.loads((run_dir / "config.toml").read_text()).get("lr")
+    assert (lr == "auto") == (said == "lr auto") and ("warning: no --lr given" in err) == (said == "lr auto")

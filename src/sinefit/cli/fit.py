@@ -76,11 +76,11 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
     talk = not (quiet or as_json)
     shown = False
 
-    def show_header() -> None:  # once the data is read and sound: a refusal never follows a header
-        nonlocal shown
+    def show_header(resolved: FitConfig | None = None) -> None:  # once the data is read and sound: a
+        nonlocal shown  # refusal never follows a header; ``resolved`` holds the lr the defaults chose
         if talk and not shown:
             shown = True
-            print(report.header(cfg, _target_text(cfg)))
+            print(report.header(resolved or cfg, _target_text(cfg)))
             print()
 
     progress = Progress("reading points", talk)
@@ -111,7 +111,7 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
         nonlocal run_dir
         progress.close()
         if talk and not shown:
-            show_header()
+            show_header(resolved)
             if not trace:
                 print(report.LOSS_TABLE_HEADER, flush=True)
         run_dir = open_run(out, resolved, stop)
