@@ -52,8 +52,10 @@ def test_runs_list_shows_complete_diverged_interrupted_and_killed_runs(tmp_path,
     # --tol 0: the seed converges to round-off within the first 0.5 s and would stop early, racing the signal
     long_fit = ["fit", "--out", str(root), "--steps", "50000000", "--tol", "0", "--log-every", "1000"]
     interrupted = sinefit_process(long_fit, tmp_path)
-    wait_for_status(root / "fit-0004" / "status.json")
-    time.sleep(0.5)
+    for line in interrupted.stdout:  # a logged row past step 0: training is under way (not a fixed sleep,
+        words = line.split()  # which a loaded machine could spend before the first step)
+        if len(words) == 2 and words[0].isdigit() and int(words[0]) > 0:
+            break
     interrupted.send_signal(signal.SIGINT)
     out, err = interrupted.communicate(timeout=60)
     assert interrupted.returncode == 130, err

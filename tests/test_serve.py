@@ -213,11 +213,14 @@ def test_upload_npy_and_refusals(tmp_path):
 def test_uploads_stay_in_memory(tmp_path, monkeypatch):
     import tempfile
 
-    monkeypatch.chdir(tmp_path)
-    before = set(tmp_path.iterdir()), set(__import__("os").listdir(tempfile.gettempdir()))
+    work, temp = tmp_path / "cwd", tmp_path / "tmp"  # a private temporary directory: the shared /tmp
+    work.mkdir()  # changes under other processes' hands
+    temp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     core.upload("points.csv", b"0,0\n1,1\n2,4\n3,9\n", uploads.Store())
-    after = set(tmp_path.iterdir()), set(__import__("os").listdir(tempfile.gettempdir()))
-    assert before == after
+    assert not list(work.iterdir()) and not list(temp.iterdir())
 
 
 @pytest.mark.parametrize("mu", [0.0, 0.5, 0.9, 0.99])
