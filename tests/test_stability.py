@@ -1,12 +1,13 @@
 """The stated stable-lr bounds against the oracle: torch.optim.SGD itself, just below and just above them."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from sinefit import analysis, api, basis, fit, stability
+from sinefit import analysis, api, basis, fit, report, stability
 
 CASES = [("gd", None), ("momentum", 0.5), ("momentum", 0.9), ("momentum", 0.99), ("nesterov", 0.5),
          ("nesterov", 0.9), ("nesterov", 0.99)]  # fmt: skip
@@ -178,3 +179,29 @@ def test_a_diverged_fit_is_never_called_an_exact_fit():
     assert r.diverged_at is not None and r.quadratic.optimum_loss > 0 and r.advice.ratio == math.inf
     text = report.fit_report(r)
     assert "exact fit" not in text and "exact fit" not in report.gap_text(r)
+
+
+def _years(degree_of_trend):
+    x = np.arange(1960, 2021, dtype=float)
+    return x, 300 + 2 * (x - 1990) + 0.01 * (x - 1990) ** degree_of_trend
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("case", ["seed degree 15", "years degree 1", "years degree 3 float64"])
+def test_lr_auto_with_momentum_stays_stable_where_no_step_can_converge(optimizer, case):
+    """Oracle: the run's own loss history and the optimizer's stable bound. A newcomer saw lr auto
+    take 'momentum 1' on the seed's degree 15 (kappa 5e16), warn that its own lr was above the bound,
+    and grow the loss from 1.8e21 to 7e23 with status completed; on yearly x the loss rose to 8.5e15."""
+    kw = {"degree": 15} if case.startswith("seed") else {"degree": int(case.split()[2])}
+    if case.startswith("years"):
+        kw["x"], kw["y"] = _years(3)
+    if case.endswith("float64"):
+        kw["dtype"] = "float64"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", category=api.UnstableLRWarning)  # no warning about its own choice
+        r = fit(optimizer=optimizer, lr="auto", **kw)
+    assert r.quadratic.condition_number > stability.HOPELESS_KAPPA
+    assert r.momentum < 1 and r.lr < r.advice.bound, (r.momentum, r.lr, r.advice.bound)
+    losses = np.asarray(r.losses)
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0] and losses[-1] <= losses[len(losses) // 2]
+    assert "Hint:" in report.fit_report(r) and "--basis legendre" in report.fit_report(r)

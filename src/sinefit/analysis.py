@@ -393,7 +393,8 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float 
                mu = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2; error shrinks by sqrt(mu) a step.
     nesterov:  lr = 1 / lambda_max, mu = (sqrt(kappa) - 1) / (sqrt(kappa) + 1); error shrinks by
                about 1 - 1 / sqrt(kappa) a step.
-    With ``momentum`` given (momentum, nesterov), lr is the best for THAT momentum instead
+    Past ``stability.HOPELESS_KAPPA`` (momentum, nesterov) mu is ``stability.DEFAULT_MOMENTUM``,
+    with the lr below. With ``momentum`` given (momentum, nesterov), lr is the best for THAT momentum instead
     (:func:`stability.fixed_momentum_lr`): the textbook lr belongs to the textbook mu, and with
     another mu it may be unstable. The step counts come from the exact linear recurrences, not
     from these rates.
@@ -406,6 +407,13 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float 
         lr = q.fastest_lr
         return AutoStep(lr, None, q.gd_steps_to(theta0, lr, target))
     root = math.sqrt(kappa)
+    given = momentum is not None
+    if not given and optimizer in ("momentum", "nesterov") and not kappa <= stability.HOPELESS_KAPPA:
+        # The textbook mu tends to 1 with kappa (1 - 1.3e-8 at kappa 1e17, shown as "momentum 1"), and
+        # its heavy-ball lr sits below the bound by a factor 1 + 1/kappa, which rounding crosses: the
+        # loss grew for ever. No constant step reaches the optimum here anyway (the report says why),
+        # so lr auto takes the usual mu and the fastest lr safely stable for it.
+        momentum = stability.DEFAULT_MOMENTUM
     if momentum is not None and optimizer in ("momentum", "nesterov"):
         lr, mu = stability.fixed_momentum_lr(optimizer, lo, hi, momentum), float(momentum)
     elif optimizer == "momentum":
@@ -415,7 +423,7 @@ def auto_step(q: Quadratic, optimizer: str, theta0: np.ndarray, momentum: float 
     else:
         raise ValueError(f"no textbook step for {optimizer!r}")
     steps = 0.0 if gap0 <= target else q.momentum_steps_to(theta0, lr, mu, optimizer == "nesterov", target)
-    return AutoStep(lr, mu, steps, momentum is not None)
+    return AutoStep(lr, mu, steps, given)
 
 
 @one_blas_thread

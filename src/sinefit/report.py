@@ -184,7 +184,7 @@ def why(result: FitResult) -> str:
         return (
             f"the loss surface is {q.condition_number:.3g} times steeper one way than another; at lr {result.lr:g} "
             f"and momentum {result.momentum:g} the flattest direction (eigenvalue {ev[-1]:.4g}) shrinks only "
-            f"by a factor {slow:.6g} per step" + tail
+            f"by a factor {_near_one(slow)} per step" + tail
         )
     return (
         f"the loss surface is {q.condition_number:.3g} times steeper one way than another, and lr "
@@ -192,6 +192,15 @@ def why(result: FitResult) -> str:
         f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) loses only {100 * (1.0 - a.bottleneck_rate):.3g}% "
         f"of it per step" + tail
     )
+
+
+def _near_one(factor: float) -> str:
+    """A per-step factor, legible where it rounds to 1 in 6 digits (1 - 1.9e-17, not 1)."""
+    if factor == 1.0:
+        return "1 (to float64's precision: no progress at all)"
+    if f"{factor:.6g}" == "1" and factor < 1.0:
+        return f"1 - {1.0 - factor:.2g}"
+    return f"{factor:.6g}"
 
 
 def _row(label: str, value: str, note: str = "") -> str:
