@@ -252,3 +252,11 @@ def test_the_cli_imports_neither_torch_nor_matplotlib_until_a_command_needs_them
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "torch" not in p.stdout.splitlines()[-1] and "matplotlib" not in p.stdout.splitlines()[-1], p.stdout[-300:]
+
+
+@pytest.mark.parametrize("args, culprit", [(["fitt"], "'fitt'"), (["runs", "lst"], "'lst'")])
+def test_a_mistyped_command_is_suggested_once(capsys, args, culprit):
+    """click 8.2+ and typer both suggested the close name: 'Did you mean 'fit'? Did you mean 'fit'?'."""
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert culprit in err and err.count("Did you mean") == 1 and "\n" not in err, err

@@ -114,6 +114,8 @@ MATRIX = [
     ("data-type", ["fit", "--data", "data.xlsx"], {"data.xlsx": "PK"}, 2, ["data.xlsx", "unsupported"]),
     ("data-pickle", ["fit", "--data", "evil.npy"], {"evil.npy": b"\x80\x04\x95\x10\x00cos\nsystem\n"}, 2, ["evil.npy"]),
     ("data-columns", ["fit", "--data", "ok.csv", "--columns", "x,z"], {"ok.csv": "x,y\n1,2\n2,3\n3,4\n4,5\n"}, 2, ["ok.csv", "'z'"]),
+    ("data-same-columns", ["fit", "--data", "ok.csv", "--columns", "x,x"], {"ok.csv": "x,y\n1,2\n2,3\n3,4\n4,5\n"}, 2,
+     ["--columns", "same column 'x'"]),
     # config files
     ("config-missing", ["fit", "--config", "missing.toml"], {}, 2, ["missing.toml", "cannot read"]),
     ("config-syntax", ["fit", "--config", "bad.toml"], {"bad.toml": "degree = = 3\n"}, 2, ["bad.toml", "not valid TOML"]),

@@ -27,6 +27,7 @@ DESCRIBE = {
     "data-type": "a spreadsheet (.xlsx)",
     "data-pickle": "a Python pickle named .npy",
     "data-columns": "a column that the file does not have",
+    "data-same-columns": "the same column given for x and y",
     "config-syntax": "a config file that is not TOML",
     "config-key": "a misspelt setting in a config file",
     "config-type": '`degree = "three"` in a config file',

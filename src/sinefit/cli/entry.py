@@ -117,7 +117,7 @@ def _dispatch(command, argv: list[str]) -> int:
     except click.exceptions.NoArgsIsHelpError:  # `sinefit` alone: the help was the answer
         return EXIT_OK
     except click.UsageError as e:
-        _error(e.format_message().replace("\n", " "))
+        _error(_once(e.format_message().replace("\n", " ")))
         return EXIT_BAD_INPUT
     except SinefitError as e:
         _traceback_if_debugging()
@@ -147,3 +147,13 @@ def _dispatch(command, argv: list[str]) -> int:
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+def _once(message: str) -> str:
+    """Each sentence of a usage error once: click 8.2+ suggests a close command name ("Did you mean
+    'fit'?") and typer adds the same suggestion again."""
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", message.strip()):
+        if sentence not in out:
+            out.append(sentence)
+    return " ".join(out)

@@ -90,7 +90,10 @@ def parse_columns(text: str | None) -> Columns | None:
     parts = [part.strip() for part in text.split(",")]
     if len(parts) != 2 or not all(parts):
         raise InputError(f"--columns: expected two columns separated by a comma, like 'x,y' or '0,1', got {text!r}")
-    return _column(parts[0]), _column(parts[1])
+    x, y = _column(parts[0]), _column(parts[1])
+    if x == y:  # y = x would fit exactly, and say nothing about the data
+        raise InputError(f"--columns: x and y are the same column {parts[0]!r}; name two different columns")
+    return x, y
 
 
 def iter_chunks(path: str | Path, columns: Columns | None = None, *, chunk_rows: int = 1 << 20) -> Iterator[Chunk]:
