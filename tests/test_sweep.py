@@ -157,3 +157,35 @@ def test_writing_a_sweep_draws_what_it_is_given_and_never_fits(tmp_path, monkeyp
     monkeypatch.setattr(sinefit.api, "fit", no_fit)
     run_dir = sweeps.save_sweep(result, tmp_path / "runs", 5, curves)
     assert (run_dir / "best.png").stat().st_size > 0 and (run_dir / "sweep.csv").exists()
+
+
+def test_an_exact_sweep_maps_the_optimum_loss_and_outlines_the_bic_best(capsys, tmp_path):
+    """Oracle: numpy.polynomial's least squares per degree. Every exact solve is at the optimum, so
+    the gap heatmap was one flat rectangle (colour bar 0..1e-12); the loss itself is what differs."""
+    from numpy.polynomial import Polynomial
+
+    result = sweep(degree=list(range(1, 9)), basis=["power", "legendre"], optimizer="exact", dtype="float64")
+    ax = sweeps.heatmap(result).axes[0]
+    grid = np.asarray(ax.collections[0].get_array()).reshape(2, 8)
+    x = np.linspace(-np.pi, np.pi, 1000)
+    want = [np.log10(np.sum((Polynomial.fit(x, np.sin(x), d)(x) - np.sin(x)) ** 2)) for d in range(1, 9)]
+    np.testing.assert_allclose(grid[0], want, atol=1e-6)  # both bases: the same optimum
+    np.testing.assert_allclose(grid[1], want, atol=1e-6)
+    assert grid.max() - grid.min() > 5 and "exact solves" in ax.get_title()
+    (outline,) = [p for p in ax.patches if p.get_label() == "lowest BIC"]
+    bic = np.array([r["bic"] for r in result.rows])
+    assert outline.get_x() < result.rows[int(np.argmin(bic))]["degree"] < outline.get_x() + outline.get_width()
+    assert main(["sweep", "--degree", "1:15", "--optimizer", "exact", "--out", str(tmp_path)]) == 0
+    assert "the highest degree swept: higher ones may do better still" in capsys.readouterr().out
+
+
+def test_a_stable_bound_past_the_swept_lrs_is_said_at_the_edge_not_drawn_as_empty_space():
+    """The axis used to run on to the momentum bound, an empty white column that looked like missing data."""
+    result = sweep(lr=list(np.geomspace(1e-7, 2e-6, 6)), optimizer=["gd", "momentum"], dtype="float64")
+    ax = sweeps.heatmap(result).axes[0]
+    lo, hi = ax.get_xlim()
+    assert hi <= 2e-6 * 1.5 and lo >= 1e-7 / 1.5
+    said = sorted(t.get_text() for t in ax.texts)
+    assert len(said) == 2 and all(t.startswith("stable bound ") and t.endswith("→") for t in said), said
+    bounds = sorted(float(t.split()[2]) for t in said)
+    np.testing.assert_allclose(bounds, sorted({r["stable_lr"] for r in result.rows}), rtol=2e-3)

@@ -99,6 +99,8 @@ def _sweep_table(result, top: int) -> str:
         lines.append(line)
     lines.append("  (gap: final loss / optimum - 1)")
     if by_degree and best_bic is not None:
-        lines.append(f"  lowest BIC: degree {best_bic['degree']} (BIC {best_bic['bic']:.6g}): more coefficients "
-                     "than that fit the noise, not the curve")  # fmt: skip
+        top_degree = max(int(d) for d in result.axes["degree"]) if "degree" in result.axes else None
+        why = ("the highest degree swept: higher ones may do better still" if best_bic["degree"] == top_degree else
+               "more coefficients than that fit the noise, not the curve")  # fmt: skip
+        lines.append(f"  lowest BIC: degree {best_bic['degree']} (BIC {best_bic['bic']:.6g}): {why}")
     return "\n".join(lines)

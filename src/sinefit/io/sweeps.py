@@ -58,6 +58,8 @@ def heatmap(result: SweepResult) -> Figure:
     swept = result.swept
     if len(swept) <= 1:
         return _line_chart(result, swept[0] if swept else None)
+    if set(result.axes.get("optimizer", [result.base.optimizer])) == {"exact"}:
+        return _optimum_map(result)
     x_name = "lr" if "lr" in swept else swept[0]
     others = [n for n in swept if n != x_name]
     y_name = others[0] if others else None
@@ -107,6 +109,13 @@ def heatmap(result: SweepResult) -> Figure:
         pairs = np.unique(np.stack([y_of.astype(np.float64), stable[known]], axis=1), axis=0) if known.any() else np.empty((0, 2))
         for i in range(len(ys)):
             for b in pairs[pairs[:, 0] == i, 1].tolist():
+                if not x_edges[0] <= b <= x_edges[-1]:  # past the swept lrs: said at that edge of the row
+                    right = b > x_edges[-1]
+                    ax.text(x_edges[-1] if right else x_edges[0], 0.5 * (y_edges[i] + y_edges[i + 1]),
+                            f"stable bound {b:.3g} →" if right else f"← stable bound {b:.3g}",
+                            ha="right" if right else "left", va="center", fontsize="small", color="white",
+                            bbox={"facecolor": "black", "alpha": 0.55, "edgecolor": "none", "pad": 2})  # fmt: skip
+                    continue
                 ax.plot([b, b], [y_edges[i], y_edges[i + 1]], color="black", ls="--", lw=1.5,
                         label=None if drawn else "stable lr bound of each row's optimizer")  # fmt: skip
                 drawn = True
@@ -127,7 +136,49 @@ def heatmap(result: SweepResult) -> Figure:
         handles.append(Patch(facecolor="#d62728", hatch="xx", label="diverged (loss overflowed)"))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize="small")
+    if x_name == "lr" and numeric_x:  # the swept lrs only: a bound past them is said at the edge
+        ax.set_xlim(x_edges[0], x_edges[-1])
     ax.set_title(f"sweep of {n} configurations: gap to the optimum ({result.base.steps} steps)")
+    return fig
+
+
+def _optimum_map(result: SweepResult) -> Figure:
+    """Exact solves have no gap to draw (each is the optimum): the optimum's loss over the two swept
+    settings instead, log10, the BIC-best cell outlined where degree is swept."""
+    swept = result.swept
+    x_name = "degree" if "degree" in swept else swept[0]
+    y_name = next(n for n in swept if n != x_name)
+    xs, ys = result.axes[x_name], result.axes[y_name]
+    cell = _positions(result, y_name, ys) * len(xs) + _positions(result, x_name, xs)
+    final = _floats(result, "final_loss")
+    with np.errstate(divide="ignore"):
+        loss = np.log10(np.maximum(final, np.finfo(np.float64).tiny))
+    value = np.full(len(ys) * len(xs), np.nan)
+    np.fmin.at(value, cell, loss)  # the best over any other swept setting
+    value = value.reshape(len(ys), len(xs))
+    fig = Figure(figsize=(7.5, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    numeric_x = _numeric(x_name, xs)
+    x_edges = _edges(xs, log=x_name == "lr") if numeric_x else np.arange(len(xs) + 1) - 0.5
+    y_edges = np.arange(len(ys) + 1) - 0.5
+    mesh = ax.pcolormesh(x_edges, y_edges, value, cmap=plt_colormap("viridis"), shading="flat")
+    fig.colorbar(mesh, ax=ax, label="log10(loss at the optimum)")
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    if not numeric_x:
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    if x_name == "degree":
+        bic = _floats(result, "bic")
+        if np.isfinite(bic).any():
+            best = int(cell[int(np.nanargmin(bic))])
+            i, j = divmod(best, len(xs))
+            from matplotlib.patches import Rectangle
+
+            ax.add_patch(Rectangle((x_edges[j], y_edges[i]), x_edges[j + 1] - x_edges[j], 1.0, fill=False,
+                                   edgecolor="#d62728", lw=2.5, label="lowest BIC"))  # fmt: skip
+            ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    ax.set_title(f"sweep of {len(result.rows)} exact solves: the loss of the best fit of each")
     return fig
 
 
