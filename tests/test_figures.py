@@ -515,3 +515,26 @@ def test_an_exact_solve_is_explained_as_one_step_before_and_after_each_direction
     assert f"{floor:.2g}" in title and any(line.get_ydata()[0] == floor for line in ax.lines)
     low, high = ax.get_ylim()
     assert low < floor < high and high > expected.max()  # the floor and every bar in view
+
+
+def test_few_points_are_drawn_over_the_curves_and_a_curve_off_the_plot_says_so(tmp_path):
+    """61 yearly values: a newcomer could hardly see the 4-pt grey dots under the fit, and the legend
+    listed the random start as 'clipped, reaches 1.27e+10' though none of it was on the axes.
+    Oracle: the data's own count and the view limits the figure set."""
+    import sinefit
+    from sinefit.io import runs as runfiles
+
+    x = np.arange(1960, 2021, dtype=float)
+    r = sinefit.fit(x=x, y=300 + 2 * (x - 1990) + 0.01 * (x - 1990) ** 3, degree=3, optimizer="exact")
+    run = rundata.load(runfiles.save_run(r, tmp_path, "report", "hint"))
+    fig = figures.overlay(run)
+    ax = fig.axes[0]
+    (dots,) = ax.collections
+    assert dots.get_sizes()[0] >= 16 and dots.get_zorder() > max(line.get_zorder() for line in ax.lines)
+    lo, hi = ax.get_ylim()
+    (initial,) = [k for k in labelled(ax) if k.startswith("initial")]
+    start = run.initial.predict(labelled(ax)[initial].get_xdata())
+    assert not np.any((start >= lo) & (start <= hi)) and "off the plot (it reaches" in initial
+    many = figures.overlay(rundata.load(runfiles.save_run(sinefit.fit(steps=10), tmp_path, "r", "h")))
+    (cloud,) = many.axes[0].collections
+    assert cloud.get_sizes()[0] < 16 and cloud.get_zorder() < 2  # 1000 points stay beneath the curves

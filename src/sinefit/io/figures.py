@@ -140,6 +140,13 @@ def off_scale(curve: np.ndarray, limits: tuple[float, float]) -> bool:
     return bool(np.any(~np.isfinite(c)) or c.max(initial=-np.inf) > limits[1] or c.min(initial=np.inf) < limits[0])
 
 
+def outside(curve: np.ndarray, limits: tuple[float, float]) -> bool:
+    """Whether no finite part of the curve lies within the view (only its legend entry would show it)."""
+    c = np.asarray(curve, dtype=np.float64)
+    c = c[np.isfinite(c)]
+    return not np.any((c >= limits[0]) & (c <= limits[1]))
+
+
 def reach_text(curve: np.ndarray) -> str:
     c = np.asarray(curve, dtype=np.float64)
     c = c[np.isfinite(c)]
@@ -261,10 +268,14 @@ def overlay(run: RunData, fig: Figure | None = None) -> Figure:
     best = run.optimum_polynomial.predict(grid)
 
     limits = view_limits([ys, best], [fitted])
-    ax.scatter(xs, ys, s=4, color=DATA_COLOR, alpha=0.5, linewidths=0, label=data_label(run), zorder=1)
+    # Few points are the picture (61 yearly values vanished as 4-pt dots under the curves): larger,
+    # more opaque and drawn on top; thousands stay a light cloud beneath.
+    few = len(xs) <= 500
+    ax.scatter(xs, ys, s=float(np.clip(2000.0 / max(len(xs), 1), 4.0, 22.0)), color=DATA_COLOR,
+               alpha=0.85 if few else 0.5, linewidths=0, label=data_label(run), zorder=5 if few else 1)  # fmt: skip
     label = f"initial (random, seed {run.config.get('seed', 0)})"
     if off_scale(initial, limits):
-        label += f": clipped, {reach_text(initial)}"
+        label += f": {'off the plot' if outside(initial, limits) else 'clipped'} (it {reach_text(initial)})"
     ax.plot(grid, initial, color=INITIAL_COLOR, ls=":", lw=1.6, label=label, zorder=2)
     label = fit_label(run)
     if off_scale(fitted, limits):
@@ -287,8 +298,9 @@ def overlay(run: RunData, fig: Figure | None = None) -> Figure:
     tame = math.isfinite(biggest) and biggest <= CLIP_FACTOR * max(float(np.ptp(ys)), 1e-300)
     r_limits = view_limits([best_res, np.zeros(1), *([fit_res] if tame else [])])
     label = "fit − data" + (f" (clipped, {reach_text(fit_res)})" if off_scale(fit_res, r_limits) else "")
-    res.plot(xs, fit_res, ".", ms=2.5, color=FIT_COLOR, label=label, zorder=3)
-    res.plot(xs, best_res, ".", ms=2.5, color=OPTIMUM_COLOR, label="optimum − data", zorder=2)
+    ms = 4.5 if few else 2.5
+    res.plot(xs, fit_res, ".", ms=ms, color=FIT_COLOR, label=label, zorder=3)
+    res.plot(xs, best_res, ".", ms=ms, color=OPTIMUM_COLOR, label="optimum − data", zorder=2)
     res.set_ylim(*r_limits)
     res.set_ylabel("residual")
     res.set_xlabel("x")
