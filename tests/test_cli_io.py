@@ -51,8 +51,8 @@ def test_cli_options_override_the_config_file(tmp_path, capsys):
         ("degree = 3\nfoo = 1\n", ["unknown setting 'foo'"]),
         ("degree = [1, 2]\n", ["degree must be a single value"]),
         ("degree = \n", ["not valid TOML"]),
-        ('degree = "three"\n', ["--degree", "whole number"]),
-        ("lr = -1.0\n", ["--lr", "positive"]),
+        ('degree = "three"\n', ["bad.toml: degree:", "whole number"]),
+        ("lr = -1.0\n", ["bad.toml: lr:", "positive"]),
     ],
 )
 def test_bad_config_files(tmp_path, capsys, content, words):
@@ -201,3 +201,18 @@ def test_bad_fit_inputs(tmp_path, capsys, args, words):
     for w in words:
         assert w in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_value_is_blamed_where_it_was_given(tmp_path, capsys):
+    """The file and key for a value from --config; the option for one typed (even beside a config)."""
+    from sinefit.cli import main
+
+    (tmp_path / "c.toml").write_text('degree = "three"\nsteps = 5\n')
+    assert main(["fit", "--config", str(tmp_path / "c.toml"), "--out", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.strip().endswith("c.toml: degree: must be a whole number, got 'three'")
+    (tmp_path / "ok.toml").write_text("steps = 5\n")
+    assert main(["fit", "--config", str(tmp_path / "ok.toml"), "--samples", "0", "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sinefit: error: --samples:") and "ok.toml" not in err, err
+    assert main(["sweep", "--config", str(tmp_path / "c.toml"), "--lr", "1e-6,2e-6", "--out", str(tmp_path / "runs")]) == 2
+    assert "c.toml: degree: must be a whole number" in capsys.readouterr().err

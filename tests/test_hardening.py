@@ -120,8 +120,8 @@ MATRIX = [
     ("config-missing", ["fit", "--config", "missing.toml"], {}, 2, ["missing.toml", "cannot read"]),
     ("config-syntax", ["fit", "--config", "bad.toml"], {"bad.toml": "degree = = 3\n"}, 2, ["bad.toml", "not valid TOML"]),
     ("config-key", ["fit", "--config", "key.toml"], {"key.toml": "degre = 3\n"}, 2, ["key.toml", "unknown setting 'degre'"]),
-    ("config-type", ["fit", "--config", "type.toml"], {"type.toml": 'degree = "three"\n'}, 2, ["--degree", "whole number"]),
-    ("config-nan", ["fit", "--config", "nan.toml"], {"nan.toml": "lr = nan\n"}, 2, ["--lr", "finite"]),
+    ("config-type", ["fit", "--config", "type.toml"], {"type.toml": 'degree = "three"\n'}, 2, ["type.toml: degree:", "whole number"]),
+    ("config-nan", ["fit", "--config", "nan.toml"], {"nan.toml": "lr = nan\n"}, 2, ["nan.toml: lr:", "finite"]),
     ("config-huge", ["fit", "--config", "huge.toml"], {"huge.toml": "# " + "x" * (2 << 20) + "\n"}, 2, ["huge.toml", "too large"]),
     ("config-table", ["fit", "--config", "table.toml"], {"table.toml": "[degree]\nx = 1\n"}, 2, ["table.toml", "single value"]),
     # model files

@@ -61,7 +61,7 @@ def fit(*, typed: dict[str, Any], config: Optional[Path], trace: int, dask: Opti
     given, settings = streaming.summary_settings(None, FitConfig(), options.settings(config, typed))
     if dask is not None:  # summaries are float64: so is the fit
         settings.setdefault("dtype", "float64")
-    cfg = FitConfig.from_dict(settings)
+    cfg = options.validated(config, typed, settings)
     stems = _figure_stems(figures_, fmt, animate)
     _say_log_every(cfg, settings, quiet or as_json)
     _check_mlflow(mlflow)

@@ -120,6 +120,24 @@ def _parse_domain(text: str) -> tuple[float, float]:
     return expr.constant(parts[0], option="--domain"), expr.constant(parts[1], option="--domain")
 
 
+def validated(config: Optional[Path], typed: dict[str, Any], settings_: dict[str, Any]):
+    """FitConfig.from_dict(settings_), its error naming the config file and key where the bad value
+    came from the file ("c.toml: degree: must be a whole number"), not an option nobody typed."""
+    from ..config import ConfigError, FitConfig
+
+    try:
+        return FitConfig.from_dict(settings_)
+    except ConfigError as e:
+        key = e.option.lstrip("-").replace("-", "_")
+        if config is None or typed.get(key) is not None:
+            raise
+        from ..io import configfile
+
+        if key not in configfile.read(config):
+            raise
+        raise ConfigError(str(config), f"{key}: {e.message}") from None
+
+
 def settings(config: Optional[Path], typed: dict[str, Any]) -> dict[str, Any]:
     """The settings of a config file, overridden by the options typed on the command line."""
     from ..io import configfile

@@ -37,7 +37,6 @@ def axis(name: str, help: str, *decls: str) -> Spec:  # noqa: A002
 def sweep(*, axes: dict[str, Optional[str]], typed: dict[str, Any], config: Optional[Path], top: int, out: Path,
           mlflow: Optional[str], mlflow_experiment: str, quiet: bool, as_json: bool) -> None:  # fmt: skip
     """Run many configurations as one batched computation; print the best, write sweep.csv and a heatmap."""
-    from ..config import FitConfig
     from ..io import sweeps
     from ..sweep import parse_axis
     from ..sweep import sweep as run_sweep
@@ -46,7 +45,7 @@ def sweep(*, axes: dict[str, Optional[str]], typed: dict[str, Any], config: Opti
     if "lr" in axes:
         axes["lr"] = ["auto" if str(v) == "auto" else v for v in axes["lr"]]
     settings = options.settings(config, {**typed, "dtype": typed["dtype"] or "float64"})
-    base = FitConfig.from_dict({k: v for k, v in settings.items() if k not in axes})
+    base = options.validated(config, typed, {k: v for k, v in settings.items() if k not in axes})
     _check_mlflow(mlflow)
     if top < 1:
         from ..config import ConfigError
