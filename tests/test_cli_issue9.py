@@ -116,3 +116,20 @@ def test_the_header_says_the_lr_that_runs(tmp_path, capsys, args, said):
     (run_dir,) = (tmp_path / "runs").iterdir()
     lr = tomllib.loads((run_dir / "config.toml").read_text()).get("lr")
     assert (lr == "auto") == (said == "lr auto") and ("warning: no --lr given" in err) == (said == "lr auto")
+
+
+def test_runs_list_shows_the_steps_each_run_took(tmp_path, capsys):
+    """Oracle: each run's summary.json (converged_at, interrupted_at, diverged_at). runs list showed the
+    --steps cap (2000) for a run that converged at step 22, and 2000 steps for an exact solve."""
+    out_dir = tmp_path / "runs"
+    assert _cli(capsys, "fit", "--basis", "legendre", "--lr", "auto", "-q", "--out", str(out_dir))[0] == 0
+    assert _cli(capsys, "fit", "--optimizer", "exact", "-q", "--out", str(out_dir))[0] == 0
+    assert _cli(capsys, "fit", "--lr", "1e-4", "-q", "--out", str(out_dir))[0] == 1  # diverges
+    assert _cli(capsys, "fit", "--steps", "50", "-q", "--out", str(out_dir))[0] == 0  # runs them all
+    code, out, _ = _cli(capsys, "runs", "list", "--out", str(out_dir))
+    steps = {line.split()[0]: line[out.splitlines()[0].index("steps"):].split("  ")[0].strip() for line in out.splitlines()[1:]}
+    summary = {p.name: json.loads((p / "summary.json").read_text()) for p in out_dir.iterdir()}
+    assert steps["fit-0001"] == f"{summary['fit-0001']['converged_at']} of 2000"
+    assert steps["fit-0002"] == "-"
+    assert steps["fit-0003"] == f"{summary['fit-0003']['diverged_at']} of 2000"
+    assert steps["fit-0004"] == "50"

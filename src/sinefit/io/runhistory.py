@@ -51,6 +51,13 @@ class RunEntry:
         if name == "lr":
             v = s.get("lr", c.get("lr"))
             return _short(v)
+        if name == "steps" and self.kind == "fit":
+            # The steps run, not only the --steps cap: a converged, interrupted or diverged run stopped early.
+            if c.get("optimizer") == "exact":
+                return "-"
+            ran = next((s[k] for k in ("converged_at", "interrupted_at", "diverged_at") if _number(s.get(k))), None)
+            cap = c.get("steps")
+            return _short(cap) if ran is None or ran == cap else f"{_short(ran)} of {_short(cap)}"
         if name in ("degree", "basis") and isinstance(c.get("model"), str) and c["model"]:
             # A --model run keeps the polynomial defaults (degree 3, power) beside its model: not what it fitted.
             return "-" if name == "degree" else f"model {c['model']}"
