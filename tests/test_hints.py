@@ -150,7 +150,7 @@ def test_lr_auto_line_reads_as_a_sentence_when_no_step_count_reaches_the_target(
 
 
 @pytest.mark.parametrize("settings, float64", [
-    ({"target": "sin(x) + 0.1*x**2", "noise": 0.1, "degree": 5}, True),  # the README's example
+    ({"target": "sin(x) + 0.1*x**2", "noise": 0.1, "degree": 5}, True),  # the README's example, power basis
     ({"target": "tanh(2*x)", "degree": 5}, True),
     ({}, False),  # the seed: float32 keeps the promise (the steps move the coefficients by 27 units)
     ({"degree": 4}, False),
