@@ -190,7 +190,7 @@ class Quadratic:
         """A loss difference this small is round-off of a loss computed in precision ``eps``.
 
         From the sufficient statistics (``residual=False``: L = θᵀHθ - 2bᵀθ + yᵀy) the loss is a
-        difference of terms of size yᵀy, so a few eps of yᵀy. Summed from residuals (``residual``:
+        difference of terms of size yᵀy, so a few eps of yᵀy. Summed from float32 residuals (``residual``:
         the per-sample and mini-batch engines), each residual r_i = ŷ_i - y_i is off by δ_i ≈ eps |y_i|
         (y and the prediction rounded), so L is off by about 2 Σ r_i δ_i + Σ δ_i² ≤ 2 eps √(L* yᵀy) +
         eps² yᵀy (Cauchy-Schwarz). On y = 10^4 ± 1 (yearly data) that is ~10^-2, where the first

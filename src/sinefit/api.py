@@ -305,9 +305,11 @@ def _loss_eps(p: _Problem) -> float:
 
 
 def _residual_losses(p: _Problem) -> bool:
-    """Whether the run's losses are sums of squared residuals (the per-sample and mini-batch engines),
-    not the statistics' closed form (whose round-off is at the scale of y^T y)."""
-    return p.config.optimizer != "exact" and p.engine != "stats"
+    """Whether the run's round-off is judged as that of float32 residuals (the per-sample and
+    mini-batch engines in float32), not the statistics' closed form (a few eps of y^T y). In float64
+    the per-sample engine keeps the statistics' rule: it is far below the 0.1% target there, and the
+    two engines then stop at the same step (tests/test_engine.py compares them step for step)."""
+    return p.config.optimizer != "exact" and p.engine != "stats" and p.theta0.dtype == torch.float32
 
 
 def _stack(snapshots: dict[int, Any], p: int) -> tuple[np.ndarray, np.ndarray]:
