@@ -205,3 +205,22 @@ def test_lr_auto_with_momentum_stays_stable_where_no_step_can_converge(optimizer
     losses = np.asarray(r.losses)
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0] and losses[-1] <= losses[len(losses) // 2]
     assert "Hint:" in report.fit_report(r) and "--basis legendre" in report.fit_report(r)
+
+
+def test_a_run_whose_loss_grows_without_overflowing_says_so():
+    """lr just above gd's bound: 300 steps grow the loss 10^4-fold without reaching inf. The report
+    said 'completed' and '... loses only -3.13% of it per step'. Oracle: the Hessian 2 X^T X from
+    numpy, whose top eigenvalue gives the per-step growth (1 - lr lambda)^2 - 1."""
+    x = np.linspace(-np.pi, np.pi, 1000)
+    lam = np.linalg.eigvalsh(2 * np.vander(x, 4).T @ np.vander(x, 4))[-1]
+    lr = 2 / lam * 1.008
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = fit(lr=lr, steps=300)
+    assert r.diverged_at is None and r.final_loss > 100 * r.losses[0]
+    text = report.fit_report(r)
+    (status,) = [line for line in text.splitlines() if line.strip().startswith("status")]
+    assert "completed (the loss grew from" in status
+    growth = 100 * ((1 - lr * lam) ** 2 - 1)
+    assert f"grows by {growth:.3g}% a step: lr is above the stable bound" in text
+    assert "loses only -" not in text

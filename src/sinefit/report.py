@@ -189,8 +189,9 @@ def why(result: FitResult) -> str:
     return (
         f"the loss surface is {q.condition_number:.3g} times steeper one way than another, and lr "
         f"must suit the steepest; at lr {result.lr:g} the direction that holds {a.bottleneck_share:.0%} of "
-        f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) loses only {100 * (1.0 - a.bottleneck_rate):.3g}% "
-        f"of it per step" + tail
+        f"the remaining gap (eigenvalue {ev[a.bottleneck]:.4g}) " + (
+            f"grows by {100 * (a.bottleneck_rate - 1.0):.3g}% a step: lr is above the stable bound"
+            if a.bottleneck_rate > 1.0 else f"loses only {100 * (1.0 - a.bottleneck_rate):.3g}% of it per step") + tail
     )
 
 
@@ -228,8 +229,14 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("engine", f"{result.engine}, {cfg.dtype}, seed {cfg.seed}"))
     lines.append(_row("start", init.parse(cfg.init).describe()))
     at = result.diverged_at if result.diverged_at is not None else result.interrupted_at
+    grew = ""
+    first = float(result.losses[0]) if len(result.losses) else math.nan
+    if result.diverged_at is None and math.isfinite(first) and result.final_loss > first:
+        # Not overflowed (so not "diverged"), but going the wrong way: a completed run must not read as fine.
+        grew = f" (the loss grew from {_g(first)} to {_g(result.final_loss)})"
     lines.append(_row("status", result.status + (f" at step {at}" if at is not None else "")
-                      + (f", converged at step {result.converged_at}" if result.converged_at is not None else "")))
+                      + (f", converged at step {result.converged_at}" if result.converged_at is not None else "")
+                      + grew))  # fmt: skip
 
     lines.append("[[Statistics]]")
     lines.append(_row("loss", _g(result.final_loss), f"({LOSS_NAMES[cfg.loss]})"))
