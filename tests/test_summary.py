@@ -347,3 +347,34 @@ def test_a_bad_partition_is_named_with_its_line(dataset, capsys, tmp_path):
     assert f"{bad}: line 3" in err and "oops" in err
     code = main(["fit", "--data", str(tmp_path / "nothing" / "*.parquet"), "--out", str(tmp_path / "runs")])
     assert code == 2 and "no data files" in capsys.readouterr().err
+
+
+def test_a_fit_from_a_summary_or_a_stream_says_which_numbers_come_from_its_sample(tmp_path, monkeypatch):
+    """A newcomer met 'max |error| 1.17563' (numpy over all 2.5e6 points: 1.53128) and a hint 'BIC
+    favours degree 4 (-1.64e+06 ...)' beside the report's BIC of -6.4e+06, both from the kept sample;
+    from a degree-3 summary the hint's '--degree 4 --optimizer exact' failed. Oracles: numpy over
+    every point (the sample's max error is at most the full one), and the refusal the old hint met."""
+    from sinefit import api, report
+    from sinefit.config import ConfigError
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, 60_000)
+    y = np.sin(3 * x) + 0.3 * rng.standard_normal(x.size)
+    np.save(tmp_path / "big.npy", np.column_stack([x, y]))
+    monkeypatch.setattr(api, "SAMPLE", 2000)
+    r = sinefit.fit(data=str(tmp_path / "big.npy"), dtype="float64", optimizer="exact")
+    kept = len(r.dataset.x)
+    assert kept < x.size == r.statistics.n
+    text = report.fit_report(r)
+    (row,) = [line for line in text.splitlines() if "max |error|" in line]
+    assert f"on a sample of {kept} of the {x.size} points" in row
+    full = np.max(np.abs(np.polynomial.Polynomial.fit(x, y, 3)(x) - y))
+    assert r.statistics.max_error <= full * (1 + 1e-9)
+    assert f"on a sample of {kept}" in text.split("Hint:")[1]
+
+    s = sinefit.summarize(x, y, degree=3)
+    from_summary = sinefit.fit(summary=s, optimizer="exact")
+    text = report.fit_report(from_summary)
+    assert "needs a summary built at degree 4 (this one holds degree 3)" in text and "--degree 4" not in text
+    with pytest.raises(ConfigError, match="holds degree 3 at most"):
+        sinefit.fit(summary=s, degree=4, optimizer="exact")  # what the old hint asked for

@@ -63,6 +63,7 @@ class FitResult:
     trace: Any = None  # trace.Trace of the first steps, with fit(trace=N) (set by keyword only)
     minibatch: Any = None  # minibatch.MiniBatchRun, with batch_size (set by keyword only)
     history_steps: np.ndarray | None = None  # the step of each entry of ``losses`` (None: entry t is step t)
+    summary_degree: int | None = None  # fitted from a given summary: the degree it holds (the most it can fit)
 
     @property
     def steps(self) -> np.ndarray:
@@ -525,6 +526,8 @@ def fit(
             stacklevel=2,
         )
     result = _assemble(p, theta, losses_, diverged_at, snapshots, stopped_at, steps)
+    if given is not None:
+        result = dataclasses.replace(result, summary_degree=int(given.degree))
     if live:
         display.live_finish(figure, result)
     if cfg.batch_size is not None:
@@ -542,8 +545,10 @@ def from_run(
 ) -> FitResult:
     """Rebuild the result of a saved run from its config, coefficients and history, without training."""
     cfg = config.validated()
-    p = _prepare(cfg, None, None, summary=streaming.load_given(cfg.summary, cfg) if cfg.summary else None)
-    return _assemble(p, coefficients, losses_, diverged_at, interrupted_at=interrupted_at, steps=steps)
+    given = streaming.load_given(cfg.summary, cfg) if cfg.summary else None
+    p = _prepare(cfg, None, None, summary=given)
+    result = _assemble(p, coefficients, losses_, diverged_at, interrupted_at=interrupted_at, steps=steps)
+    return result if given is None else dataclasses.replace(result, summary_degree=int(given.degree))
 
 
 def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:

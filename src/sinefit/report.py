@@ -244,7 +244,9 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("MSE", _g(s.mse)))
     lines.append(_row("RMSE", _g(s.rmse)))
     lines.append(_row("R^2", _g(s.r2, 8)))
-    lines.append(_row("max |error|", _g(s.max_error), f"at x = {s.max_error_at:.6g}"))
+    kept = len(result.dataset.x)
+    lines.append(_row("max |error|", _g(s.max_error), f"at x = {s.max_error_at:.6g}" + (
+        f", on a sample of {kept} of the {s.n} points" if kept < s.n else "")))  # fmt: skip
     lines.append(_row("AIC", _g(s.aic)))
     lines.append(_row("BIC", _g(s.bic)))
 
