@@ -72,8 +72,8 @@ def test_calibration_curve_power_coefficients_match_the_50_digit_reference():
 def test_float32_exact_returns_the_float64_solution_and_never_a_loss_below_the_optimum():
     x = np.arange(1960, 2021, 1.0)
     y = 0.01 * (x - 1990) ** 2 + 0.3 * (x - 1990) + 300 + np.sin(x)
-    r = fit(x=x, y=y, degree=2, optimizer="exact")  # float32: the points as float32 saw them, solved in float64
-    reference, _, sse = _mp_lstsq(x.astype(np.float32), y.astype(np.float32), 2)
+    r = fit(x=x, y=y, degree=2, optimizer="exact")  # --dtype float32 (the default): the float64 points, solved in float64
+    reference, _, sse = _mp_lstsq(x, y, 2)
     np.testing.assert_allclose(r.model.power_coefficients, reference, rtol=1e-9)
     assert r.final_loss == r.optimum_loss == pytest.approx(sse, rel=1e-9)
     text = report.fit_report(r)
@@ -261,3 +261,21 @@ def test_a_float32_fit_called_at_round_off_is_where_float32_stops(name, settings
     assert r.final_loss - best <= a.roundoff  # ...and the fit called at round-off is within it
     assert a.roundoff <= 0.01 * best or a.roundoff <= 2e-10  # the old rule: 4300x the optimum for yearly y
     assert "at the optimum to round-off" in report.fit_report(r)
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_an_exact_solve_keeps_the_users_float64_points(tmp_path, as_file):
+    """fit(x, y, optimizer="exact") at the default dtype rounded the arrays to float32 first: on x in
+    [1000, 1001] a quadratic's loss was 7.4e-07 where the points' own optimum is ~1e-20. Oracle: a
+    50-digit mpmath least-squares solve on the very float64 points."""
+    rng = np.random.default_rng(5)
+    x = np.linspace(1000, 1001, 60)
+    y = 3 * x**2 - 2 * x + 1 + 1e-6 * rng.standard_normal(x.size)
+    if as_file:
+        np.save(tmp_path / "p.npy", np.column_stack([x, y]))
+        r = fit(data=str(tmp_path / "p.npy"), degree=2, optimizer="exact")
+    else:
+        r = fit(x=x, y=y, degree=2, optimizer="exact")
+    want = float(_mp_lstsq(x - 1000.5, y, 2)[2])  # shifted x: the same least squares, well conditioned in mpmath
+    assert r.final_loss == pytest.approx(want, rel=1e-6) and r.optimum_loss == pytest.approx(want, rel=1e-6)
+    assert "in float64, seed" in report.fit_report(r)

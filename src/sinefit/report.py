@@ -226,7 +226,11 @@ def fit_report(result: FitResult) -> str:
     lines.append(_row("model", f"degree {cfg.degree}, {cfg.basis} basis on {mapped}"))
     lines.append(_row("loss", _loss_text(cfg)))
     lines.append(_row("optimizer", _optimizer_text(cfg, result.lr, result.momentum)))
-    lines.append(_row("engine", f"{result.engine}, {cfg.dtype}, seed {cfg.seed}"))
+    if cfg.optimizer == "exact":  # solved in float64 whatever --dtype says; generated points keep theirs
+        points = "" if str(result.dataset.x.dtype).endswith("float64") else f" (of {cfg.dtype} points)"
+        lines.append(_row("engine", f"{result.engine} in float64{points}, seed {cfg.seed}"))
+    else:
+        lines.append(_row("engine", f"{result.engine}, {cfg.dtype}, seed {cfg.seed}"))
     lines.append(_row("start", init.parse(cfg.init).describe()))
     at = result.diverged_at if result.diverged_at is not None else result.interrupted_at
     grew = ""
