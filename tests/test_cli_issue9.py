@@ -133,3 +133,27 @@ def test_runs_list_shows_the_steps_each_run_took(tmp_path, capsys):
     assert steps["fit-0002"] == "-"
     assert steps["fit-0003"] == f"{summary['fit-0003']['diverged_at']} of 2000"
     assert steps["fit-0004"] == "50"
+
+
+@pytest.mark.parametrize("loss", [1.33e132, 2.5e10, -3e20, 1e-5, 95.79243609])
+def test_a_loss_row_stays_one_short_column(loss):
+    """A growing float64 run printed its loss as a 130-digit number. Oracle: the printed value reads
+    back as the loss to 7 digits, in a row no wider than its header's 24 columns."""
+    from sinefit import report
+
+    row = report.loss_row(5000, loss)
+    assert len(row) <= 24 and float(row.split()[1]) == pytest.approx(loss, rel=1e-6), row
+
+
+def test_load_takes_a_run_directory_as_predict_does(tmp_path, capsys):
+    """sinefit.load('runs/fit-0001') refused a directory that `sinefit predict runs/fit-0001` accepts.
+    Oracle: the run's model.json loaded by path, and predict's own numbers."""
+    out_dir = tmp_path / "runs"
+    assert _cli(capsys, "fit", "--steps", "50", "-q", "--out", str(out_dir))[0] == 0
+    run = out_dir / "fit-0001"
+    model = load(run)
+    np.testing.assert_array_equal(model.coefficients, load(run / "model.json").coefficients)
+    code, out, _ = _cli(capsys, "predict", str(run), "--x", "0.5", "--json")
+    assert code == 0 and json.loads(out)["y"][0] == pytest.approx(float(model.predict(np.array([0.5]))[0]), rel=1e-12)
+    with pytest.raises(Exception, match="not a regular file|directory"):
+        load(tmp_path)  # a directory with no model.json is still refused

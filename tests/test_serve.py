@@ -11,6 +11,7 @@ import json
 import math
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -385,6 +386,21 @@ def test_cli_serve_prints_the_url_and_warns_off_loopback():
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "warning: --host 0.0.0.0: the playground is reachable from other machines" in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stopping_the_playground_is_its_normal_end(sig):
+    """Ctrl-C is how the page says to stop it: a newcomer saw 'error: interrupted (SIGTERM) while starting'
+    after minutes of serving."""
+    proc = subprocess.Popen([sys.executable, "-m", "sinefit", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout.readline().startswith("sinefit playground: http://127.0.0.1:")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and out.strip() == f"sinefit playground: stopped ({sig.name})" and not err.strip(), err
 
 
 def test_cli_serve_bad_port(capsys):

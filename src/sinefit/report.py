@@ -74,7 +74,8 @@ LOSS_TABLE_HEADER = f"{'step':>8}  {'loss':>14}"
 
 
 def loss_row(step: int, loss: float, note: str = "") -> str:
-    value = f"{loss:>14.6f}" if abs(loss) >= 0.01 or loss == 0 or not math.isfinite(loss) else f"{loss:>14.6e}"
+    fixed = 0.01 <= abs(loss) < 1e10 or loss == 0 or not math.isfinite(loss)  # else 1e132 printed 130 digits
+    value = f"{loss:>14.6f}" if fixed else f"{loss:>14.6e}"
     return f"{step:>8}  {value}" + (f"  {note}" if note else "")
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import warnings
 from typing import Annotated
 
+from .. import interrupts
 from .common import Failure
 from .options import Opt
 
@@ -30,13 +33,21 @@ def serve(
               "login, so bind 127.0.0.1 unless you mean it", file=sys.stderr)  # fmt: skip
 
     def ready(url: str) -> None:
+        interrupts.enter("serving")
         print(f"sinefit playground: {url}  (Ctrl-C stops it)", flush=True)
         if open_:
             import webbrowser
 
             webbrowser.open(url)
 
+    # A stop before the event loop has started the server leaves its coroutine unawaited: nothing leaked
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     try:
         server.serve_forever(host, port, ready)
+    except interrupts.Stopped as e:
+        if e.phase != "serving":
+            raise
+        # Ctrl-C (or SIGTERM) is how a playground ends: said as such, exit 0, not an error "while starting"
+        print(f"sinefit playground: stopped ({signal.Signals(e.signum).name})", flush=True)
     except OSError as e:
         raise Failure(f"cannot listen on {host}:{port}: {e.strerror or e}") from None

@@ -85,8 +85,10 @@ STATUSES = ("completed", "diverged", "interrupted")
 
 
 def load(path: str | Path) -> Polynomial:
-    """Read a model.json written by sinefit; refuse anything else with ModelFileError."""
+    """Read a model.json written by sinefit (or a run directory's), refuse anything else with ModelFileError."""
     path = Path(path)
+    if path.is_dir() and (path / "model.json").is_file():  # a run directory, as predict and --init take it
+        path = path / "model.json"
     raw = read_bounded(path, MAX_BYTES, "a model file", ModelFileError)
     try:
         doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
