@@ -158,3 +158,37 @@ def test_contradictory_settings_are_refused(settings, option):
     with pytest.raises(ConfigError) as e:
         fit(**settings)
     assert e.value.option == option
+
+
+@pytest.mark.parametrize("args, culprit, words", [
+    (dict(x=["a"] * 20, y=np.zeros(20)), "x", "values must be numbers"),
+    (dict(x=np.linspace(-1, 1, 20).astype(complex), y=np.zeros(20)), "x", "complex values"),
+    (dict(x=np.linspace(-1, 1, 20), y=np.zeros((4, 5))), "y", "shape (4, 5)"),
+    (dict(config="notaconfig"), "config", "expected a FitConfig"),
+])  # fmt: skip
+def test_library_arguments_are_refused_naming_the_argument(args, culprit, words):
+    """Seen from a notebook: an AttributeError for fit("notaconfig"), numpy's ValueError for strings,
+    a (10, 10) table flattened silently, complex parts dropped with numpy's ComplexWarning."""
+    import warnings
+
+    from sinefit.config import ConfigError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no library warning on the way
+        with pytest.raises(ConfigError) as info:
+            fit(**args)
+    assert str(info.value).startswith(f"{culprit}: ") and words in str(info.value), str(info.value)
+
+
+def test_pandas_series_fit_without_a_torch_warning():
+    """pandas hands out read-only arrays; torch warned 'The given NumPy array is not writable'.
+    Oracle: numpy.polynomial on the same values."""
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    x = np.linspace(-2, 2, 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        r = fit(x=pd.Series(x), y=pd.Series(np.exp(x)), optimizer="exact", dtype="float64")
+    want = np.sum((np.polynomial.Polynomial.fit(x, np.exp(x), 3)(x) - np.exp(x)) ** 2)
+    assert r.final_loss == pytest.approx(want, rel=1e-9)

@@ -483,6 +483,9 @@ def fit(
     before training). ``live=True`` redraws one figure in place while training, in a notebook, and
     leaves the final one.
     """
+    if config is not None and not isinstance(config, FitConfig):
+        raise ConfigError("config", f"expected a FitConfig (or settings as keywords), got {type(config).__name__} "
+                                    f"{_short_repr(config)}")  # fmt: skip
     base = config if config is not None else FitConfig()
     given, settings = streaming.summary_settings(summary, base, settings)
     cfg = FitConfig.from_dict({**base.to_dict(), **settings})
@@ -551,11 +554,32 @@ def from_run(
     return result if given is None else dataclasses.replace(result, summary_degree=int(given.degree))
 
 
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _points(name: str, values: Any) -> np.ndarray:
+    """A float64 vector of the user's values, or a ConfigError naming the argument: no silent
+    flattening of a table, no complex parts dropped, no read-only view (pandas' arrays are) that
+    torch would warn about."""
+    raw = np.asarray(values)
+    if raw.dtype.kind == "c":
+        raise ConfigError(name, "complex values: give real numbers")
+    if raw.ndim > 1 and sum(d > 1 for d in raw.shape) > 1:
+        raise ConfigError(name, f"expected one value per point, got an array of shape {raw.shape}")
+    try:
+        out = np.asarray(raw, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(name, f"values must be numbers: {e}") from None
+    return out if out.flags.writeable else out.copy()
+
+
 def _dataset(cfg: FitConfig, x: Any, y: Any) -> data.Dataset:
     if x is not None or y is not None:
         if x is None or y is None or cfg.data is not None:
             raise ConfigError("x, y", "give both x and y, and no data file")
-        xs, ys = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+        xs, ys = _points("x", x), _points("y", y)
         if xs.shape != ys.shape:
             raise ConfigError("x, y", f"x has {xs.size} values but y has {ys.size}")
         if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
