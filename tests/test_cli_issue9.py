@@ -157,3 +157,18 @@ def test_load_takes_a_run_directory_as_predict_does(tmp_path, capsys):
     assert code == 0 and json.loads(out)["y"][0] == pytest.approx(float(model.predict(np.array([0.5]))[0]), rel=1e-12)
     with pytest.raises(Exception, match="not a regular file|directory"):
         load(tmp_path)  # a directory with no model.json is still refused
+
+
+def test_predict_says_overflow_in_its_own_words_and_refuses_nan(tmp_path, capsys):
+    """--x 1e200 printed numpy's 'overflow encountered in multiply'; --x nan said "unknown name 'nan'".
+    Oracle: the model's own float64 evaluation (a cubic at 1e200 is beyond float64)."""
+    out_dir = tmp_path / "runs"
+    assert _cli(capsys, "fit", "--steps", "20", "-q", "--out", str(out_dir))[0] == 0
+    run = str(out_dir / "fit-0001")
+    code, out, err = _cli(capsys, "predict", run, "--x", "1e200", "1")
+    assert code == 0 and "encountered" not in err
+    assert err.strip() == "sinefit: warning: y is beyond float64 at 1 x value (the first at x = 1e+200)"
+    assert out.splitlines()[2].split()[1] == f"{float(load(run).predict(np.array([1.0]))[0]):.17g}"
+    for bad in ("nan", "-inf"):
+        code, _, err = _cli(capsys, "predict", run, f"--x={bad}")
+        assert code == 2 and err.strip() == f"sinefit: error: --x: '{bad}' is not a finite number; give finite x values"

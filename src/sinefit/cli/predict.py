@@ -39,7 +39,13 @@ def predict(
         from ..config import ConfigError
 
         raise ConfigError("--x", "give x values (--x 0.5 1 2) or --input FILE")
-    y = poly.predict(values)
+    with np.errstate(over="ignore", invalid="ignore"):  # said below in one line, not numpy's words
+        y = poly.predict(values)
+    beyond = int(np.count_nonzero(~np.isfinite(y)))
+    if beyond and not as_json:
+        first = float(values[~np.isfinite(y)][0])
+        print(f"sinefit: warning: y is beyond float64 at {beyond} x value{'s' if beyond > 1 else ''} "
+              f"(the first at x = {first:.6g})", file=sys.stderr)  # fmt: skip
     if output is not None:
         try:
             predictions.write_csv(target, values, y)
