@@ -651,3 +651,15 @@ def test_the_domain_is_read_once_and_a_bad_one_is_refused_every_time():
         with pytest.raises(InputError, match="--domain: unknown name 'zz'"):
             core.settings({"domain": "-pi,zz"})
     assert "zz" not in core._CONSTANTS
+
+
+@pytest.mark.parametrize("basis_", ["power", "legendre", "chebyshev"])
+def test_the_math_panel_names_each_coefficient_as_its_model_line_does(basis_):
+    """The page wrote 'ŷ = c3 P3(t) + ...' and then listed 'P3 = -1.157': two names for one number."""
+    from sinefit.config import FitConfig
+
+    lines = core.math_lines(FitConfig(basis=basis_, degree=3))
+    terms = lines["model"].split("=", 1)[1].split(",")[0]
+    for name in lines["names"]:
+        assert re.search(rf"(^|[\s+]){re.escape(name)}(\s|$)", terms), (name, terms)
+    assert all(g.startswith(f"grad_{n} ") for g, n in zip(lines["gradient"][1:], lines["names"]))

@@ -249,8 +249,10 @@ UPDATE_MATH = {
 
 def math_lines(cfg: FitConfig) -> dict[str, Any]:
     """The model, the loss, the seed's hand-written gradients and the update rule, as text."""
-    names = basis.names(cfg.basis, cfg.degree)
     powers = list(range(cfg.degree, -1, -1))
+    # The coefficients as the model line writes them: a, b, ... (power) or c3 ... c0 beside P3(t) ... P0(t)
+    # (the page said 'ŷ = c3 P3(t) + ...' and then 'P3 = -1.157', two names for one number).
+    names = basis.names(cfg.basis, cfg.degree) if cfg.basis == "power" else [f"c{k}" for k in powers]
     if cfg.basis == "power":
         feature = ["x" if k == 1 else "1" if k == 0 else f"x**{k}" for k in powers]
     else:
