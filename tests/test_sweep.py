@@ -189,3 +189,14 @@ def test_a_stable_bound_past_the_swept_lrs_is_said_at_the_edge_not_drawn_as_empt
     assert len(said) == 2 and all(t.startswith("stable bound ") and t.endswith("→") for t in said), said
     bounds = sorted(float(t.split()[2]) for t in said)
     np.testing.assert_allclose(bounds, sorted({r["stable_lr"] for r in result.rows}), rtol=2e-3)
+
+
+def test_a_sweep_result_reads_as_a_summary_line():
+    """Its repr was the dataclass's: the whole FitConfig and '<sinefit.sweeptable.Table object at 0x...>'.
+    Oracle: the result's own rows."""
+    result = sweep(lr=list(np.geomspace(1e-7, 1e-5, 5)), seed=range(3), dtype="float64")
+    text = repr(result)
+    diverged = sum(bool(r["diverged"]) for r in result.rows)
+    best = min((r for r in result.rows if not r["diverged"]), key=lambda r: r["final_loss"])
+    assert text.startswith("SweepResult(15 configurations over lr (5) x seed (3), ") and "object at" not in text
+    assert f"{diverged} diverged" in text and f"best final loss {best['final_loss']:.6g}" in text and len(text) < 200

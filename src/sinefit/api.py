@@ -469,7 +469,10 @@ def fit(
     (95.79..., 4.4270...)
 
     Settings are those of :class:`FitConfig` (pass one, or keywords, or both:
-    keywords win). Data is a target expression (``target="tanh(2*x)"``), a file
+    keywords win): ``degree``, ``basis``, ``optimizer``, ``lr`` (a number or "auto"),
+    ``momentum``, ``steps``, ``loss``, ``dtype``, ``domain``, ``samples``, ``noise``,
+    ``seed``, ``init``, ``tol``, ``batch_size``, ... (``help(sinefit.FitConfig)`` lists
+    them all with their defaults). Data is a target expression (``target="tanh(2*x)"``), a file
     (``data="points.csv"``) or arrays (``x=..., y=...``). ``on_log(step, loss)``
     is called at the steps the seed prints; ``on_progress(points, total)``
     during a streaming pass over the data; ``on_step(step, steps)`` now and

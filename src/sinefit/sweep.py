@@ -100,6 +100,14 @@ class SweepResult:
     rows: Sequence[dict[str, Any]]  # one per configuration: its settings and outcome (a Table when batched)
     seconds: float
 
+    def __repr__(self) -> str:  # not the dataclass's: it printed the whole FitConfig and the Table object
+        grid = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items() if len(v) > 1) or "one configuration"
+        diverged = int(np.count_nonzero(self.column("diverged").astype(bool))) if len(self.rows) else 0
+        best = self.best(1)
+        shown = (f", best final loss {best[0]['final_loss']:.6g} at "
+                 + ", ".join(f"{k}={best[0][k]!r}" for k in self.swept)) if best and not best[0]["diverged"] else ""
+        return f"SweepResult({len(self.rows)} configurations over {grid}, {diverged} diverged{shown}, {self.seconds:.3g} s)"
+
     @property
     def swept(self) -> list[str]:
         return [k for k, v in self.axes.items() if len(v) > 1]
