@@ -172,3 +172,21 @@ def test_predict_says_overflow_in_its_own_words_and_refuses_nan(tmp_path, capsys
     for bad in ("nan", "-inf"):
         code, _, err = _cli(capsys, "predict", run, f"--x={bad}")
         assert code == 2 and err.strip() == f"sinefit: error: --x: '{bad}' is not a finite number; give finite x values"
+
+
+def test_save_writes_the_model_that_load_and_predict_read(tmp_path, capsys):
+    """There was no public way to save a fit from Python (dir(sinefit.io) was empty). Oracle: load()
+    of the file, and `sinefit predict` on it against the result's own prediction."""
+    import sinefit
+
+    r = sinefit.fit(steps=50)
+    path = sinefit.save(r, tmp_path / "m.json")
+    np.testing.assert_array_equal(load(path).coefficients, r.model.coefficients)
+    code, out, _ = _cli(capsys, "predict", str(path), "--x", "0.25", "--json")
+    assert code == 0 and json.loads(out)["y"][0] == pytest.approx(float(r.predict([0.25])[0]), rel=1e-12)
+    with pytest.raises(Exception, match="exists; give --force"):
+        sinefit.save(r, path)
+    sinefit.save(r, path, force=True)
+    with pytest.raises(Exception, match=r"name it \*\.json"):
+        sinefit.save(r, tmp_path / "m.txt")
+    assert not (tmp_path / "m.txt").exists()

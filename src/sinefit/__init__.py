@@ -10,7 +10,7 @@ does not pay for importing torch.
 
 from ._version import __version__
 
-__all__ = ["__version__", "fit", "load", "sweep", "FitConfig", "FitResult", "SweepResult", "Polynomial", "Coefficients",
+__all__ = ["__version__", "fit", "load", "save", "sweep", "FitConfig", "FitResult", "SweepResult", "Polynomial", "Coefficients",
            "ConfigError", "DivergenceWarning", "UnstableLRWarning", "Summary", "summarize", "merge"]  # fmt: skip
 
 
@@ -36,10 +36,10 @@ def __getattr__(name: str):
         from . import summary
 
         return getattr(summary, name)
-    if name == "load":
-        from .io.modelfile import load
+    if name in ("load", "save"):
+        from .io import modelfile
 
-        return load
+        return getattr(modelfile, name)
     raise AttributeError(f"module 'sinefit' has no attribute {name!r}")
 
 

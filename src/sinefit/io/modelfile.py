@@ -84,6 +84,18 @@ def _power_or_none(m: Any) -> list[float] | None:
 STATUSES = ("completed", "diverged", "interrupted")
 
 
+def save(result: FitResult, path: str | Path, *, force: bool = False) -> Path:
+    """Write the fit's model.json at ``path`` (``sinefit.save``), the file ``load`` and ``sinefit
+    predict`` read. As the CLI's writers: an existing file is replaced only with ``force``, never a
+    device, a FIFO or a directory, and a name that does not end in .json is refused."""
+    from .safefile import check_target, write_json
+
+    target = check_target(Path(path), (".json",), "a sinefit model (JSON)", force=force, option="path")
+    if not writable(result):
+        raise ModelFileError(f"{path}: the fit has non-finite coefficients (it diverged): no model to save")
+    return write_json(target, document(result))
+
+
 def load(path: str | Path) -> Polynomial:
     """Read a model.json written by sinefit (or a run directory's), refuse anything else with ModelFileError."""
     path = Path(path)
