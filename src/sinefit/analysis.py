@@ -240,8 +240,11 @@ def solve(
             # it as the spectrum of U^T X for less, but a few ulps off at the top, which 2000 gd steps
             # near the stable bound magnify to 1e-11 of the loss.)
             ls = least_squares(X, y, x, basis)
-            R = ls.factor if ls.factor is not None else np.linalg.qr(X, mode="r")
-            _, s, Vt = np.linalg.svd(R, full_matrices=False)
+            if ls.spectrum is not None:  # the direct solve took it beside its own SVD
+                s, Vt = ls.spectrum
+            else:
+                R = ls.factor if ls.factor is not None else np.linalg.qr(X, mode="r")
+                _, s, Vt = np.linalg.svd(R, full_matrices=False)
         else:  # a mapped basis is well conditioned already: its own SVD serves the solve, taken from
             # R of [X y] (X = Q R11: the same singular values and V, and U^T y = U_r^T Q^T y)
             qr = leastsq.triangular(X, y)

@@ -16,6 +16,7 @@ rank-deficient and ``rank`` says so. Pure numpy.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ class Solution:
     rank: int  # determined directions, of p
     inverse_gram: np.ndarray  # (p, p) (X^T X)^+ in the fitted basis, same rank decision as theta
     factor: np.ndarray | None = None  # R of X's Householder QR, where the solve factored X itself
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None  # (s, Vt) of that R: X's own, where computed
 
     @property
     def p(self) -> int:
@@ -173,9 +175,23 @@ def _direct_from_qr(X: np.ndarray, y: np.ndarray) -> Solution:
     R11, z = qr
     norms = np.sqrt(np.sum(R11 * R11, axis=0))  # the column norms of X, as Q is orthogonal
     norms = np.where(norms > 0, norms, 1.0)
+    # X's own spectrum (what gradient descent sees) is the SVD of R11 unscaled: a second p x p SVD,
+    # independent of the solve's, taken on another thread meanwhile (each on one BLAS thread: on an
+    # idle 2-core machine the two take the time of one, with the other core busy no longer than in turn).
+    spectrum: dict = {}
+
+    def own() -> None:
+        _, spectrum["s"], spectrum["Vt"] = np.linalg.svd(R11, full_matrices=False)
+
+    other = threading.Thread(target=own, name="sinefit-spectrum", daemon=True) if p >= 200 else None
+    if other is not None:
+        other.start()
     U, s, Vt = np.linalg.svd(R11 / norms)
+    if other is not None:
+        other.join()
     keep = s > (s[0] if s.size else 0.0) * max(n, p) * np.finfo(np.float64).eps
     inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
     theta = (Vt.T @ (inv * (U.T @ z))) / norms
     W = Vt.T * inv / norms[:, None]
-    return Solution(theta, X @ theta - y, int(keep.sum()), W @ W.T, factor=R11)
+    seen = (spectrum["s"], spectrum["Vt"]) if "s" in spectrum else None
+    return Solution(theta, X @ theta - y, int(keep.sum()), W @ W.T, factor=R11, spectrum=seen)
