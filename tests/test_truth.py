@@ -257,7 +257,9 @@ def test_a_float32_fit_called_at_round_off_is_where_float32_stops(name, settings
     a, best = r.advice, r.quadratic.optimum_loss
     floor = float(np.min(deep.losses)) - best
     assert a.converged and a.at_roundoff, (name, r.final_loss, best)
-    assert abs(floor) <= a.roundoff  # float32 cannot tell losses closer than the round-off it names...
+    # float32 cannot tell losses closer than the round-off it names (measured: at most 0.75 of it, on an
+    # Intel Xeon; 2x leaves room for another CPU's float32 kernels, against the old rule's 10^4-10^8x)...
+    assert abs(floor) <= 2 * a.roundoff
     assert r.final_loss - best <= a.roundoff  # ...and the fit called at round-off is within it
     assert a.roundoff <= 0.01 * best or a.roundoff <= 2e-10  # the old rule: 4300x the optimum for yearly y
     assert "at the optimum to round-off" in report.fit_report(r)
