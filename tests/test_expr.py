@@ -327,7 +327,8 @@ def test_scalar_constants_agree_with_torch_or_give_way(name):
 
 @pytest.mark.parametrize(
     ("text", "word"),
-    [("x", "'x'"), ("2*x", "'x'"), ("1/0", "not a finite number"), ("log(0)", "not a finite number"), ("y", "pi, e")],
+    [("x", "'x'"), ("2*x", "'x'"), ("1/0", "not a finite number"), ("log(0)", "not a finite number"), ("y", "pi, e"),
+     ("nan", "'nan' is not a finite number"), ("-inf", "'-inf' is not a finite number")],
 )
 def test_constant_refusals(text, word):
     with pytest.raises(ExpressionError) as info:

@@ -467,6 +467,9 @@ def _chunked(expr: Expression, x: torch.Tensor) -> torch.Tensor:
 
 def constant(text: str, *, option: str = "--domain") -> float:
     """Read a number such as ``-pi``, ``2*pi``, ``pi/2`` or ``1e-3`` with the same rules, without x."""
+    if text.strip().lstrip("+-").lower() in ("nan", "inf", "infinity"):  # a value, not a name to look up
+        raise ExpressionError(f"{option}: {text.strip()!r} is not a finite number; give finite "
+                              f"{option.lstrip('-')} values")  # fmt: skip
     expr = parse(text, option=option, allow_x=False)
     value = float(expr(torch.zeros((), dtype=torch.float64)))
     if not math.isfinite(value):

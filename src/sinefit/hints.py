@@ -251,35 +251,28 @@ def suggest(result) -> Hint:
 
 def _degree_hint(result) -> Hint:
     """At the optimum: raise the degree only where BIC says the extra coefficient pays for itself."""
-    cfg = result.config
+    cfg, d = result.config, result.config.degree
     here = "the optimum to round-off" if result.advice.at_roundoff else "the optimum"
-    bic_now, bic_next = degree_bic(result, cfg.degree), degree_bic(result, cfg.degree + 1)
     kept, n = len(result.dataset.x), result.statistics.n
-    if kept < n:  # streamed, or from a summary: BIC is computed on the points the fit kept, and says so
-        held = result.summary_degree
-        if held is not None and held <= cfg.degree:
-            return _hint(f"the fit is at {here}: this is the best a degree-{cfg.degree} polynomial can do on these "
-                         f"points; whether degree {cfg.degree + 1} pays needs a summary built at degree "
-                         f"{cfg.degree + 1} (this one holds degree {held})", {}, "none")  # fmt: skip
-        if bic_next < bic_now and cfg.degree < 1000:
-            s = {"degree": cfg.degree + 1, "optimizer": "exact"}
-            return _hint(f"the fit is at {here}; on a sample of {kept} of the {n} points BIC favours degree "
-                         f"{cfg.degree + 1} ({bic_next:.6g} against {bic_now:.6g}: --degree {cfg.degree + 1} "
-                         f"--optimizer exact)", s, "lower-bic")  # fmt: skip
-        return _hint(f"the fit is at {here}: this is the best a degree-{cfg.degree} polynomial can do on these "
-                     f"points, and on a sample of {kept} of them BIC does not favour degree {cfg.degree + 1}", {},
-                     "none")  # fmt: skip
-    if cfg.data is None and cfg.noise == 0 and bic_next < bic_now and cfg.degree < 1000:
-        s = {"degree": cfg.degree + 1, "optimizer": "exact"}
-        return _hint(f"the fit is at {here}: this is the best a degree-{cfg.degree} polynomial can do on these "
-                     f"points; degree {cfg.degree + 1} lowers BIC from {bic_now:.6g} to {bic_next:.6g} "
-                     f"(--degree {cfg.degree + 1} --optimizer exact)", s, "lower-bic")  # fmt: skip
-    if bic_next < bic_now and cfg.degree < 1000:
-        s = {"degree": cfg.degree + 1, "optimizer": "exact"}
-        return _hint(f"the fit is at {here}; BIC favours degree {cfg.degree + 1} ({bic_next:.6g} against "
-                     f"{bic_now:.6g}: --degree {cfg.degree + 1} --optimizer exact)", s, "lower-bic")  # fmt: skip
-    return _hint(f"the fit is at {here}: this is the best a degree-{cfg.degree} polynomial can do on these "
-                 f"points, and BIC does not favour degree {cfg.degree + 1}", {}, "none")  # fmt: skip
+    sampled = kept < n  # streamed, or from a summary: BIC is computed on the points the fit kept, and says so
+    held = result.summary_degree
+    if sampled and held is not None and held <= d:  # the summary cannot fit degree d + 1: no BIC to compare
+        return _hint(f"the fit is at {here}: this is the best a degree-{d} polynomial can do on these "
+                     f"points; whether degree {d + 1} pays needs a summary built at degree "
+                     f"{d + 1} (this one holds degree {held})", {}, "none")  # fmt: skip
+    bic_now, bic_next = degree_bic(result, d), degree_bic(result, d + 1)
+    if bic_next < bic_now and d < 1000:
+        s = {"degree": d + 1, "optimizer": "exact"}
+        if not sampled and cfg.data is None and cfg.noise == 0:
+            return _hint(f"the fit is at {here}: this is the best a degree-{d} polynomial can do on these "
+                         f"points; degree {d + 1} lowers BIC from {bic_now:.6g} to {bic_next:.6g} "
+                         f"(--degree {d + 1} --optimizer exact)", s, "lower-bic")  # fmt: skip
+        on = f"on a sample of {kept} of the {n} points " if sampled else ""
+        return _hint(f"the fit is at {here}; {on}BIC favours degree {d + 1} ({bic_next:.6g} against "
+                     f"{bic_now:.6g}: --degree {d + 1} --optimizer exact)", s, "lower-bic")  # fmt: skip
+    on = f"on a sample of {kept} of them " if sampled else ""
+    return _hint(f"the fit is at {here}: this is the best a degree-{d} polynomial can do on these "
+                 f"points, and {on}BIC does not favour degree {d + 1}", {}, "none")  # fmt: skip
 
 
 @one_blas_thread

@@ -27,8 +27,7 @@ def predict(
 
     from ..io import modelfile, predictions, safefile
 
-    if model.is_dir() and (model / "model.json").is_file():  # a run directory: its model
-        model = model / "model.json"
+    model = modelfile.model_path(model)  # a run directory: its model (named as the file in what follows)
     poly = modelfile.load(model)
     target = None if output is None else safefile.check_target(
         output, (".csv",), "x,y CSV text", force=force, inputs=[model, *([input] if input else [])])  # fmt: skip
@@ -41,20 +40,20 @@ def predict(
         raise ConfigError("--x", "give x values (--x 0.5 1 2) or --input FILE")
     with np.errstate(over="ignore", invalid="ignore"):  # said below in one line, not numpy's words
         y = poly.predict(values)
-    beyond = int(np.count_nonzero(~np.isfinite(y)))
-    if beyond and not as_json:
-        first = float(values[~np.isfinite(y)][0])
-        print(f"sinefit: warning: y is beyond float64 at {beyond} x value{'s' if beyond > 1 else ''} "
-              f"(the first at x = {first:.6g})", file=sys.stderr)  # fmt: skip
+    beyond = ~np.isfinite(y)
+    count = int(np.count_nonzero(beyond))
+    if count and not as_json:  # (the JSON says it below, beside its nulls)
+        print(f"sinefit: warning: y is beyond float64 at {count} x value{'s' if count > 1 else ''} "
+              f"(the first at x = {float(values[beyond][0]):.6g})", file=sys.stderr)  # fmt: skip
     if output is not None:
         try:
             predictions.write_csv(target, values, y)
         except OSError as e:
             raise Failure(f"cannot write {output}: {e.strerror or e}") from None
     if as_json:  # strict JSON: a y that overflows float64 is null (and said so)
-        ys = [v if np.isfinite(v) else None for v in y.tolist()]
-        if None in ys:
-            print(f"sinefit: warning: y is not finite (beyond float64) at {ys.count(None)} x values: null in the JSON",
+        ys = [None if bad else v for v, bad in zip(y.tolist(), beyond.tolist())]
+        if count:
+            print(f"sinefit: warning: y is not finite (beyond float64) at {count} x values: null in the JSON",
                   file=sys.stderr)  # fmt: skip
         print(json.dumps({"model": str(model), "x": values.tolist(), "y": ys}, indent=2, allow_nan=False))
     elif output is None:

@@ -96,11 +96,15 @@ def save(result: FitResult, path: str | Path, *, force: bool = False) -> Path:
     return write_json(target, document(result))
 
 
+def model_path(path: str | Path) -> Path:
+    """The model.json a path names: the file itself, or a run directory's (as predict and --init take it)."""
+    path = Path(path)
+    return path / "model.json" if path.is_dir() and (path / "model.json").is_file() else path
+
+
 def load(path: str | Path) -> Polynomial:
     """Read a model.json written by sinefit (or a run directory's), refuse anything else with ModelFileError."""
-    path = Path(path)
-    if path.is_dir() and (path / "model.json").is_file():  # a run directory, as predict and --init take it
-        path = path / "model.json"
+    path = model_path(path)
     raw = read_bounded(path, MAX_BYTES, "a model file", ModelFileError)
     try:
         doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
