@@ -378,3 +378,19 @@ def test_a_fit_from_a_summary_or_a_stream_says_which_numbers_come_from_its_sampl
     assert "needs a summary built at degree 4 (this one holds degree 3)" in text and "--degree 4" not in text
     with pytest.raises(ConfigError, match="holds degree 3 at most"):
         sinefit.fit(summary=s, degree=4, optimizer="exact")  # what the old hint asked for
+
+
+def test_a_small_summary_never_hints_a_degree_it_cannot_fit():
+    """A summary of 3000 points keeps every one (kept == n), and the hint said 'degree 4 lowers BIC
+    ... (--degree 4 --optimizer exact)', which that degree-3 summary refuses. Oracle: the refusal."""
+    from sinefit import report
+    from sinefit.config import ConfigError
+
+    x = np.linspace(-1, 1, 3000)
+    s = sinefit.summarize(x, np.exp(2 * x), degree=3)
+    r = sinefit.fit(summary=s, optimizer="exact")
+    assert len(r.dataset.x) == r.statistics.n  # every point kept
+    text = report.fit_report(r)
+    assert "needs a summary built at degree 4 (this one holds degree 3)" in text and "--degree 4" not in text
+    with pytest.raises(ConfigError, match="holds degree 3 at most"):
+        sinefit.fit(summary=s, degree=4, optimizer="exact")

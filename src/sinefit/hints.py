@@ -256,7 +256,7 @@ def _degree_hint(result) -> Hint:
     kept, n = len(result.dataset.x), result.statistics.n
     sampled = kept < n  # streamed, or from a summary: BIC is computed on the points the fit kept, and says so
     held = result.summary_degree
-    if sampled and held is not None and held <= d:  # the summary cannot fit degree d + 1: no BIC to compare
+    if held is not None and held <= d:  # the summary cannot fit degree d + 1, however many points it kept
         return _hint(f"the fit is at {here}: this is the best a degree-{d} polynomial can do on these "
                      f"points; whether degree {d + 1} pays needs a summary built at degree "
                      f"{d + 1} (this one holds degree {held})", {}, "none")  # fmt: skip
